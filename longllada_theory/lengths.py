@@ -1,0 +1,47 @@
+"""Context lengths as people write them: ``16k``, ``16384``, ``32K``, ``0.5k``.
+
+``k`` means 1024 tokens (the convention of the paper's 4k/8k/16k/32k grid), so ``16k`` is 16384.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import LongLLaDAError
+
+_LENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
+_UNIT = {"": 1, "k": 1024, "m": 1024 * 1024}
+
+
+def parse_length(text: str | int, what: str = "length") -> int:
+    """Parse ``16k`` → 16384, ``16384`` → 16384, ``32K`` → 32768; a positive whole number of tokens."""
+    if isinstance(text, bool):
+        raise LongLLaDAError(f"{what} {text!r} is not a length; expected a number of tokens like 16384 or 16k")
+    if isinstance(text, int):
+        value = float(text)
+    else:
+        match = _LENGTH.match(str(text))
+        if not match:
+            raise LongLLaDAError(f"{what} {text!r} is not a length; expected a number of tokens like 16384 or 16k")
+        value = float(match.group(1)) * _UNIT[match.group(2).lower()]
+    if value != int(value) or value <= 0:
+        raise LongLLaDAError(f"{what} {text!r} must be a positive whole number of tokens (e.g. 4096 or 4k)")
+    return int(value)
+
+
+def parse_lengths(text: str, what: str = "lengths") -> list[int]:
+    """Parse a comma-separated list: ``2k,4k,8k`` → [2048, 4096, 8192]."""
+    parts = [p for p in str(text).split(",") if p.strip()]
+    if not parts:
+        raise LongLLaDAError(f"{what} {text!r} is empty; expected a comma-separated list like 2k,4k,8k")
+    return [parse_length(p, what) for p in parts]
+
+
+def format_length(tokens: float) -> str:
+    """16384 → ``16k``; 4443.3 → ``4443``; lengths that are not whole multiples of 1024 stay in tokens."""
+    if tokens == float("inf"):
+        return "∞"
+    rounded = int(round(tokens))
+    if rounded >= 1024 and rounded % 1024 == 0:
+        return f"{rounded // 1024}k"
+    return str(rounded)

@@ -1,0 +1,321 @@
+"""One :class:`RopeSpec` for any model: from a built-in preset, a ``config.json``, a local model folder, a GGUF
+file or a Hugging Face model id (DESIGN.md section 5: ``config → RopeSpec → ScalingPlan``).
+
+Key families read (each field remembers where it came from, in ``provenance``):
+
+- LLaDA's OLMo-style keys: ``d_model``, ``n_heads``, ``rope_theta``, ``max_sequence_length``, ``mask_token_id``;
+- LLaMA/Qwen/Gemma keys: ``hidden_size``, ``num_attention_heads``, ``head_dim``, ``max_position_embeddings``;
+- transformers ≥ 5 ``rope_parameters`` (also nested per layer type), older ``rope_theta`` / ``rope_scaling``;
+- partial rotary: ``partial_rotary_factor``, ``rotary_pct`` or ``rotary_dim``.
+
+The pre-training length is not always ``max_position_embeddings`` (SmolLM2, Qwen2.5 and Dream advertise more than
+they were trained on): pass ``train_length`` to override it; the provenance says which number was used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import LongLLaDAError
+from .rope import (ATTENTION_KINDS, check_rope, critical_dimension, extrapolation_bound, rotation_periods)
+from .scaling import ScalingPlan, plan_scaling
+
+#: config.json values of model types whose attention is bidirectional (masked-diffusion LMs)
+BIDIRECTIONAL_MODEL_TYPES = {"llada": 0, "dream": 1}
+"""model type → logits shift: LLaDA predicts each masked position in place (0); Dream, adapted from Qwen2.5,
+predicts token i+1 at position i (1)."""
+
+
+@dataclass(frozen=True)
+class RopeSpec:
+    """What RoPE theory needs to know about a model."""
+
+    name: str
+    head_dim: int
+    rotary_dim: int
+    rope_theta: float
+    train_length: int
+    attention: str = "causal"
+    config_family: str = "rope_parameters"
+    model_type: str | None = None
+    mask_token_id: int | None = None
+    logits_shift: int = 1
+    existing_scaling: dict | None = None
+    provenance: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_rope(self.rotary_dim, self.rope_theta, self.train_length)
+        if self.attention not in ATTENTION_KINDS:
+            raise LongLLaDAError(f"attention {self.attention!r} is unknown; expected causal or bidirectional")
+
+    @property
+    def is_diffusion(self) -> bool:
+        return self.attention == "bidirectional"
+
+    @property
+    def critical_dimension(self) -> int:
+        return int(critical_dimension(self.rotary_dim, self.rope_theta, self.train_length))
+
+    @property
+    def extrapolation_bound(self) -> float:
+        return float(extrapolation_bound(self.rotary_dim, self.rope_theta, self.critical_dimension))
+
+    def periods(self) -> np.ndarray:
+        return rotation_periods(self.rotary_dim, self.rope_theta)
+
+    def plan(self, target: int, method: str = "longllada") -> ScalingPlan:
+        return plan_scaling(self.rotary_dim, self.rope_theta, self.train_length, target, method)
+
+    def with_train_length(self, train_length: int | None, source: str = "given by the user") -> "RopeSpec":
+        """The same spec with another pre-training length (None keeps this one)."""
+        if train_length is None:
+            return self
+        return replace(self, train_length=int(train_length), provenance={**self.provenance, "train_length": source})
+
+    def with_attention(self, attention: str | None, source: str = "given by the user") -> "RopeSpec":
+        if attention is None:
+            return self
+        shift = self.logits_shift if attention == self.attention else (0 if attention == "bidirectional" else 1)
+        return replace(self, attention=attention, logits_shift=shift,
+                       provenance={**self.provenance, "attention": source})
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.name, "model_type": self.model_type, "head_dim": self.head_dim,
+            "rotary_dim": self.rotary_dim, "rope_theta": self.rope_theta, "train_length": self.train_length,
+            "attention": self.attention, "config_family": self.config_family,
+            "critical_dimension": self.critical_dimension, "extrapolation_bound": self.extrapolation_bound,
+            "existing_scaling": self.existing_scaling, "provenance": self.provenance,
+        }
+
+
+def _first(config: dict, keys: tuple[str, ...]):
+    for key in keys:
+        if config.get(key) is not None:
+            return key, config[key]
+    return None, None
+
+
+def _rope_parameters(config: dict) -> tuple[dict, str]:
+    """The global rope_parameters dict, or the full-attention one where they are nested per layer type."""
+    params = config.get("rope_parameters")
+    if not isinstance(params, dict):
+        return {}, ""
+    if "rope_theta" in params or "rope_type" in params:
+        return params, "rope_parameters"
+    for layer_type in ("full_attention", "global", *params):
+        if isinstance(params.get(layer_type), dict):
+            return params[layer_type], f"rope_parameters[{layer_type!r}]"
+    return {}, ""
+
+
+def spec_from_config(config: dict, name: str, source: str, train_length: int | None = None,
+                     attention: str | None = None) -> RopeSpec:
+    """Read a ``config.json`` dict (any key family above) into a RopeSpec; ``source`` names the file for provenance."""
+    if not isinstance(config, dict):
+        raise LongLLaDAError(f"{source}: a model config must be a JSON object, got {type(config).__name__}")
+    model_type = str(config.get("model_type") or "") or None
+    provenance: dict[str, str] = {}
+    params, params_where = _rope_parameters(config)
+
+    if "d_model" in config and "n_heads" in config:
+        family = "llada"
+    elif params:
+        family = "rope_parameters"
+    else:
+        family = "legacy"
+
+    base_key, base = _first(params, ("rope_theta",))
+    if base is not None:
+        provenance["rope_theta"] = f"{params_where}.rope_theta in {source}"
+    else:
+        base_key, base = _first(config, ("rope_theta", "rotary_emb_base", "rope_base"))
+        if base is None:
+            raise LongLLaDAError(
+                f"{source} has no RoPE fields: looked for rope_parameters.rope_theta, rope_theta, rotary_emb_base; "
+                "is this a RoPE model? (a config.json of a LLaMA/Qwen/LLaDA-style model is expected)")
+        provenance["rope_theta"] = f"{base_key} in {source}"
+
+    key, head_dim = _first(config, ("head_dim",))
+    if head_dim is not None:
+        provenance["head_dim"] = f"head_dim in {source}"
+    else:
+        width_key, width = _first(config, ("hidden_size", "d_model", "n_embd"))
+        heads_key, heads = _first(config, ("num_attention_heads", "n_heads", "n_head"))
+        if width is None or heads is None:
+            raise LongLLaDAError(f"{source}: cannot tell the head dimension; expected head_dim, or hidden_size and "
+                                 "num_attention_heads (d_model and n_heads for LLaDA)")
+        head_dim = int(width) // int(heads)
+        provenance["head_dim"] = f"{width_key} / {heads_key} in {source}"
+
+    rotary_dim = int(head_dim)
+    factor_key, factor = _first(params, ("partial_rotary_factor",))
+    if factor is None:
+        factor_key, factor = _first(config, ("partial_rotary_factor", "rotary_pct"))
+    if factor is not None:
+        rotary_dim = int(int(head_dim) * float(factor))
+        provenance["rotary_dim"] = f"head_dim × {factor_key} ({factor}) in {source}"
+    elif config.get("rotary_dim") is not None:
+        rotary_dim = int(config["rotary_dim"])
+        provenance["rotary_dim"] = f"rotary_dim in {source}"
+    else:
+        provenance["rotary_dim"] = "= head_dim (no partial rotary factor)"
+
+    scaling = None
+    rope_type = params.get("rope_type", params.get("type", "default")) if params else "default"
+    legacy_scaling = config.get("rope_scaling")
+    if rope_type not in (None, "default"):
+        scaling = {k: v for k, v in params.items() if k != "rope_theta"}
+    elif isinstance(legacy_scaling, dict) and legacy_scaling.get("rope_type", legacy_scaling.get("type")) not in (None, "default"):
+        scaling = dict(legacy_scaling)
+
+    if train_length is not None:
+        length, length_source = int(train_length), "given by the user"
+    else:
+        original = (scaling or {}).get("original_max_position_embeddings") or config.get("original_max_position_embeddings")
+        if original:
+            length, length_source = int(original), f"original_max_position_embeddings in {source}"
+        else:
+            key, length = _first(config, ("max_sequence_length", "max_position_embeddings", "n_positions", "seq_length"))
+            if length is None:
+                raise LongLLaDAError(f"{source}: no training length (max_sequence_length / max_position_embeddings); "
+                                     "pass one with --train-length")
+            length_source = f"{key} in {source}"
+            if key != "max_sequence_length":
+                length_source += " (the advertised window; override with --train-length if pre-training was shorter)"
+    provenance["train_length"] = length_source
+
+    bidirectional_type = (model_type or "").lower() in BIDIRECTIONAL_MODEL_TYPES
+    if attention is not None:
+        kind, provenance["attention"] = attention, "given by the user"
+    elif bidirectional_type or config.get("use_bidirectional_attention"):
+        kind = "bidirectional"
+        provenance["attention"] = (f"model_type {model_type!r} is a masked-diffusion LM" if bidirectional_type
+                                   else f"use_bidirectional_attention in {source}")
+    else:
+        kind, provenance["attention"] = "causal", f"model_type {model_type!r} (causal LM)"
+    if config.get("logits_shift") is not None:
+        shift = int(config["logits_shift"])
+    elif bidirectional_type:
+        shift = BIDIRECTIONAL_MODEL_TYPES[model_type.lower()]
+    else:
+        shift = 1 if kind == "causal" else 0
+
+    return RopeSpec(name=name, head_dim=int(head_dim), rotary_dim=rotary_dim, rope_theta=float(base),
+                    train_length=int(length), attention=kind, config_family=family, model_type=model_type,
+                    mask_token_id=config.get("mask_token_id"), logits_shift=shift, existing_scaling=scaling,
+                    provenance=provenance)
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file's object, or a clear error."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise LongLLaDAError(f"cannot read {path}: {error.strerror or error}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LongLLaDAError(f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+
+
+def gguf_config(path: Path) -> dict:
+    """The RoPE-relevant fields of a GGUF file's metadata, as config.json keys (transformers ≥ 5 loads GGUF files
+    into a config with ``rope_parameters``, so that is the family of the change to make)."""
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        raise LongLLaDAError("reading a .gguf file needs the gguf package: pip install gguf") from None
+    try:
+        reader = GGUFReader(str(path))
+    except Exception as error:  # the reader raises many kinds on a broken file
+        raise LongLLaDAError(f"{path} is not a readable GGUF file ({error})") from None
+
+    def value(key: str):
+        f = reader.fields.get(key)
+        return None if f is None else f.contents()
+
+    arch = value("general.architecture")
+    config = {"model_type": arch,
+              "hidden_size": value(f"{arch}.embedding_length"),
+              "num_attention_heads": value(f"{arch}.attention.head_count"),
+              "max_position_embeddings": value(f"{arch}.context_length"),
+              "rope_parameters": {"rope_type": "default", "rope_theta": value(f"{arch}.rope.freq_base")},
+              "rotary_dim": value(f"{arch}.rope.dimension_count"),
+              "head_dim": value(f"{arch}.attention.key_length")}
+    if config["rope_parameters"]["rope_theta"] is None:
+        del config["rope_parameters"]
+    return {k: v for k, v in config.items() if v is not None}
+
+
+def _hub_config(model_id: str) -> Path:
+    """config.json of a hub model: from the local cache, or downloaded where there is a network."""
+    try:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError)
+    except ImportError:
+        raise LongLLaDAError("reading a hub model id needs huggingface_hub (installed with transformers)") from None
+    try:
+        return Path(hf_hub_download(model_id, "config.json", local_files_only=True))
+    except (LocalEntryNotFoundError, EntryNotFoundError, ValueError, OSError):
+        pass
+    if os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0"):
+        raise LongLLaDAError(f"{model_id!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; on a "
+                             f"machine with network run `huggingface-cli download {model_id} config.json`, or pass "
+                             "a local folder or config.json")
+    try:
+        return Path(hf_hub_download(model_id, "config.json"))
+    except RepositoryNotFoundError:
+        raise LongLLaDAError(f"{model_id!r} is not a model on the Hugging Face hub (nor a preset, file or folder)") from None
+    except Exception as error:
+        raise LongLLaDAError(f"cannot fetch {model_id}/config.json ({type(error).__name__}); with no network, "
+                             "download it elsewhere (`huggingface-cli download ID config.json`) and pass the "
+                             "file or folder, or use a preset (`longllada presets`)") from None
+
+
+def load_spec(source: str, train_length: int | None = None, attention: str | None = None) -> RopeSpec:
+    """A RopeSpec from a preset (hub id or alias; never touches the network), a ``config.json``, a model folder, a
+    ``.gguf`` file, or a hub model id (local cache first)."""
+    from .presets import find_preset, preset_names
+
+    preset = find_preset(source)
+    if preset is not None:
+        spec = spec_from_config(preset.config, preset.hub_id, f"preset {preset.hub_id} ({preset.source})",
+                                train_length, attention)
+        if train_length is None and preset.train_length is not None:
+            spec = spec.with_train_length(preset.train_length, preset.train_length_source)
+        return spec
+
+    path = Path(source).expanduser()
+    if path.is_dir():
+        if (path / "config.json").is_file():
+            return spec_from_config(read_json(path / "config.json"), str(source), str(path / "config.json"),
+                                    train_length, attention)
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            return spec_from_config(gguf_config(ggufs[0]), str(source), str(ggufs[0]), train_length, attention)
+        raise LongLLaDAError(f"folder {source} has no config.json (a model folder saved by save_pretrained is expected)")
+    if path.is_file():
+        if path.suffix == ".gguf":
+            return spec_from_config(gguf_config(path), path.stem, str(path), train_length, attention)
+        return spec_from_config(read_json(path), path.stem if path.name != "config.json" else str(path.parent),
+                                str(path), train_length, attention)
+    if source.endswith((".json", ".gguf")) or os.sep in source and not _looks_like_hub_id(source):
+        raise LongLLaDAError(f"file {source} does not exist")
+    if _looks_like_hub_id(source):
+        return spec_from_config(read_json(_hub_config(source)), source, f"{source}/config.json (hub)",
+                                train_length, attention)
+    close = difflib.get_close_matches(source.lower(), preset_names(), n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `longllada presets` lists them"
+    raise LongLLaDAError(f"{source!r} is not a preset, a file, a folder or a hub id (org/name){hint}")
+
+
+def _looks_like_hub_id(text: str) -> bool:
+    parts = text.split("/")
+    return len(parts) == 2 and all(parts) and not text.startswith((".", "/", "~"))

@@ -1,0 +1,49 @@
+"""The project's set-up stays consistent: environment.yml ↔ pyproject.toml, README commands ↔ .ci/run."""
+
+import re
+import tomllib
+
+import yaml
+
+from conftest import ROOT
+
+
+def _names(requirements):
+    return {re.split(r"[<>=!~ \[]", r.strip(), maxsplit=1)[0].lower() for r in requirements}
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = _names(project["dependencies"]) | _names(project["optional-dependencies"]["dev"])
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    listed = _names(p for p in pip if not p.startswith("-e"))
+    assert listed == wanted
+    # and the version constraints agree too
+    spec = {re.split(r"[<>=!~ ]", r, maxsplit=1)[0].lower(): r for r in
+            project["dependencies"] + project["optional-dependencies"]["dev"]}
+    for requirement in pip:
+        if not requirement.startswith("-e"):
+            assert spec[_names([requirement]).pop()] == requirement
+
+
+def _readme_commands():
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"```(?:bash|sh)\n(.+?)\n```", text, flags=re.S)[:2]
+
+
+def test_readme_opens_with_the_two_setup_commands_and_ci_runs_the_test_one():
+    main_command, test_command = _readme_commands()
+    assert "pip install torch==2.13.0" in main_command and "longllada figures" in main_command
+    assert "pytest" in test_command and "pip install torch==2.13.0" in test_command
+    assert test_command.strip() in (ROOT / ".ci" / "run").read_text()
+
+
+def test_readme_scale_table_is_what_the_command_prints(capsys):
+    from longllada_theory.cli import main
+
+    text = (ROOT / "README.md").read_text()
+    table = text.split("<!-- scale-table:start -->\n")[1].split("\n<!-- scale-table:end -->")[0]
+    assert main(["scale", "llada", "llama3", "--target", "16k,32k", "--method", "longllada", "--method",
+                 "diffusion-aware", "--method", "ntk-aware", "--markdown"]) == 0
+    assert capsys.readouterr().out.strip() == table.strip()
