@@ -121,7 +121,172 @@ def run_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- measurements
+
+def _load(args: argparse.Namespace):
+    from .models import load_model
+
+    target = parse_length(args.target, "--target") if args.target else None
+    train_length = parse_length(args.train_length, "--train-length") if args.train_length else None
+    loaded = load_model(args.model, gguf_file=args.gguf_file, rope_scale=args.rope_scale, target=target,
+                        method=args.method, train_length=train_length, kind=args.kind,
+                        trust_remote_code=args.trust_remote_code, dtype=args.dtype, device=args.device,
+                        device_map=args.device_map, attn_implementation=args.attn_implementation)
+    scaling = "no scaling" if loaded.plan is None else (
+        f"{loaded.plan.method} λ = {loaded.plan.scaling_factor:.4g} (rope_theta {loaded.plan.new_rope_theta:.6g})")
+    print(f"loaded {loaded.name} ({loaded.kind}, {loaded.dtype}, {scaling}); RoPE checked: "
+          f"{len(loaded.verified)} module(s)", file=sys.stderr)
+    return loaded
+
+
+def _default_output(protocol: str, loaded) -> str:
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", loaded.name.strip("/")).strip("_")
+    scaling = "direct" if loaded.plan is None else f"{loaded.plan.method}{loaded.plan.scaling_factor:.3g}"
+    return f"results/{protocol}_{name}_{scaling}.jsonl"
+
+
+@command("ppl")
+def run_ppl(args: argparse.Namespace) -> int:
+    from .perplexity import perplexity_curve, run_perplexity, window_perplexity
+    from .results import parse_shard
+    from .sources import load_text
+
+    shard = parse_shard(args.shard)
+    max_length = parse_length(args.max_length, "--max-length")
+    text = load_text(args.text, args.text_field)
+    loaded = _load(args)
+    output = args.output or _default_output("ppl", loaded)
+    cells = run_perplexity(loaded, text, args.text, max_length, args.chunk, args.mc, args.estimator, args.seed,
+                           args.mc_batch, output, shard, progress=not args.no_progress)
+    curve = perplexity_curve(cells)
+    window = parse_length(args.window, "--window") if args.window else loaded.spec.train_length
+    windows = window_perplexity(cells, window)
+    document = {"results": output, "model": loaded.name, "kind": loaded.kind, "settings": loaded.settings(),
+                "final_running_ppl": float(curve["running_ppl"][-1]) if len(cells) else None,
+                "window": window, "window_ppl": {int(e): round(float(p), 4) for e, p in zip(windows["end"], windows["ppl"])}}
+    if args.json:
+        _print_json(document)
+    else:
+        print(f"{len(cells)} chunks in {output}; running perplexity at {int(curve['end'][-1])} tokens: "
+              f"{document['final_running_ppl']:.3f}")
+        print(f"perplexity per {window}-token window: " +
+              " ".join(f"{format_length(e)}:{p:.2f}" for e, p in zip(windows["end"], windows["ppl"])))
+    return 0
+
+
+@command("niah")
+def run_niah_command(args: argparse.Namespace) -> int:
+    from .needles import load_needles
+    from .niah import NiahSettings, niah_grid, parse_depths, run_niah
+    from .results import parse_shard
+    from .sources import load_text
+
+    shard = parse_shard(args.shard)
+    settings = NiahSettings(lengths=tuple(_lengths([args.lengths], "--lengths")), depths=parse_depths(args.depths),
+                            needles_per_cell=args.needles_per_cell, format=args.format,
+                            answer_length=args.answer_length, block_length=args.block_length or args.answer_length,
+                            steps=args.steps or args.answer_length, temperature=args.temperature, seed=args.seed,
+                            haystack=args.haystack, needles=args.needles)
+    needles = "passkey" if args.needles == "passkey" else load_needles(None if args.needles == "builtin" else args.needles)
+    haystack = load_text(args.haystack, args.haystack_field)
+    loaded = _load(args)
+    output = args.output or _default_output("niah", loaded)
+    haystack_ids = loaded.tokenizer.encode(haystack[: 8 * max(settings.lengths) * 8])
+    cells = run_niah(loaded, haystack_ids, needles, settings, output, shard, progress=not args.no_progress)
+    grid = niah_grid(cells)
+    document = {"results": output, "model": loaded.name, "settings": loaded.settings(),
+                "mean_by_length": {str(k): round(float(v), 2) for k, v in grid.mean(axis=0).items()},
+                "grid": {str(c): {str(d): round(float(v), 2) for d, v in grid[c].items()} for c in grid.columns}}
+    if args.json:
+        _print_json(document)
+    else:
+        print(f"{len(cells)} cells in {output}")
+        print(grid.round(1).to_string())
+        print("mean by length: " + " ".join(f"{format_length(float(k))}:{v}" for k, v in document["mean_by_length"].items()))
+    return 0
+
+
+@command("plot")
+def run_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .figures import save_figure
+    from .plots import plot_results
+
+    fig = plot_results(args.results, title=args.title)
+    stem = Path(args.output)
+    written = save_figure(fig, stem.with_suffix(""), (stem.suffix.lstrip(".") or "png",))
+    print(f"wrote {written[0]}")
+    return 0
+
+
+@command("toy")
+def run_toy(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from .models import TWINS_DIR
+
+    if args.toy_command == "train":
+        from .toy.train import Recipe, train_recipe
+
+        start = time.perf_counter()
+        twins = train_recipe(Recipe(), Path(args.work), Path(args.output or TWINS_DIR), progress=not args.no_progress)
+        for kind, folder in twins.items():
+            record = json.loads((folder / "training_record.json").read_text())["stages"]
+            speeds = ", ".join(f"{r['stage']['name']}: {r['tokens_per_second']:.0f} tokens/s "
+                               f"({100 * r['matmul_share']:.0f} % of measured matmul rate)" for r in record)
+            print(f"{kind} twin → {folder}  [{speeds}]")
+        print(f"total {time.perf_counter() - start:.0f} s")
+        return 0
+
+    from .toy.report import ReportSettings, build_report, save_report
+
+    settings = ReportSettings()
+    if args.quick:
+        settings = ReportSettings(samples=5, segments=2, mc=4, breakdown_multiples=(1, 2, 4), breakdown_samples=2,
+                                  sweep=(1,), targets=(4,), methods=("longllada",))
+    twins = Path(args.twins or TWINS_DIR)
+    for kind in ("ar", "diffusion"):
+        if not (twins / kind / "model.safetensors").is_file():
+            raise LongLLaDAError(f"no {kind} twin in {twins}; regenerate the twins with `longllada toy train`")
+    report = build_report(twins, Path(args.work), settings, progress=not args.no_progress)
+    if args.output:
+        save_report(report, Path(args.output))
+    if args.json or not args.output:
+        _print_json(report)
+    return 0
+
+
 # ---------------------------------------------------------------- parser
+
+def _add_loading_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL",
+                        help="hub id, local folder, .gguf file, or a shortcut: smollm2, toy:ar, toy:diffusion")
+    group = parser.add_argument_group("loading")
+    group.add_argument("--gguf-file", help="GGUF file inside MODEL's folder")
+    group.add_argument("--trust-remote-code", action="store_true",
+                       help="allow the model's own code to run (needed for LLaDA and Dream)")
+    group.add_argument("--kind", choices=("ar", "diffusion"), help="override the model kind read from its config")
+    group.add_argument("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16")
+    group.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
+    group.add_argument("--device-map", help="e.g. auto: spread a large model over devices with accelerate")
+    group.add_argument("--attn-implementation", help="sdpa, flash_attention_2, eager (default: the model's)")
+    group.add_argument("--train-length", metavar="N", help="pre-training length (default: from the config)")
+    group = parser.add_argument_group("RoPE scaling (applied before the model is built)")
+    group.add_argument("--rope-scale", type=float, metavar="λ", help="multiply rope_theta by λ")
+    group.add_argument("--target", metavar="LENGTH", help="scale for this target length with --method")
+    group.add_argument("--method", default="longllada",
+                       help="longllada, diffusion-aware, ntk-aware, linear, yarn (default: longllada)")
+    group = parser.add_argument_group("run")
+    group.add_argument("--output", help="results JSONL (default: results/<protocol>_<model>_<scaling>.jsonl); "
+                                        "rerunning resumes it")
+    group.add_argument("--shard", metavar="I/N", help="run every N-th cell starting at I (one process per GPU)")
+    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--json", action="store_true", help="print one JSON summary")
+    group.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-length", metavar="N",
@@ -162,6 +327,69 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("presets", help="list the built-in model presets")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("ppl", help="perplexity against context length (the paper's Figure 1a protocol)",
+                       description="Perplexity of a text in chunks, each given all earlier chunks as a clean prefix: "
+                                   "next-token loss for AR models, the Monte-Carlo masked-token estimate for "
+                                   "diffusion models. Every chunk is appended to the results file as it finishes.")
+    _add_loading_options(p)
+    p.add_argument("--text", default="builtin:stdlib",
+                   help="a .txt, a .jsonl (see --text-field) or builtin:stdlib (default)")
+    p.add_argument("--text-field", default="text", help="field of a .jsonl text file (default: text)")
+    p.add_argument("--max-length", default="16k", help="tokens to score (default 16k)")
+    p.add_argument("--chunk", type=int, default=64, help="chunk size in tokens (default 64, the paper's)")
+    p.add_argument("--mc", type=int, default=8, help="Monte-Carlo samples per chunk for diffusion models (default 8)")
+    p.add_argument("--mc-batch", type=int, help="samples per forward pass (default: all in one)")
+    p.add_argument("--estimator", choices=("paper", "elbo"), default="paper",
+                   help="paper: mean masked loss, stratified counts (LongLLaDA); elbo: LLaDA's 1/t-weighted loss")
+    p.add_argument("--window", help="also report perplexity per window of this many tokens (default: T_train)")
+
+    p = sub.add_parser("niah", help="needle-in-a-haystack grid of lengths × depths (the paper's Figures 1b/2)",
+                       description="Lengths × depths × needles; prompts measured in the model's own tokens; answers "
+                                   "by greedy decoding (AR) or the low-confidence remasking sampler (diffusion); "
+                                   "NeedleBench's 0–100 score.")
+    _add_loading_options(p)
+    p.add_argument("--lengths", default="2k,4k,8k", help="comma-separated context lengths (default 2k,4k,8k)")
+    p.add_argument("--depths", default="0:100:10", help="start:stop:step or a list, in %% (default 0:100:10)")
+    p.add_argument("--needles", default="builtin",
+                   help="builtin (English set), passkey, or a NeedleBench-style needles.jsonl")
+    p.add_argument("--needles-per-cell", type=int, default=1, help="needles asked per length × depth (default 1)")
+    p.add_argument("--haystack", default="builtin:noise",
+                   help="a .txt, a .jsonl (see --haystack-field), builtin:noise (default) or builtin:stdlib")
+    p.add_argument("--haystack-field", default="text")
+    p.add_argument("--format", default="plain", help="prompt layout: plain (default) or needlebench")
+    p.add_argument("--answer-length", type=int, default=32, help="answer tokens (default 32)")
+    p.add_argument("--block-length", type=int, help="diffusion sampler block length (default: answer length)")
+    p.add_argument("--steps", type=int, help="diffusion sampler steps (default: answer length)")
+    p.add_argument("--temperature", type=float, default=0.0, help="diffusion sampler temperature (default 0)")
+
+    p = sub.add_parser("plot", help="draw a figure from results files (perplexity curves or NIAH heatmaps)")
+    p.add_argument("results", nargs="+", help="results JSONL files (shards of one run are merged)")
+    p.add_argument("--output", required=True, help="image file (.png or .pdf)")
+    p.add_argument("--title")
+
+    p = sub.add_parser("toy", help="the twin tiny models: train them, or measure the paper's phenomena on them")
+    toy = p.add_subparsers(dest="toy_command", metavar="ACTION", required=True)
+    q = toy.add_parser("train", help="regenerate both twin checkpoints (CPU; resumable)",
+                       description="Train the AR twin, then continue it and adapt a copy to masked diffusion side by "
+                                   "side (see longllada_theory/toy/train.py). Deterministic from the seeds; rerun "
+                                   "the same command to resume after an interruption.")
+    q.add_argument("--output", help="where the twins go (default: the package's shipped checkpoints)")
+    q.add_argument("--work", default="results/twins-training", help="checkpoints for resuming")
+    q.add_argument("--no-progress", action="store_true")
+    q = toy.add_parser("report", help="measure stable perplexity, local perception and the scaling law on the twins",
+                       description="Runs the evaluation suite on the twins and prints one JSON document: "
+                                   "train_length; ppl[model][length] (last-window perplexity); "
+                                   "retrieval[model][length][depth] (passkey hit rate); local_hit / far_hit "
+                                   "(diffusion twin, needle within T vs. beyond 1.5 T of the question, at 2T and "
+                                   "4T); ntk[model] (per method and target: λ, predicted and measured breakdown "
+                                   "lengths); sweep[model] (retrieval at 4T for multiples of the law's λ).")
+    q.add_argument("--twins", help="folder with ar/ and diffusion/ (default: the shipped twins)")
+    q.add_argument("--work", default="results/twins-report", help="results files of every cell (resumable)")
+    q.add_argument("--output", help="also write the report JSON here")
+    q.add_argument("--json", action="store_true", help="print the JSON document (default when no --output)")
+    q.add_argument("--quick", action="store_true", help="a reduced grid (for a first look and the notebook)")
+    q.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("figures", help="regenerate every figure (PNG and PDF) from code and stored results",
                        description="Draw every figure of the package into a folder, deterministically (same names, "

@@ -126,6 +126,67 @@ def scaling_factors_figure(models: tuple[str, ...] = PAPER_MODELS, max_multiple:
     return fig
 
 
+def perplexity_figure(series: list[dict], title: str = "Perplexity against context length", log_y: bool = True):
+    """Running perplexity against context length, one line per series
+    (``{"label", "end", "ppl", "train_length"?, "se"?}``), with each model's training length marked."""
+    plt = _style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    marked = set()
+    for item in series:
+        line, = ax.plot(item["end"], item["ppl"], lw=1.8, label=item["label"], ls=item.get("ls", "-"),
+                        color=item.get("color"))
+        if item.get("se") is not None:
+            low, high = item["ppl"] * np.exp(-2 * item["se"]), item["ppl"] * np.exp(2 * item["se"])
+            ax.fill_between(item["end"], low, high, color=line.get_color(), alpha=0.15, lw=0)
+        length = item.get("train_length")
+        if length and length not in marked:
+            marked.add(length)
+            ax.axvline(length, color=line.get_color(), lw=1, ls="--", alpha=0.7)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel("context length (tokens)")
+    ax.set_ylabel("perplexity")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_line: bool = True):
+    """Lengths × depths heatmap of NIAH scores (0–100), red to green as in the paper, with the mean score per
+    length as a line (right axis)."""
+    plt = _style()
+    import seaborn as sns
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.0 + 0.9 * grid.shape[1], 4.2))
+    sns.heatmap(grid, ax=ax, vmin=0, vmax=100, cmap="RdYlGn", cbar=colorbar, annot=grid.shape[1] <= 8,
+                fmt=".0f", annot_kws={"fontsize": 7}, linewidths=0.3, linecolor="white",
+                cbar_kws={"label": "score"} if colorbar else None)
+    ax.set_xticklabels([format_length(float(c)) for c in grid.columns], rotation=0)
+    ax.set_xlabel("context length")
+    ax.set_ylabel("needle depth (%)")
+    ax.set_title(title, fontsize=10)
+    if mean_line:
+        twin = ax.twinx()
+        twin.plot(np.arange(grid.shape[1]) + 0.5, grid.mean(axis=0).values, color="black", marker="o", lw=1.5)
+        twin.set_ylim(0, 105)
+        twin.set_yticks([])
+        twin.grid(False)
+    return ax.figure
+
+
+def niah_figure(grids: list[tuple[str, object]]):
+    """Several NIAH heatmaps side by side on one colour scale."""
+    plt = _style()
+    width = sum(1.0 + 0.9 * g.shape[1] for _, g in grids)
+    fig, axes = plt.subplots(1, len(grids), figsize=(width, 4.2), squeeze=False)
+    for i, (ax, (title, grid)) in enumerate(zip(axes[0], grids)):
+        niah_heatmap(grid, title, ax=ax, colorbar=i == len(grids) - 1)
+    fig.tight_layout()
+    return fig
+
+
 #: figure file name → function drawing it
 FIGURES: dict[str, Callable] = {
     "rope_periods": rope_periods_figure,

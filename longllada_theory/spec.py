@@ -182,12 +182,13 @@ def spec_from_config(config: dict, name: str, source: str, train_length: int | N
         if original:
             length, length_source = int(original), f"original_max_position_embeddings in {source}"
         else:
-            key, length = _first(config, ("max_sequence_length", "max_position_embeddings", "n_positions", "seq_length"))
+            key, length = _first(config, ("train_length", "max_sequence_length", "max_position_embeddings",
+                                          "n_positions", "seq_length"))
             if length is None:
                 raise LongLLaDAError(f"{source}: no training length (max_sequence_length / max_position_embeddings); "
                                      "pass one with --train-length")
             length_source = f"{key} in {source}"
-            if key != "max_sequence_length":
+            if key not in ("max_sequence_length", "train_length"):
                 length_source += " (the advertised window; override with --train-length if pre-training was shorter)"
     provenance["train_length"] = length_source
 

@@ -1,0 +1,165 @@
+"""Append-only JSONL results files that lose nothing and resume exactly.
+
+Line 1 is a header ``{"type": "header", "protocol": …, "settings": {…}, "shard": [i, n], "created_by": …}``; every
+other line is one finished cell ``{"type": "cell", "key": "…", …}``, written and flushed to disk as soon as the cell
+is done. Reopening the file with the same protocol and settings skips the finished cells; a file written with other
+settings is refused, never mixed. A line cut short by a kill is dropped on reopening (its cell runs again).
+
+Random draws inside a cell are seeded from the run's seed and the cell's key (:func:`cell_seed`), so a resumed run
+gives exactly the result of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import LongLLaDAError
+
+VERSION = 1
+
+
+def cell_seed(seed: int, key: str) -> int:
+    """A 63-bit seed from the run's seed and a cell's key (stable across processes and Python versions)."""
+    return (int(seed) * 0x9E3779B1 + zlib.crc32(key.encode("utf-8"))) % (2 ** 63)
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"2/8"`` → (2, 8): this process runs cells 2, 10, 18, … of 8 shards (0-based). None → (0, 1)."""
+    if text is None:
+        return 0, 1
+    try:
+        index, count = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise LongLLaDAError(f"--shard {text!r} must look like I/N, e.g. 0/4 (shard I of N, counted from 0)") from None
+    if not (count >= 1 and 0 <= index < count):
+        raise LongLLaDAError(f"--shard {text!r}: need 0 ≤ I < N")
+    return index, count
+
+
+def shard_cells(keys: Iterable[str], shard: tuple[int, int]) -> list[str]:
+    index, count = shard
+    return [k for i, k in enumerate(keys) if i % count == index]
+
+
+@dataclass
+class ResultsFile:
+    """A results file opened for a run: ``done`` holds the finished cells by key."""
+
+    path: Path
+    protocol: str
+    settings: dict
+    shard: tuple[int, int] = (0, 1)
+    done: dict[str, dict] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: str | Path, protocol: str, settings: dict, shard: tuple[int, int] = (0, 1)) -> "ResultsFile":
+        path = Path(path)
+        settings = json.loads(json.dumps(settings))  # normalise (tuples → lists) for comparison
+        results = cls(path, protocol, settings, shard)
+        if path.exists() and path.stat().st_size > 0:
+            header, cells = _read(path, repair=True)
+            if header.get("protocol") != protocol:
+                raise LongLLaDAError(f"{path} holds {header.get('protocol')!r} results, not {protocol!r}; "
+                                     "choose another --output")
+            if header.get("settings") != settings or tuple(header.get("shard", (0, 1))) != tuple(shard):
+                diff = _differences(header.get("settings", {}), settings)
+                if tuple(header.get("shard", (0, 1))) != tuple(shard):
+                    diff.append(f"shard: {header.get('shard')} → {list(shard)}")
+                raise LongLLaDAError(f"{path} was written with other settings ({'; '.join(diff)}); results are never "
+                                     "mixed — choose another --output or delete the file to start over")
+            results.done = {c["key"]: c for c in cells}
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            header = {"type": "header", "protocol": protocol, "settings": settings, "shard": list(shard),
+                      "version": VERSION}
+            with path.open("w", encoding="utf-8") as handle:
+                handle.write(json.dumps(header, ensure_ascii=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        return results
+
+    def append(self, key: str, **values) -> dict:
+        """Write one finished cell to disk now (flushed and synced) and remember it."""
+        cell = {"type": "cell", "key": key, **values}
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(cell, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        self.done[key] = cell
+        return cell
+
+    def todo(self, keys: Iterable[str]) -> list[str]:
+        """The keys of this shard that are not finished yet, in order."""
+        return [k for k in shard_cells(keys, self.shard) if k not in self.done]
+
+
+def _differences(old: dict, new: dict) -> list[str]:
+    keys = sorted(set(old) | set(new))
+    return [f"{k}: {old.get(k)!r} → {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)] or ["format"]
+
+
+def _read(path: Path, repair: bool = False) -> tuple[dict, list[dict]]:
+    raw = path.read_bytes()
+    if repair and raw and not raw.endswith(b"\n"):
+        cut = raw.rfind(b"\n") + 1
+        with path.open("r+b") as handle:  # drop the line a kill cut short; its cell runs again
+            handle.truncate(cut)
+        raw = raw[:cut]
+    lines = raw.decode("utf-8").splitlines()
+    try:
+        header = json.loads(lines[0]) if lines else {}
+    except json.JSONDecodeError:
+        header = {}
+    if header.get("type") != "header":
+        raise LongLLaDAError(f"{path} is not a longllada results file (its first line is not a header)")
+    cells = []
+    for number, line in enumerate(lines[1:], 2):
+        if not line.strip():
+            continue
+        try:
+            cells.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines) and not repair:
+                continue  # a run is writing this line right now
+            raise LongLLaDAError(f"{path}, line {number}: not valid JSON; the file is damaged") from None
+    return header, cells
+
+
+@dataclass(frozen=True)
+class Results:
+    """One or more results files of the same run (shards), read as one."""
+
+    protocol: str
+    settings: dict
+    cells: list[dict]
+    paths: list[Path]
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.cells)
+
+
+def load_results(paths: Iterable[str | Path]) -> Results:
+    """Read results files (e.g. one per shard) as one; they must share protocol and settings."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise LongLLaDAError("no results files given")
+    protocol, settings, cells, seen = None, None, [], set()
+    for path in paths:
+        if not path.is_file():
+            raise LongLLaDAError(f"results file {path} does not exist")
+        header, file_cells = _read(path)
+        if protocol is None:
+            protocol, settings = header["protocol"], header["settings"]
+        elif (header["protocol"], header["settings"]) != (protocol, settings):
+            raise LongLLaDAError(f"{path} was written by another run ({header['protocol']}, "
+                                 f"{'; '.join(_differences(settings, header['settings']))}) than {paths[0]}")
+        for cell in file_cells:
+            if cell["key"] not in seen:
+                seen.add(cell["key"])
+                cells.append(cell)
+    return Results(protocol, settings, cells, paths)

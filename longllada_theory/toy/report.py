@@ -1,0 +1,228 @@
+"""The twins' evaluation suite (``longllada toy report``): the paper's three phenomena measured on the AR and
+diffusion twins with the library's own perplexity, sampler, NIAH and NTK-loading code.
+
+1. **Stable perplexity** — perplexity of the last T tokens of held-out text at context lengths T, 2T, 4T, 8T
+   (AR: next-token loss; diffusion: the Monte-Carlo masked estimate, chunks given their full prefix).
+2. **Local perception** — passkey retrieval over lengths × depths; the diffusion twin's hit rate when the needle
+   lies within the last T tokens before the question vs. farther than 1.5 T.
+3. **The scaling law** — for each method and target (2T, 4T): λ, the length the law predicts the model reaches
+   (the extrapolation bound after scaling), and the measured breakdown length: the first length at which the
+   last-window perplexity exceeds 1.5 × its value at T, or retrieval falls below 50 %.
+
+Each measured cell is appended to a results file under the work folder, so an interrupted report resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LongLLaDAError
+from ..needles import FORMATS
+from ..niah import NiahSettings, niah_cell
+from ..perplexity import perplexity_cells
+from ..results import ResultsFile, cell_seed
+from ..rope import extrapolation_bound
+from .data import load_corpus
+
+KINDS = ("ar", "diffusion")
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    multiples: tuple[float, ...] = (1, 2, 4, 8)
+    depths: tuple[float, ...] = tuple(float(d) for d in range(0, 101, 10))
+    samples: int = 30                  # passkeys per length × depth in the main grid
+    segments: int = 8                  # held-out text segments per perplexity value
+    chunk: int = 32
+    mc: int = 8
+    answer_length: int = 8
+    methods: tuple[str, ...] = ("longllada", "diffusion-aware", "ntk-aware")
+    targets: tuple[int, ...] = (2, 4)  # × T
+    breakdown_multiples: tuple[float, ...] = (1, 1.5, 2, 3, 4, 6, 8)
+    breakdown_samples: int = 5         # passkeys per length × depth when searching for the breakdown
+    sweep: tuple[float, ...] = (0.25, 0.5, 1, 2, 4)  # × the law's λ, at 4T
+    seed: int = 0
+
+
+class TwinBench:
+    """Measures one twin (optionally NTK-scaled) at many lengths, caching every cell in results files."""
+
+    def __init__(self, twins_dir: Path, work: Path, settings: ReportSettings, progress: bool = True):
+        self.twins_dir, self.work, self.settings, self.progress = Path(twins_dir), Path(work), settings, progress
+        self.corpus = load_corpus()
+        self.haystack = self.corpus.heldout.tolist()
+        self._models: dict = {}
+
+    def model(self, kind: str, method: str | None = None, target: int | None = None, factor: float | None = None):
+        from ..models import load_model
+
+        key = (kind, method, target, factor)
+        if key not in self._models:
+            folder = self.twins_dir / kind
+            if not (folder / "model.safetensors").is_file():
+                raise LongLLaDAError(f"twin checkpoint {folder} is missing; regenerate it with `longllada toy train`")
+            self._models[key] = load_model(str(folder), device="cpu", rope_scale=factor,
+                                           target=target if factor is None else None, method=method or "longllada")
+        return self._models[key]
+
+    def _store(self, loaded, protocol: str, extra: dict) -> ResultsFile:
+        settings = {**loaded.settings(), **extra, "corpus": self.corpus.digest}
+        scaling = "direct" if loaded.plan is None else f"{loaded.plan.method}-{loaded.plan.scaling_factor:.6g}"
+        path = self.work / f"{protocol}_{loaded.kind}_{scaling}.jsonl"
+        return ResultsFile.open(path, protocol, settings)
+
+    def window_ppl(self, loaded, length: int) -> tuple[float, float]:
+        """Perplexity of the last T tokens at context ``length``, pooled over the held-out segments, with the
+        standard error of its log across segments."""
+        s = self.settings
+        t = loaded.spec.train_length
+        store = self._store(loaded, "twin-ppl", {"chunk": s.chunk, "mc": s.mc, "segments": s.segments})
+        losses = []
+        for segment in range(s.segments):
+            prefix = f"L{length}/S{segment}/"
+            start = np.random.default_rng(cell_seed(s.seed, f"segment:{length}:{segment}")).integers(
+                0, len(self.corpus.heldout) - length)
+            ids = self.corpus.heldout[start:start + length].tolist()
+            done = {k for k in store.done if k.startswith(prefix)}
+            for cell in perplexity_cells(loaded, ids, s.chunk, s.mc, seed=s.seed, score_from=length - t,
+                                         key_prefix=prefix, skip=done):
+                store.append(**cell)
+            cells = [c for k, c in store.done.items() if k.startswith(prefix)]
+            losses.append(sum(c["loss"] * c["tokens"] for c in cells) / sum(c["tokens"] for c in cells))
+        losses = np.array(losses)
+        return math.exp(losses.mean()), float(losses.std(ddof=1) / math.sqrt(len(losses)))
+
+    def retrieval(self, loaded, length: int, samples: int) -> list[dict]:
+        """Passkey cells at ``length`` for every depth (``samples`` each)."""
+        s = self.settings
+        niah = NiahSettings(lengths=(length,), depths=s.depths, needles_per_cell=samples, format="plain",
+                            answer_length=s.answer_length, block_length=s.answer_length, steps=s.answer_length,
+                            seed=s.seed, haystack="builtin:stdlib", needles="passkey")
+        store = self._store(loaded, "twin-niah", {k: v for k, v in asdict(niah).items() if k not in ("lengths",
+                                                                                                      "needles_per_cell")})
+        cells = []
+        for key in niah.keys():
+            if key not in store.done:
+                length_, depth, index = _parse(key)
+                store.append(**niah_cell(loaded, self.haystack, "passkey", niah, length_, depth, index))
+            cells.append(store.done[key])
+        return cells
+
+
+def _parse(key: str) -> tuple[int, float, int]:
+    a, b, c = key.split("/")
+    return int(a[1:]), float(b[1:]), int(c[1:])
+
+
+def _hit_rate(cells: list[dict]) -> float | None:
+    return round(float(np.mean([c["hit"] for c in cells])), 4) if cells else None
+
+
+def breakdown_length(lengths: list[int], values: list[float], fails) -> int | None:
+    """The first length whose value fails (``fails(value)``), or None if none does."""
+    for length, value in zip(lengths, values):
+        if fails(value):
+            return length
+    return None
+
+
+def build_report(twins_dir: Path, work: Path, settings: ReportSettings = ReportSettings(),
+                 progress: bool = True) -> dict:
+    """Run (or resume) the whole suite and return the report document (see ``longllada toy report --help``)."""
+    from tqdm.auto import tqdm
+
+    bench = TwinBench(twins_dir, work, settings, progress)
+    t = bench.model("ar").spec.train_length
+    lengths = [int(m * t) for m in settings.multiples]
+    steps = tqdm(total=5, desc="twin report", disable=not progress, unit="part")
+    report: dict = {"train_length": t, "lengths": lengths, "settings": asdict(settings),
+                    "corpus": bench.corpus.digest}
+
+    report["ppl"] = {}
+    for kind in KINDS:
+        report["ppl"][kind] = {}
+        for length in lengths:
+            ppl, se = bench.window_ppl(bench.model(kind), length)
+            report["ppl"][kind][str(length)] = {"ppl": round(ppl, 4), "log_se": round(se, 4)}
+    steps.update()
+
+    report["retrieval"], report["distance"] = {}, {}
+    for kind in KINDS:
+        report["retrieval"][kind] = {}
+        for length in lengths:
+            cells = bench.retrieval(bench.model(kind), length, settings.samples)
+            report["retrieval"][kind][str(length)] = {f"{d:g}": _hit_rate([c for c in cells if c["depth"] == d])
+                                                      for d in settings.depths}
+            report["distance"].setdefault(kind, {})[str(length)] = _by_distance(cells, t)
+    steps.update()
+
+    report["local_hit"], report["far_hit"] = {}, {}
+    for multiple in (2, 4):
+        cells = bench.retrieval(bench.model("diffusion"), multiple * t, settings.samples)
+        report["local_hit"][str(multiple * t)] = _hit_rate([c for c in cells if c["distance"] <= t])
+        report["far_hit"][str(multiple * t)] = _hit_rate([c for c in cells if c["distance"] > 1.5 * t])
+    steps.update()
+
+    grid = [int(m * t) for m in settings.breakdown_multiples]
+    report["breakdown_lengths"] = grid
+    report["ntk"] = {}
+    for kind in KINDS:
+        rows = [_breakdown_row(bench, kind, None, None, grid)]
+        for method in settings.methods:
+            for multiple in settings.targets:
+                rows.append(_breakdown_row(bench, kind, method, multiple * t, grid))
+        report["ntk"][kind] = rows
+    steps.update()
+
+    report["sweep"] = {}
+    for kind in KINDS:
+        law = bench.model(kind, "longllada", 4 * t).plan.scaling_factor
+        rows = []
+        for times in settings.sweep:
+            loaded = bench.model(kind, factor=law * times)
+            cells = bench.retrieval(loaded, 4 * t, settings.breakdown_samples)
+            rows.append({"times_law": times, "scaling_factor": round(law * times, 4),
+                         "retrieval": _hit_rate(cells), "ppl": round(bench.window_ppl(loaded, 4 * t)[0], 4)})
+        report["sweep"][kind] = rows
+    steps.update()
+    steps.close()
+    return report
+
+
+def _by_distance(cells: list[dict], t: int) -> dict:
+    """Hit rate by needle distance from the question, in bins of T/2."""
+    bins: dict[str, list] = {}
+    for c in cells:
+        lo = int(c["distance"] // (t // 2)) * (t // 2)
+        bins.setdefault(str(lo), []).append(c["hit"])
+    return {k: round(float(np.mean(v)), 4) for k, v in sorted(bins.items(), key=lambda kv: int(kv[0]))}
+
+
+def _breakdown_row(bench: TwinBench, kind: str, method: str | None, target: int | None, grid: list[int]) -> dict:
+    loaded = bench.model(kind, method, target)
+    spec = loaded.spec
+    factor = loaded.plan.scaling_factor if loaded.plan else 1.0
+    if loaded.plan is None or loaded.plan.rope_type == "default":
+        predicted = float(extrapolation_bound(spec.rotary_dim, spec.rope_theta * factor, spec.critical_dimension))
+    else:
+        predicted = None
+    ppl = [bench.window_ppl(loaded, length)[0] for length in grid]
+    hits = [_hit_rate(bench.retrieval(loaded, length, bench.settings.breakdown_samples)) for length in grid]
+    ppl_break = breakdown_length(grid, ppl, lambda v: v > 1.5 * ppl[0])
+    hit_break = breakdown_length(grid, hits, lambda v: v < 0.5)
+    return {"method": method or "direct", "target": target, "scaling_factor": round(factor, 4),
+            "predicted": None if predicted is None else round(predicted, 1),
+            "ppl": [round(v, 4) for v in ppl], "retrieval": hits,
+            "measured_ppl_breakdown": ppl_break, "measured_retrieval_breakdown": hit_break,
+            "ppl_ratio": None if predicted is None or ppl_break is None else round(ppl_break / predicted, 3),
+            "retrieval_ratio": None if predicted is None or hit_break is None else round(hit_break / predicted, 3)}
+
+
+def save_report(report: dict, path: Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(report, indent=1))

@@ -1,0 +1,231 @@
+"""Training the twins on CPU: deterministic from the seed, resumable, with a training record next to each
+checkpoint (loss curve, steps, tokens/s, and throughput as a share of the CPU's measured matmul rate).
+
+Recipe (``longllada toy train``), after the prototypes in DESIGN.md section 4:
+1. ``ar-base``: the AR twin from scratch, next-token loss.
+2. from ``ar-base``, two runs of the same length side by side (one process each):
+   ``ar`` continues with next-token loss; ``diffusion`` switches to bidirectional attention and LLaDA's
+   masked-diffusion loss — per row t ~ U(ε, 1), each token masked with probability t, cross-entropy on masked
+   tokens weighted by 1/t (normalised by the row length) — on half of the passkey rows masking only the answer
+   (as LLaDA's SFT never masks the prompt). The diffusion twin is thus adapted from the AR twin, as Dream-7B was
+   from Qwen2.5, and keeps its logits shift (logits at i predict token i+1).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .data import MASK_ID, load_corpus, training_batch
+from .model import TwinShape, build_twin
+
+EPSILON = 1e-3
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    kind: str                  # "ar" or "diffusion"
+    steps: int
+    init: str | None = None    # stage whose final weights start this one
+    lr: float = 3e-3
+    warmup: int = 100
+    batch_size: int = 16
+    seed: int = 0
+    passkey_share: float = 0.5
+    answer_only_share: float = 0.5   # diffusion: share of passkey rows that mask only the answer
+
+
+@dataclass
+class Recipe:
+    shape: TwinShape = field(default_factory=TwinShape)
+    stages: tuple[Stage, ...] = (
+        Stage("ar-base", "ar", 3000),
+        Stage("ar", "ar", 4000, init="ar-base", lr=1.5e-3, seed=1),
+        Stage("diffusion", "diffusion", 4000, init="ar-base", lr=1.5e-3, seed=1),
+    )
+
+
+def learning_rate(stage: Stage, step: int) -> float:
+    """Linear warm-up, then cosine decay to 10 %."""
+    if step < stage.warmup:
+        return stage.lr * (step + 1) / stage.warmup
+    progress = (step - stage.warmup) / max(1, stage.steps - stage.warmup)
+    return stage.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def ar_loss(model, batch):
+    """Next-token cross-entropy over every position."""
+    import torch.nn.functional as F
+
+    logits = model(input_ids=batch).logits[:, :-1]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+
+
+def diffusion_loss(model, batch, answers, stage: Stage, generator, rng: random.Random):
+    """LLaDA's masked-diffusion loss (see module docstring), with the twins' logits shift of 1."""
+    import torch
+    import torch.nn.functional as F
+
+    rows, length = batch.shape
+    t = EPSILON + (1 - EPSILON) * torch.rand(rows, 1, generator=generator)
+    masked = torch.rand(rows, length, generator=generator) < t
+    weight = 1.0 / t.expand(rows, length)
+    for row, answer in enumerate(answers):
+        if answer and rng.random() < stage.answer_only_share:
+            masked[row] = False
+            masked[row, answer] = True
+            weight[row] = length / len(answer)  # the mean over the answer, on the same per-row scale
+    masked[:, 0] = False  # position 0 has no logits that predict it (shift 1)
+    inputs = torch.where(masked, torch.full_like(batch, MASK_ID), batch)
+    logits = model(input_ids=inputs).logits[:, :-1]
+    targets, mask, w = batch[:, 1:], masked[:, 1:], weight[:, 1:]
+    losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+    return (losses.view(rows, -1) * mask * w).sum() / (rows * length)
+
+
+def matmul_rate(seconds: float = 1.0, size: int = 512) -> float:
+    """Measured fp32 matmul throughput of this process (FLOP/s), with its current torch thread count."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return 2 * size ** 3 * count / (time.perf_counter() - start)
+
+
+def flops_per_token(shape: TwinShape, vocab: int) -> float:
+    """Training FLOPs per token (forward + backward = 3 × forward): 6·N for the matmul weights, 6·V·d for the
+    output head, 12·layers·T·d for attention scores and values."""
+    weights = shape.layers * (4 * shape.hidden * shape.heads * shape.head_dim + 3 * shape.hidden * shape.intermediate)
+    return 6 * weights + 6 * vocab * shape.hidden + 12 * shape.layers * shape.train_length * shape.heads * shape.head_dim
+
+
+def train_stage(stage: Stage, shape: TwinShape, work: Path, threads: int = 1, progress: bool = True,
+                checkpoint_every: int = 250, stop_at: int | None = None) -> Path | None:
+    """Run one stage to completion (resuming from ``work/<stage>/state.pt`` if present); returns its final folder.
+
+    ``stop_at`` ends the run right after the checkpoint at that step (returns None), as an interruption would."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import GemmaForCausalLM
+
+    torch.set_num_threads(threads)
+    folder = work / stage.name
+    final = folder / "final"
+    if (final / "training_record.json").is_file():
+        return final
+    folder.mkdir(parents=True, exist_ok=True)
+    if stage.init:
+        model = GemmaForCausalLM.from_pretrained(work / stage.init / "final")
+        model.config.use_bidirectional_attention = stage.kind == "diffusion"
+        model.config.twin = stage.kind
+        for layer in model.model.layers:
+            layer.self_attn.is_causal = stage.kind != "diffusion"
+    else:
+        model = build_twin(stage.kind, shape, stage.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=stage.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    state_path = folder / "state.pt"
+    record = {"stage": asdict(stage), "shape": asdict(shape), "threads": threads, "loss_curve": [],
+              "seconds": 0.0, "corpus": load_corpus().digest, "init": stage.init}
+    start_step = 0
+    if state_path.is_file():
+        state = torch.load(state_path, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_step, record = state["step"], state["record"]
+    model.train()
+    rate = matmul_rate()
+    tokens_per_step = stage.batch_size * shape.train_length
+    window, clock = [], time.perf_counter()
+    bar = tqdm(range(start_step, stage.steps), initial=start_step, total=stage.steps, desc=stage.name,
+               disable=not progress, unit="step", position=int(os.environ.get("TQDM_POSITION", 0)))
+    for step in bar:
+        batch, answers = training_batch(stage.seed, step, stage.batch_size, shape.train_length, stage.passkey_share)
+        batch = torch.from_numpy(batch)
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(stage, step)
+        if stage.kind == "ar":
+            loss = ar_loss(model, batch)
+        else:
+            generator = torch.Generator().manual_seed(stage.seed * 1_000_003 + step)
+            loss = diffusion_loss(model, batch, answers, stage, generator, random.Random(f"{stage.seed}:{step}:mask"))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        window.append(loss.item())
+        if (step + 1) % 50 == 0 or step + 1 == stage.steps:
+            record["loss_curve"].append([step + 1, round(sum(window) / len(window), 4)])
+            bar.set_postfix(loss=f"{record['loss_curve'][-1][1]:.3f}")
+            window = []
+        if (step + 1) % checkpoint_every == 0 and step + 1 < stage.steps:
+            record["seconds"] += time.perf_counter() - clock
+            clock = time.perf_counter()
+            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step + 1,
+                        "record": record}, state_path)
+            if stop_at is not None and step + 1 >= stop_at:
+                return None
+    record["seconds"] += time.perf_counter() - clock
+    record.update(steps=stage.steps, tokens=stage.steps * tokens_per_step,
+                  tokens_per_second=round(stage.steps * tokens_per_step / max(record["seconds"], 1e-9), 1),
+                  matmul_flops_per_second=rate, flops_per_token=flops_per_token(shape, model.config.vocab_size))
+    record["matmul_share"] = round(record["tokens_per_second"] * record["flops_per_token"] / rate, 4)
+    record["resumed_at"] = start_step if start_step else None
+    model.save_pretrained(final)
+    (final / "training_record.json").write_text(json.dumps(record, indent=1))
+    state_path.unlink(missing_ok=True)
+    return final
+
+
+def _run_stage(args) -> str:
+    stage, shape, work, threads, progress, position = args
+    os.environ["TQDM_POSITION"] = str(position)
+    return str(train_stage(stage, shape, Path(work), threads=threads, progress=progress))
+
+
+def train_recipe(recipe: Recipe, work: Path, output: Path, progress: bool = True, workers: int = 2) -> dict[str, Path]:
+    """Run every stage (stages that share an ``init`` run side by side, one torch thread each) and copy the final
+    ``ar`` and ``diffusion`` twins with their training records to ``output``. Resumes where it stopped."""
+    import shutil
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    work, output = Path(work), Path(output)
+    done: dict[str, Path] = {}
+    pending = list(recipe.stages)
+    while pending:
+        ready = [s for s in pending if s.init is None or s.init in done]
+        if not ready:
+            raise ValueError(f"stages {[s.name for s in pending]} start from stages that never run")
+        if len(ready) == 1 or workers == 1:
+            for stage in ready:
+                done[stage.name] = train_stage(stage, recipe.shape, work, threads=workers, progress=progress)
+        else:
+            with ProcessPoolExecutor(len(ready), mp_context=get_context("spawn")) as pool:
+                jobs = [(s, recipe.shape, str(work), 1, progress, i) for i, s in enumerate(ready)]
+                for stage, folder in zip(ready, pool.map(_run_stage, jobs)):
+                    done[stage.name] = Path(folder)
+        pending = [s for s in pending if s.name not in done]
+    twins = {}
+    for kind in ("ar", "diffusion"):
+        target = output / kind
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "model.safetensors"):
+            shutil.copy2(done[kind] / name, target / name)
+        chain, stage = [], kind
+        while stage:
+            record = json.loads((done[stage] / "training_record.json").read_text())
+            chain.insert(0, record)
+            stage = record["init"]
+        (target / "training_record.json").write_text(json.dumps({"stages": chain}, indent=1))
+        twins[kind] = target
+    return twins

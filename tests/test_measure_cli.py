@@ -1,0 +1,57 @@
+"""`longllada ppl`, `niah` and `plot` end to end on tiny models: results files, resume, JSON, clear errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helpers import tiny_twin
+from longllada_theory.cli import main
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory):
+    root = tmp_path_factory.mktemp("twins")
+    return {kind: str(tiny_twin(root / kind, kind)) for kind in ("ar", "diffusion")}
+
+
+def test_ppl_writes_every_chunk_and_resumes(twins, tmp_path, capsys):
+    out = tmp_path / "ppl.jsonl"
+    argv = ["ppl", twins["diffusion"], "--max-length", "256", "--chunk", "32", "--mc", "2", "--target", "256",
+            "--output", str(out), "--json", "--no-progress", "--device", "cpu"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["settings"]["scaling"]["method"] == "longllada" and len(out.read_text().splitlines()) == 1 + 7
+    assert main(argv) == 0  # nothing left to do: same numbers, no new lines
+    assert json.loads(capsys.readouterr().out)["final_running_ppl"] == first["final_running_ppl"]
+    assert len(out.read_text().splitlines()) == 8
+
+
+def test_niah_and_plot(twins, tmp_path, capsys):
+    out = tmp_path / "niah.jsonl"
+    assert main(["niah", twins["ar"], "--lengths", "128,160", "--depths", "0,100", "--needles", "passkey",
+                 "--answer-length", "8", "--output", str(out), "--json", "--no-progress", "--device", "cpu"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc["grid"]) == {"128", "160"} and set(doc["grid"]["128"]) == {"0.0", "100.0"}
+    assert main(["plot", str(out), "--output", str(tmp_path / "niah.png")]) == 0
+    assert (tmp_path / "niah.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["ppl", "--max-length", "100k"], "fewer than --max-length"),
+    (["ppl", "--rope-scale", "2", "--target", "1k"], "not both"),
+    (["ppl", "--text", "missing.txt"], "does not exist"),
+    (["niah", "--depths", "0:100:-5"], "start:stop:step"),
+    (["niah", "--answer-length", "30", "--block-length", "8"], "multiple of the block"),
+    (["niah", "--lengths", "40"], "too short"),
+    (["niah", "--shard", "4/2"], "0 ≤ I < N"),
+])
+def test_bad_input_is_one_clear_line(twins, tmp_path, extra, message):
+    command, *options = extra
+    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", command, twins["ar"], *options,
+                             "--output", str(tmp_path / "r.jsonl"), "--no-progress", "--device", "cpu"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("longllada: error:") and message in last

@@ -1,0 +1,73 @@
+"""Perplexity: the Monte-Carlo masked estimate (its expectation and stratification), next-token losses, curves."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import FixedLossModel, fake_loaded, tiny_twin
+from longllada_theory.perplexity import (ar_token_losses, diffusion_chunk_samples, perplexity_cells, perplexity_curve,
+                                         stratified_mask_counts, window_perplexity)
+
+
+def test_stratified_counts_follow_the_papers_forward_process():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        counts = stratified_mask_counts(64, 8, rng)
+        assert counts.min() >= 1 and counts.max() <= 64
+        # spread evenly: consecutive counts differ by n/b = 8 (mod 64, after wrapping)
+        assert set(np.diff(np.sort(counts)).tolist()) <= {7, 8, 9}
+    assert stratified_mask_counts(10, 1, np.random.default_rng(1)).shape == (1,)
+
+
+@pytest.mark.parametrize("estimator", ["paper", "elbo"])
+@pytest.mark.parametrize("shift", [0, 1])
+def test_masked_estimate_is_unbiased_for_the_chunks_mean_loss(estimator, shift):
+    # prefix of 16 tokens, chunk of 16; token losses differ by position, independent of what is masked
+    rng = np.random.default_rng(3)
+    tokens = rng.integers(0, 7, size=32).tolist()
+    losses = rng.uniform(0.2, 3.0, size=32).tolist()
+    loaded = fake_loaded(FixedLossModel(tokens, losses, shift=shift), shift=shift)
+    estimates = np.concatenate([diffusion_chunk_samples(loaded, tokens, 16, 32, mc=8, estimator=estimator, seed=s)
+                                for s in range(150)])
+    truth = float(np.mean(losses[16:32]))
+    assert abs(estimates.mean() - truth) < 4 * estimates.std() / math.sqrt(len(estimates))
+
+
+def test_masked_estimate_is_seeded_by_run_seed_and_chunk():
+    tokens, losses = list(range(7)) * 4, [1.0 + 0.1 * i for i in range(28)]
+    loaded = fake_loaded(FixedLossModel(tokens, losses))
+    a = diffusion_chunk_samples(loaded, tokens, 14, 28, mc=4, seed=5)
+    b = diffusion_chunk_samples(loaded, tokens, 14, 28, mc=4, seed=5, mc_batch=1)
+    c = diffusion_chunk_samples(loaded, tokens, 14, 28, mc=4, seed=6)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_ar_losses_equal_a_plain_forward(tmp_path):
+    from longllada_theory.models import load_model
+
+    loaded = load_model(str(tiny_twin(tmp_path / "ar", "ar")), device="cpu")
+    ids = list(range(40, 140))
+    losses = ar_token_losses(loaded, ids, slice_tokens=7)
+    with torch.no_grad():
+        logits = loaded.model(input_ids=torch.tensor([ids])).logits[0, :-1]
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor(ids[1:]), reduction="none").numpy()
+    assert np.allclose(losses, expected, atol=1e-5)
+
+
+def test_cells_curve_and_windows(tmp_path):
+    from longllada_theory.models import load_model
+
+    ar = load_model(str(tiny_twin(tmp_path / "ar", "ar")), device="cpu")
+    ids = list(range(100, 228))
+    cells = list(perplexity_cells(ar, ids, chunk=32))
+    assert [c["start"] for c in cells] == [0, 32, 64, 96] and cells[0]["tokens"] == 31
+    curve = perplexity_curve(cells)
+    assert curve["running_ppl"][-1] == pytest.approx(math.exp(np.mean([c["loss"] for c in cells])))
+    windows = window_perplexity(cells, 64)
+    assert windows["end"].tolist() == [64, 128]
+    diffusion = load_model(str(tiny_twin(tmp_path / "diffusion", "diffusion")), device="cpu")
+    cells = list(perplexity_cells(diffusion, ids, chunk=32, mc=4, skip=["32"]))
+    assert [c["start"] for c in cells] == [64, 96]  # chunk 0 has no prefix; chunk 32 was done
+    assert all(len(c["samples"]) == 4 and c["se"] >= 0 for c in cells)
