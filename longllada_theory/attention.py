@@ -121,7 +121,8 @@ class AttentionProbe:
     def __init__(self, loaded, layers: Iterable[int] | None = None, heads: Iterable[int] | None = None,
                  queries: str | Sequence[int] = "last", train_length: int | None = None, topk: int = 8,
                  needle: tuple[int, int] | None = None, map_bins: int | None = None, keep_probs: bool = False,
-                 query_chunk: int = 256, attention_modules: list | None = None, seed: int = 0):
+                 query_chunk: int = 256, attention_modules: list | None = None, seed: int = 0,
+                 track_memory: bool = False):
         self.loaded = loaded
         modules = attention_modules or find_attention_modules(loaded.model)
         self.modules = [(name, module) for name, module in modules]
@@ -145,6 +146,8 @@ class AttentionProbe:
         self.causal = loaded.kind == "ar"
         self.queries_spec, self.topk, self.needle, self.map_bins = queries, topk, needle, map_bins
         self.keep_probs, self.query_chunk, self.seed = keep_probs, query_chunk, seed
+        self.track_memory = track_memory
+        self.peak_bytes = 0  # with track_memory: the most memory the statistics of one layer took at once
         self.inv_freq, self.attention_factor = self._rope()
         self.stats: dict[int, LayerStats] = {}
         self._handles: list = []
@@ -188,7 +191,13 @@ class AttentionProbe:
             if query is None:
                 raise LongLLaDAError(f"layer {layer}: k_proj ran before q_proj; this model computes attention in an "
                                      "order the probe does not support")
-            self.stats[layer] = self._statistics(layer, name, attention, query, output.detach())
+            if not self.track_memory:
+                self.stats[layer] = self._statistics(layer, name, attention, query, output.detach())
+                return
+            from .memory import PeakMemory
+            with PeakMemory(output.device, release=False) as peak:
+                self.stats[layer] = self._statistics(layer, name, attention, query, output.detach())
+            self.peak_bytes = max(self.peak_bytes, peak.bytes)
         return hook
 
     # ------------------------------------------------------------------ maths

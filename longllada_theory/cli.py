@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+
+import numpy as np
 from typing import Callable, Sequence
 
 from .errors import LongLLaDAError
@@ -260,11 +262,113 @@ def run_toy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attention_input(args, loaded):
+    """Token ids, the query spec and the needle span for ``longllada attention``."""
+    from .needles import FORMATS, build_prompt, load_needles, passkey_needle
+    from .sources import load_text
+
+    length = parse_length(args.length, "--length")
+    if args.niah_depth is None:
+        if args.queries == "answer":
+            raise LongLLaDAError("--queries answer needs a needle prompt: add --niah-depth D")
+        ids = loaded.prefix_ids + loaded.tokenizer.encode(load_text(args.text, args.text_field))
+        if len(ids) < length:
+            raise LongLLaDAError(f"--length {length} is larger than the text ({len(ids)} tokens in this tokenizer)")
+        return ids[:length], args.queries, None
+    import random
+    needle = passkey_needle(random.Random(args.seed)) if args.needles == "passkey" else load_needles(
+        None if args.needles == "builtin" else args.needles)[0]
+    haystack = loaded.tokenizer.encode(load_text(args.haystack)[: 8 * length])
+    answer_length = args.answer_length if loaded.kind == "diffusion" else 0
+    budget = length - len(loaded.prefix_ids) - answer_length
+    prompt = build_prompt(loaded.tokenizer, haystack, needle, budget, args.niah_depth, FORMATS[args.format])
+    ids = loaded.prefix_ids + prompt.ids + [loaded.mask_token_id] * answer_length
+    offset = len(loaded.prefix_ids)
+    queries = args.queries
+    if queries == "answer":
+        queries = list(range(len(ids) - answer_length, len(ids))) if answer_length else [len(ids) - 1]
+    return ids, queries, (offset + prompt.needle_start, offset + prompt.needle_end)
+
+
+@command("attention")
+def run_attention(args: argparse.Namespace) -> int:
+    from .attention import instrumented_forward
+    from .results import ResultsFile
+
+    layers = [int(x) for x in args.layers.split(",")] if args.layers else None
+    heads = [int(x) for x in args.heads.split(",")] if args.heads else None
+    loaded = _load(args)
+    ids, queries, needle = _attention_input(args, loaded)
+    output = args.output or _default_output("attention", loaded)
+    header = {**loaded.settings(), "length": len(ids), "queries": queries if isinstance(queries, str) else "answer",
+              "layers": layers, "heads": heads, "text": args.text if args.niah_depth is None else None,
+              "niah_depth": args.niah_depth, "needle_span": needle, "map_bins": args.map_bins, "seed": args.seed}
+    store = ResultsFile.open(output, "attention", header)
+    if not store.done:
+        stats = instrumented_forward(loaded, ids, layers=layers, heads=heads, queries=queries, needle=needle,
+                                     map_bins=args.map_bins, seed=args.seed)
+        for layer in sorted(stats):
+            store.append(**stats[layer].to_cell())
+    cells = sorted(store.done.values(), key=lambda c: c["layer"])
+    summary = [{"layer": c["layer"], "local": round(float(np.mean(c["local"])), 4),
+                "half_distance": float(np.median(c["half_distance"])),
+                **({"needle": round(float(np.mean(c["needle"])), 4)} if "needle" in c else {})} for c in cells]
+    if args.json:
+        _print_json({"results": output, "model": loaded.name, "length": len(ids), "layers": summary})
+    else:
+        print(f"{len(cells)} layers in {output}; share of attention within T_train = {loaded.spec.train_length} "
+              "of each query (local), median distance holding half the mass:")
+        for row in summary:
+            print(f"  layer {row['layer']:>3}: local {row['local']:.3f}  half-mass distance {row['half_distance']:.0f}"
+                  + (f"  on the needle {row['needle']:.3f}" if "needle" in row else ""))
+    return 0
+
+
+@command("bench")
+def run_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_attention, llada_shaped
+
+    length = parse_length(args.length, "--length")
+    if args.llada_shaped:
+        loaded = llada_shaped(args.device or "cuda", layers=args.layers or 32)
+        import torch
+        ids = torch.randint(0, 126000, (length,), generator=torch.Generator().manual_seed(0)).tolist()
+        layers = None
+    else:
+        from .sources import load_text
+        loaded = _load(args)
+        ids = (loaded.prefix_ids + loaded.tokenizer.encode(load_text(args.text)[: 8 * length]))[:length]
+        if len(ids) < length:
+            raise LongLLaDAError(f"--length {length} is larger than the text ({len(ids)} tokens)")
+        layers = args.layers
+    result = bench_attention(loaded, ids, args.queries, layers=layers, eager=not args.no_eager, repeats=args.repeats)
+    if args.json:
+        _print_json(result)
+        return 0
+    gib = 2 ** 30
+    print(f"{result['model']} · {result['length']} tokens · {result['layers']} layers · {result['device']} "
+          f"{result['dtype']} · queries {result['queries']}")
+    for name in ("plain", "instrumented", "eager"):
+        if name in result:
+            print(f"  {name:>12}: {result[name]['seconds']:8.2f} s   peak +{result[name]['peak_extra_bytes'] / gib:7.3f} GiB")
+    print(f"  time instrumented / plain: {result['time_ratio_instrumented_vs_plain']:.3f}")
+    if "memory_ratio_probe_vs_eager_extra" in result:
+        print(f"  probe's extra memory / eager's extra memory: {result['memory_ratio_probe_vs_eager_extra']:.4f}")
+        print(f"  largest |p_probe − p_eager|: {result['max_abs_prob_difference']:.2e}")
+    else:
+        print(f"  eager skipped: {result['eager_skipped']}")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
-def _add_loading_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", metavar="MODEL",
-                        help="hub id, local folder, .gguf file, or a shortcut: smollm2, toy:ar, toy:diffusion")
+def _add_loading_options(parser: argparse.ArgumentParser, default_model: str | None = None, run: bool = True) -> None:
+    help_text = "hub id, local folder, .gguf file, or a shortcut: smollm2, toy:ar, toy:diffusion"
+    if default_model:
+        parser.add_argument("model", nargs="?", default=default_model, metavar="MODEL",
+                            help=f"{help_text} (default: {default_model})")
+    else:
+        parser.add_argument("model", metavar="MODEL", help=help_text)
     group = parser.add_argument_group("loading")
     group.add_argument("--gguf-file", help="GGUF file inside MODEL's folder")
     group.add_argument("--trust-remote-code", action="store_true",
@@ -280,6 +384,8 @@ def _add_loading_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--target", metavar="LENGTH", help="scale for this target length with --method")
     group.add_argument("--method", default="longllada",
                        help="longllada, diffusion-aware, ntk-aware, linear, yarn (default: longllada)")
+    if not run:
+        return
     group = parser.add_argument_group("run")
     group.add_argument("--output", help="results JSONL (default: results/<protocol>_<model>_<scaling>.jsonl); "
                                         "rerunning resumes it")
@@ -367,6 +473,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="+", help="results JSONL files (shards of one run are merged)")
     p.add_argument("--output", required=True, help="image file (.png or .pdf)")
     p.add_argument("--title")
+
+    p = sub.add_parser("attention", help="attention statistics by relative distance (local perception)",
+                       description="One forward pass with the attention probe (hooks on q_proj/k_proj and the model's "
+                                   "RoPE; no output_attentions, no eager): attention mass by relative distance, the "
+                                   "share within T_train of each query, the half-mass distance, top-k positions, "
+                                   "pre-softmax scores by RoPE band, and the mass on a needle. One cell per layer.")
+    _add_loading_options(p)
+    p.add_argument("--text", default="builtin:stdlib", help="text to read (ignored with --niah-depth)")
+    p.add_argument("--text-field", default="text")
+    p.add_argument("--length", default="4k", help="tokens (default 4k)")
+    p.add_argument("--queries", default="last:64",
+                   help="last, last:N, sample:N, range:A-B, all, or answer (with --niah-depth)")
+    p.add_argument("--layers", help="comma-separated layer indices (default: all)")
+    p.add_argument("--heads", help="comma-separated head indices (default: all)")
+    p.add_argument("--map-bins", type=int, help="also store a downsampled attention map of this many bins")
+    p.add_argument("--niah-depth", type=float, help="instead of --text: a needle prompt with the needle at this depth")
+    p.add_argument("--needles", default="builtin", help="builtin, passkey or a needles.jsonl (with --niah-depth)")
+    p.add_argument("--haystack", default="builtin:noise")
+    p.add_argument("--format", default="plain")
+    p.add_argument("--answer-length", type=int, default=32, help="masked answer tokens appended for diffusion models")
+
+    p = sub.add_parser("bench", help="benchmarks (attention instrumentation cost)")
+    bench = p.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
+    q = bench.add_parser("attention", help="probe vs plain forward vs eager output_attentions: time, memory, ratios",
+                         description="Times and peak memory of a plain forward, the instrumented forward (all "
+                                     "layers, --queries) and eager output_attentions on the same model and input, "
+                                     "their ratios, and the largest probability difference.")
+    _add_loading_options(q, default_model="smollm2", run=False)
+    q.add_argument("--length", default="4k")
+    q.add_argument("--queries", default="last:64")
+    q.add_argument("--layers", type=int, help="use only the first N layers (all three variants)")
+    q.add_argument("--text", default="builtin:stdlib")
+    q.add_argument("--no-eager", action="store_true", help="skip the eager comparison")
+    q.add_argument("--repeats", type=int, default=1, help="take the fastest of this many plain/instrumented runs")
+    q.add_argument("--llada-shaped", action="store_true",
+                   help="a randomly initialised LLaDA-8B-shaped model (bf16, GPU) instead of MODEL")
+    q.add_argument("--json", action="store_true")
 
     p = sub.add_parser("toy", help="the twin tiny models: train them, or measure the paper's phenomena on them")
     toy = p.add_subparsers(dest="toy_command", metavar="ACTION", required=True)

@@ -1,0 +1,171 @@
+"""``longllada bench attention``: the attention probe's cost against a plain forward and against eager
+``output_attentions=True`` on the same model and input, measured in one run and printed as ratios.
+
+Peak memory is measured per forward pass (:class:`~longllada_theory.memory.PeakMemory`), relative to the memory in
+use before it. The whole instrumented forward's peak is often the plain forward's (the output logits dominate), so a
+separate instrumented run also records the probe's own peak: the most memory its statistics take at once, in any
+layer. Where eager attention over all layers cannot fit (it keeps layers × heads × L² probabilities), the comparison
+runs on the first ``layers`` layers of the model for all three variants — the output says so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import LongLLaDAError
+from .memory import PeakMemory
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    peak_bytes: int  # above the memory in use before the pass
+
+
+def measure(fn, device) -> Measurement:
+    """Run ``fn()`` once; its wall time and peak extra memory."""
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    with PeakMemory(device) as peak:
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+    return Measurement(seconds, peak.bytes)
+
+
+def truncate_layers(model, layers: int) -> None:
+    """Keep the first ``layers`` decoder layers (LLaMA/Gemma/Qwen layout: ``model.model.layers``)."""
+    base = getattr(model, "model", None)
+    if base is None or not hasattr(base, "layers"):
+        raise LongLLaDAError("--layers needs a model with model.model.layers (LLaMA/Gemma/Qwen layout)")
+    if not 0 < layers <= len(base.layers):
+        raise LongLLaDAError(f"--layers {layers}: the model has {len(base.layers)} layers")
+    del base.layers[layers:]
+    model.config.num_hidden_layers = layers
+
+
+def eager_bytes(model, length: int, dtype_bytes: int) -> int:
+    """What eager output_attentions keeps: layers × heads × L² probabilities."""
+    config = model.config
+    heads = getattr(config, "num_attention_heads", None) or config.n_heads
+    layers = getattr(config, "num_hidden_layers", None) or config.n_layers
+    return layers * heads * length * length * dtype_bytes
+
+
+def available_bytes(device) -> int:
+    import torch
+
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free
+    with open("/proc/meminfo") as handle:
+        info = dict(line.split(":", 1) for line in handle)
+    return int(info["MemAvailable"].split()[0]) * 1024
+
+
+def bench_attention(loaded, ids: list[int], queries: str = "last:64", layers: int | None = None,
+                    eager: bool = True, repeats: int = 1) -> dict:
+    """Plain (the model's attention implementation), instrumented (all layers, ``queries``) and eager
+    ``output_attentions`` forwards over ``ids``: times, peak memory, ratios and the largest probability difference."""
+    import torch
+
+    from .attention import AttentionProbe
+
+    model, device = loaded.model, loaded.device
+    if layers is not None:
+        truncate_layers(model, layers)
+    inputs = torch.tensor([ids], dtype=torch.long, device=device)
+    dtype_bytes = next(model.parameters()).element_size()
+
+    def plain():
+        with torch.no_grad():
+            model(input_ids=inputs)
+
+    probe_holder = {}
+
+    def instrumented():
+        with AttentionProbe(loaded, queries=queries, keep_probs=eager) as probe, torch.no_grad():
+            model(input_ids=inputs)
+        probe_holder["stats"] = probe.stats
+
+    with torch.no_grad():  # warm-up on a short input (kernels, allocator)
+        model(input_ids=inputs[:, :64])
+    results = {"length": len(ids), "queries": queries, "device": str(device), "dtype": loaded.dtype,
+               "layers": model.config.num_hidden_layers, "model": loaded.name,
+               "attn_implementation": getattr(model.config, "_attn_implementation", None)}
+    runs = {"plain": min((measure(plain, device) for _ in range(repeats)), key=lambda m: m.seconds),
+            "instrumented": min((measure(instrumented, device) for _ in range(repeats)), key=lambda m: m.seconds)}
+    with AttentionProbe(loaded, queries=queries, track_memory=True) as probe, torch.no_grad():
+        model(input_ids=inputs)
+    results["probe_own_peak_bytes"] = int(probe.peak_bytes)
+    need = eager_bytes(model, len(ids), 4 if dtype_bytes == 4 else dtype_bytes)
+    results["eager_attention_bytes_estimate"] = need
+    if eager and need < 0.6 * available_bytes(device):
+        eager_holder = {}
+
+        def eager_forward():
+            model.config._attn_implementation = "eager"
+            try:
+                with torch.no_grad():
+                    mask = None
+                    if loaded.kind == "diffusion":
+                        mask = torch.ones(1, 1, len(ids), len(ids), dtype=torch.bool, device=device)
+                    out = model(input_ids=inputs, attention_mask=mask, output_attentions=True)
+                eager_holder["probs"] = out.attentions
+            finally:
+                model.config._attn_implementation = results["attn_implementation"]
+
+        runs["eager"] = measure(eager_forward, device)
+        stats = probe_holder["stats"]
+        diff = 0.0
+        for layer, s in stats.items():
+            reference = eager_holder["probs"][layer][0][:, s.queries].float().cpu().numpy()
+            diff = max(diff, float(np.abs(reference - s.probs).max()))
+        results["max_abs_prob_difference"] = diff
+        del eager_holder
+    else:
+        results["eager_skipped"] = (f"eager output_attentions would keep {need / 2**30:.1f} GiB, more than 60 % of "
+                                    f"the {available_bytes(device) / 2**30:.1f} GiB available")
+    for name, m in runs.items():
+        results[name] = {"seconds": round(m.seconds, 3), "peak_extra_bytes": int(m.peak_bytes)}
+    results["time_ratio_instrumented_vs_plain"] = round(runs["instrumented"].seconds / runs["plain"].seconds, 3)
+    extra = runs["instrumented"].peak_bytes - runs["plain"].peak_bytes
+    results["probe_extra_bytes"] = int(max(0, extra))
+    if "eager" in runs:
+        eager_extra = max(1, runs["eager"].peak_bytes - runs["plain"].peak_bytes)
+        results["memory_ratio_probe_vs_eager_extra"] = round(max(extra, probe.peak_bytes) / eager_extra, 4)
+        results["time_ratio_eager_vs_plain"] = round(runs["eager"].seconds / runs["plain"].seconds, 3)
+    return results
+
+
+def llada_shaped(device: str = "cuda", layers: int = 32, dtype: str = "bfloat16", seed: int = 0, hidden: int = 4096,
+                 heads: int = 32, intermediate: int = 12288, vocab: int = 126464):
+    """A randomly initialised LLaDA-8B-shaped bidirectional model (d_model 4096, 32 heads of 128, MLP 12288,
+    vocabulary 126464, rope_theta 5e5, T 4096) as a transformers Gemma with bidirectional attention — the same
+    shapes and attention cost as LLaDA-8B, for speed and memory measurements (no weights needed). Smaller shapes
+    can be asked for a dry run on the CPU."""
+    import torch
+    from transformers import GemmaConfig, GemmaForCausalLM
+
+    from .models import LoadedModel
+    from .spec import spec_from_config
+
+    config = GemmaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=intermediate,
+                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+                         head_dim=hidden // heads, max_position_embeddings=4096,
+                         rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+                         use_bidirectional_attention=True, mask_token_id=vocab - 128, logits_shift=0,
+                         train_length=4096, use_cache=False)
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = GemmaForCausalLM(config).to(getattr(torch, dtype))
+    model.eval()
+    spec = spec_from_config(config.to_dict(), "LLaDA-8B-shaped (random)", "generated config")
+    return LoadedModel(model, None, spec, None, "LLaDA-8B-shaped (random weights)", torch.device(device), dtype)
