@@ -90,6 +90,7 @@ class LayerStats:
     needle: np.ndarray | None = None          # [heads, queries]
     map: np.ndarray | None = None             # [query bins, key bins]
     probs: np.ndarray | None = None           # [heads, queries, keys] — only with keep_probs (tests, small inputs)
+    keys: np.ndarray | None = None            # [heads, keys, head_dim] post-RoPE keys — only with keep_keys
 
     def to_cell(self) -> dict:
         cell = {"key": f"layer{self.layer}", "layer": self.layer, "module": self.name, "queries": self.queries,
@@ -122,7 +123,7 @@ class AttentionProbe:
                  queries: str | Sequence[int] = "last", train_length: int | None = None, topk: int = 8,
                  needle: tuple[int, int] | None = None, map_bins: int | None = None, keep_probs: bool = False,
                  query_chunk: int = 256, attention_modules: list | None = None, seed: int = 0,
-                 track_memory: bool = False):
+                 track_memory: bool = False, keep_keys: bool = False):
         self.loaded = loaded
         modules = attention_modules or find_attention_modules(loaded.model)
         self.modules = [(name, module) for name, module in modules]
@@ -146,7 +147,7 @@ class AttentionProbe:
         self.causal = loaded.kind == "ar"
         self.queries_spec, self.topk, self.needle, self.map_bins = queries, topk, needle, map_bins
         self.keep_probs, self.query_chunk, self.seed = keep_probs, query_chunk, seed
-        self.track_memory = track_memory
+        self.track_memory, self.keep_keys = track_memory, keep_keys
         self.peak_bytes = 0  # with track_memory: the most memory the statistics of one layer took at once
         self.inv_freq, self.attention_factor = self._rope()
         self.stats: dict[int, LayerStats] = {}
@@ -323,7 +324,8 @@ class AttentionProbe:
             band_scores=band_mean,
             needle=None if needle is None else needle.cpu().numpy(),
             map=None if amap is None else (amap / map_count.clamp_min(1)[:, None]).cpu().numpy(),
-            probs=torch.cat(probs_out, dim=1).numpy() if self.keep_probs else None)
+            probs=torch.cat(probs_out, dim=1).numpy() if self.keep_probs else None,
+            keys=k.cpu().numpy() if self.keep_keys else None)
 
 
 def instrumented_forward(loaded, ids: Sequence[int], **probe_options) -> dict[int, LayerStats]:

@@ -133,7 +133,8 @@ def _load(args: argparse.Namespace):
     loaded = load_model(args.model, gguf_file=args.gguf_file, rope_scale=args.rope_scale, target=target,
                         method=args.method, train_length=train_length, kind=args.kind,
                         trust_remote_code=args.trust_remote_code, dtype=args.dtype, device=args.device,
-                        device_map=args.device_map, attn_implementation=args.attn_implementation)
+                        device_map=args.device_map, attn_implementation=args.attn_implementation,
+                        progress=not getattr(args, "no_progress", False))
     scaling = "no scaling" if loaded.plan is None else (
         f"{loaded.plan.method} λ = {loaded.plan.scaling_factor:.4g} (rope_theta {loaded.plan.new_rope_theta:.6g})")
     print(f"loaded {loaded.name} ({loaded.kind}, {loaded.dtype}, {scaling}); RoPE checked: "
@@ -360,6 +361,35 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("compare")
+def run_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .figures import save_figure
+    from .reference import compare
+
+    document, fig = compare(args.results, args.reference, args.length_tolerance, args.any_model)
+    if args.figure:
+        stem = Path(args.figure)
+        document["figure"] = str(save_figure(fig, stem.with_suffix(""), (stem.suffix.lstrip(".") or "png",))[0])
+    if args.json:
+        _print_json(document)
+    else:
+        verdict = "REPRODUCED" if document["reproduced"] else "NOT reproduced"
+        if document["kind"] == "niah":
+            print(f"{document['reference']}: mean |Δ| {document['mean_abs_difference']} points, max "
+                  f"{document['max_abs_difference']}, {100 * document['share_within_20']:.0f} % of cells within 20")
+            for length, means in document["mean_by_length"].items():
+                print(f"  {format_length(length):>6}: ours {means['ours']:6.1f}   paper {means['paper']:6.1f}")
+        else:
+            print(f"{document['reference']}: {document['positions']} positions, median |Δ| "
+                  f"{100 * document['median_abs_relative_difference']:.1f} %, log-correlation "
+                  f"{document['log_correlation']}; at {document['final']['position']}: ours "
+                  f"{document['final']['ours']}, paper {document['final']['paper']}")
+        print(f"{verdict} ({document['criterion']})")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 def _add_loading_options(parser: argparse.ArgumentParser, default_model: str | None = None, run: bool = True) -> None:
@@ -533,6 +563,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="print the JSON document (default when no --output)")
     q.add_argument("--quick", action="store_true", help="a reduced grid (for a first look and the notebook)")
     q.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("compare", help="compare your results with the paper's published numbers",
+                       description="Per-cell differences of a NIAH grid with Figure 2, or of a perplexity curve with "
+                                   "Figure 1a; an overall verdict and a side-by-side figure.")
+    p.add_argument("results", nargs="+", help="results JSONL files (shards of one run)")
+    p.add_argument("--reference", required=True,
+                   help="e.g. paper:figure2:LLaDA-8B-Base or paper:figure1a:LLaMA3-8B-Base (a wrong name lists all)")
+    p.add_argument("--figure", help="write the side-by-side figure here (.png/.pdf)")
+    p.add_argument("--length-tolerance", type=float, default=0.05,
+                   help="relative tolerance matching lengths (the paper counts gpt-4 tokens: 2000, 4000, …)")
+    p.add_argument("--any-model", action="store_true", help="compare even if the results are for another model")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("figures", help="regenerate every figure (PNG and PDF) from code and stored results",
                        description="Draw every figure of the package into a folder, deterministically (same names, "

@@ -164,6 +164,7 @@ def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_line: bo
                 fmt=".0f", annot_kws={"fontsize": 7}, linewidths=0.3, linecolor="white",
                 cbar_kws={"label": "score"} if colorbar else None)
     ax.set_xticklabels([format_length(float(c)) for c in grid.columns], rotation=0)
+    ax.set_yticklabels([f"{float(d):g}" for d in grid.index], rotation=0)
     ax.set_xlabel("context length")
     ax.set_ylabel("needle depth (%)")
     ax.set_title(title, fontsize=10)
@@ -187,12 +188,162 @@ def niah_figure(grids: list[tuple[str, object]]):
     return fig
 
 
+def comparison_figure(document: dict, cells: list[dict], reference):
+    """Side by side: the user's results and the paper's (heatmaps and their difference, or the two curves)."""
+    from .reference import reference_curve, reference_grid
+
+    plt = _style()
+    if document["kind"] == "ppl":
+        from .perplexity import perplexity_curve
+        curve = perplexity_curve(cells)
+        ends, paper = reference_curve(reference.model)
+        return perplexity_figure([{"label": f"paper: {reference.model}", "end": ends, "ppl": paper, "ls": "--"},
+                                  {"label": f"ours: {document['model']}", "end": curve["end"],
+                                   "ppl": curve["running_ppl"]}],
+                                 f"{reference.name}: median |Δ| {100 * document['median_abs_relative_difference']:.1f} %")
+    from .niah import niah_grid
+    import pandas as pd
+    ours = niah_grid(cells)
+    paper = reference_grid(reference.model)
+    matched = ours[[document["matched_lengths"][int(c)] for c in paper.columns]]
+    matched.columns = paper.columns
+    diff = pd.DataFrame({int(k): {float(d): v for d, v in by.items()} for k, by in document["difference"].items()})
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    niah_heatmap(matched.loc[paper.index], f"ours: {document['model']}", ax=axes[0], colorbar=False)
+    niah_heatmap(paper, f"paper: {reference.model}", ax=axes[1], colorbar=True)
+    import seaborn as sns
+    sns.heatmap(diff.sort_index(), ax=axes[2], cmap="RdBu", center=0, vmin=-100, vmax=100, annot=True, fmt=".0f",
+                annot_kws={"fontsize": 7})
+    axes[2].set_title(f"ours − paper (mean |Δ| {document['mean_abs_difference']:.1f})", fontsize=10)
+    axes[2].set_xlabel("context length")
+    fig.tight_layout()
+    return fig
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def paper_figure1a_figure():
+    """Figure 1a of the paper redrawn from its published numbers."""
+    from .reference import reference_curve
+
+    series = []
+    for model, color in (("LLaMA3-8B-Base", COLORS["ar"]), ("LLaMA3-8B-Instruct", "#ff9896"),
+                         ("LLaDA-8B-Base", COLORS["diffusion"]), ("LLaDA-8B-Instruct", "#aec7e8")):
+        ends, values = reference_curve(model)
+        series.append({"label": model, "end": ends, "ppl": values, "color": color,
+                       "train_length": 8192 if model.startswith("LLaMA") else 4096})
+    return perplexity_figure(series, "Paper, Figure 1a: perplexity on gov_report_001 (published numbers)",
+                             log_y=False)
+
+
+def paper_figure2_figure():
+    """Figure 2 of the paper (NIAH, no scaling) redrawn from its published numbers."""
+    from .reference import reference_grid
+
+    return niah_figure([(f"paper: {m}", reference_grid(m)) for m in
+                        ("LLaMA3-8B-Base", "LLaMA3-8B-Instruct", "LLaDA-8B-Base", "LLaDA-8B-Instruct")])
+
+
+def smollm2_perplexity_figure():
+    """SmolLM2-135M on gov_report_001 to 16k: per-1k-window perplexity, direct and with the law's λ (stored runs)."""
+    from .perplexity import window_perplexity
+    from .results import load_results
+
+    series = []
+    for name, label, color in (("direct", "direct extrapolation", COLORS["ar"]),
+                               ("longllada16k", "law's λ for 16k (2.92)", "#2ca02c")):
+        run = load_results([DATA / "runs" / f"ppl_smollm2_{name}.jsonl"])
+        windows = window_perplexity(run.cells, 1024)
+        series.append({"label": f"SmolLM2-135M, {label}", "end": windows["end"], "ppl": windows["ppl"],
+                       "color": color, "train_length": 8192})
+    return perplexity_figure(series, "SmolLM2-135M (CPU, fp32): perplexity of each 1k-token window")
+
+
+def smollm2_niah_figure():
+    """SmolLM2-135M NIAH grid, direct vs with the law's λ for 16k (stored runs)."""
+    from .niah import niah_grid
+    from .results import load_results
+
+    return niah_figure([(f"SmolLM2-135M, {label}", niah_grid(load_results([DATA / "runs" / f"niah_smollm2_{name}.jsonl"]).cells))
+                        for name, label in (("direct", "direct"), ("longllada16k", "law's λ for 16k"))])
+
+
+def _twins_report() -> dict:
+    import json
+
+    path = DATA / "twins" / "report.json"
+    if not path.is_file():
+        from .errors import LongLLaDAError
+        raise LongLLaDAError(f"{path} is missing; regenerate it with `longllada toy report --output {path}`")
+    return json.loads(path.read_text())
+
+
+def twins_perplexity_figure():
+    """Last-window perplexity against context length for the AR and diffusion twins (stored report)."""
+    report = _twins_report()
+    t = report["train_length"]
+    series = []
+    for kind in ("ar", "diffusion"):
+        lengths = [int(x) for x in report["ppl"][kind]]
+        values = np.array([report["ppl"][kind][str(x)]["ppl"] for x in lengths])
+        se = np.array([report["ppl"][kind][str(x)]["log_se"] for x in lengths])
+        series.append({"label": f"{kind} twin", "end": np.array(lengths), "ppl": values, "se": se,
+                       "color": COLORS[kind], "train_length": t})
+    fig = perplexity_figure(series, f"Twins: perplexity of the last T = {t} tokens against context length")
+    fig.axes[0].set_xscale("log", base=2)
+    return fig
+
+
+def twins_niah_figure():
+    """Passkey retrieval (hit rate × 100) by length × depth for the AR and diffusion twins (stored report)."""
+    import pandas as pd
+
+    report = _twins_report()
+    grids = []
+    for kind in ("ar", "diffusion"):
+        table = pd.DataFrame({int(length): {float(d): 100 * v for d, v in by.items()}
+                              for length, by in report["retrieval"][kind].items()}).sort_index()
+        grids.append((f"{kind} twin (T = {report['train_length']})", table))
+    return niah_figure(grids)
+
+
+def twins_ntk_figure():
+    """Retrieval of each twin by length under each scaling method and target (stored report)."""
+    import pandas as pd
+    import seaborn as sns
+
+    plt = _style()
+    report = _twins_report()
+    lengths = report["breakdown_lengths"]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4))
+    for ax, kind in zip(axes, ("ar", "diffusion")):
+        rows = {}
+        for row in report["ntk"][kind]:
+            label = "direct" if row["method"] == "direct" else f"{row['method']} → {format_length(row['target'])} (λ {row['scaling_factor']:.3g})"
+            rows[label] = [100 * (v or 0) for v in row["retrieval"]]
+        table = pd.DataFrame(rows, index=[format_length(x) for x in lengths]).T
+        sns.heatmap(table, ax=ax, vmin=0, vmax=100, cmap="RdYlGn", annot=True, fmt=".0f", annot_kws={"fontsize": 7},
+                    cbar=kind == "diffusion")
+        ax.set_title(f"{kind} twin: passkey retrieval (%) with NTK scaling", fontsize=10)
+        ax.set_xlabel("context length")
+    fig.tight_layout()
+    return fig
+
+
 #: figure file name → function drawing it
 FIGURES: dict[str, Callable] = {
     "rope_periods": rope_periods_figure,
     "arc_coverage": arc_coverage_figure,
     "cos_over_distance": cos_over_distance_figure,
     "scaling_factors": scaling_factors_figure,
+    "paper_figure1a": paper_figure1a_figure,
+    "paper_figure2": paper_figure2_figure,
+    "smollm2_perplexity": smollm2_perplexity_figure,
+    "smollm2_niah": smollm2_niah_figure,
+    "twins_perplexity": twins_perplexity_figure,
+    "twins_niah": twins_niah_figure,
+    "twins_ntk": twins_ntk_figure,
 }
 
 

@@ -13,6 +13,7 @@ Shortcuts (no network): ``smollm2`` — SmolLM2-135M-Instruct from the ``llm-smo
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
@@ -156,6 +157,22 @@ def _check_rope(model, spec: RopeSpec, plan: ScalingPlan | None) -> list[str]:
     return checked
 
 
+@contextmanager
+def _gguf_progress(show: bool):
+    """transformers de-quantises GGUF tensors under a plain tqdm bar; hide it when asked."""
+    if show:
+        yield
+        return
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+
+    original = gguf_utils.tqdm
+    gguf_utils.tqdm = lambda iterable, **kwargs: iterable
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
+
+
 def _check_attention_kind(model, spec: RopeSpec, device) -> None:
     """The config says causal or bidirectional; make sure the loaded model behaves so: the output at position 0
     changes with the last token exactly when attention is bidirectional. (transformers 5's Gemma, for one, honours
@@ -181,11 +198,12 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
                target: int | None = None, method: str = "longllada", train_length: int | None = None,
                kind: str | None = None, trust_remote_code: bool = False, dtype: str = "auto",
                device: str | None = None, device_map: str | None = None,
-               attn_implementation: str | None = None) -> LoadedModel:
+               attn_implementation: str | None = None, progress: bool = True) -> LoadedModel:
     """Load ``source`` with RoPE scaling applied before the model is built (see module docstring).
 
     ``kind`` (``ar`` / ``diffusion``) overrides what the config says (LLaDA and Dream are diffusion; a mask token
     alone does not make a model one). ``dtype`` ``auto`` is bfloat16 on a GPU and float32 on the CPU.
+    ``progress=False`` silences the loading bars (GGUF de-quantisation), e.g. in notebooks.
     """
     import torch
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
@@ -236,12 +254,13 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     from transformers.utils import logging
 
     logging.disable_progress_bar()  # one line per model is enough; measurements have their own bars
-    try:
-        model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
-    except ValueError:
-        model = AutoModel.from_pretrained(folder, **kwargs)  # e.g. Dream registers only AutoModel
-    finally:
-        logging.enable_progress_bar()
+    with _gguf_progress(progress):
+        try:
+            model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+        except ValueError:
+            model = AutoModel.from_pretrained(folder, **kwargs)  # e.g. Dream registers only AutoModel
+        finally:
+            logging.enable_progress_bar()
     if not device_map:
         model.to(device)
     model.eval()

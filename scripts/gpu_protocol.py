@@ -61,6 +61,30 @@ def main():
         (out / "gpu_protocol.json").write_text(json.dumps(report, indent=1))
     report["model_bytes"] = sum(p.numel() * p.element_size() for p in model.parameters())
 
+    # an AR decoding step with the KV cache (the same weights made causal), for the AR NIAH estimate
+    for layer in model.model.layers:
+        layer.self_attn.is_causal = True
+    model.config.use_bidirectional_attention = False
+    prompt = torch.randint(0, vocab - 200, (1, lengths[-2]), generator=g).to(device)
+    with torch.no_grad():
+        step = model(input_ids=prompt, use_cache=True, logits_to_keep=1)
+        cache, token = step.past_key_values, step.logits[:, -1:].argmax(-1)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(16):
+            step = model(input_ids=token, past_key_values=cache, use_cache=True)
+            cache, token = step.past_key_values, step.logits[:, -1:].argmax(-1)
+        if device == "cuda":
+            torch.cuda.synchronize()
+    report["decode_step_seconds"] = round((time.perf_counter() - start) / 16, 5)
+    report["decode_context"] = lengths[-2]
+    print(json.dumps({"decode_step_seconds": report["decode_step_seconds"]}), flush=True)
+    del cache, step
+    for layer in model.model.layers:
+        layer.self_attn.is_causal = False
+    model.config.use_bidirectional_attention = True
+
     ids = torch.randint(0, vocab - 200, (lengths[1],), generator=g).tolist()
     exact = bench_attention(loaded, ids, "last:16", layers=2, eager=True)
     report["exactness_2_layers"] = exact

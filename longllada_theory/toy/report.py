@@ -226,3 +226,45 @@ def _breakdown_row(bench: TwinBench, kind: str, method: str | None, target: int 
 def save_report(report: dict, path: Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(report, indent=1))
+
+
+def verdicts(report: dict) -> list[dict]:
+    """The twins issue's targets, each with the measured numbers and whether it is met (computed, not typed)."""
+    t = report["train_length"]
+    ppl = {kind: {int(k): v["ppl"] for k, v in report["ppl"][kind].items()} for kind in KINDS}
+    growth = {kind: ppl[kind][4 * t] / ppl[kind][t] for kind in KINDS}
+    rows = [
+        {"phenomenon": "1 stable perplexity", "target": "AR last-window perplexity at 4T ≥ 2× its value at T",
+         "measured": f"{growth['ar']:.2f}×", "met": growth["ar"] >= 2},
+        {"phenomenon": "1 stable perplexity", "target": "diffusion last-window perplexity at 4T ≤ 1.25× its value at T",
+         "measured": f"{growth['diffusion']:.2f}×", "met": growth["diffusion"] <= 1.25},
+    ]
+    for multiple in (2, 4):
+        length = str(multiple * t)
+        worst = max(v for v in report["retrieval"]["ar"][length].values())
+        rows.append({"phenomenon": "2 local perception", "target": f"AR retrieves ≤ 20 % at every depth at {multiple}T",
+                     "measured": f"max over depths {100 * worst:.0f} %", "met": worst <= 0.2})
+        local, far = report["local_hit"][length], report["far_hit"][length]
+        rows.append({"phenomenon": "2 local perception",
+                     "target": f"diffusion ≥ 80 % with the needle within T of the question at {multiple}T",
+                     "measured": "no such cells" if local is None else f"{100 * local:.0f} %",
+                     "met": local is not None and local >= 0.8})
+        rows.append({"phenomenon": "2 local perception",
+                     "target": f"diffusion ≤ 30 % with the needle farther than 1.5T at {multiple}T",
+                     "measured": "no such cells" if far is None else f"{100 * far:.0f} %",
+                     "met": far is not None and far <= 0.3})
+    law = {kind: next((r for r in report["ntk"][kind] if r["method"] == "longllada" and r["target"] == 4 * t), None)
+           for kind in KINDS}
+    if law["diffusion"] is not None:
+        at_4t = law["diffusion"]["retrieval"][report["breakdown_lengths"].index(4 * t)]
+        rows.append({"phenomenon": "3 scaling law", "target": "diffusion with the law's λ for 4T retrieves ≥ 80 % at 4T",
+                     "measured": f"{100 * at_4t:.0f} % (λ = {law['diffusion']['scaling_factor']:.3g})",
+                     "met": at_4t >= 0.8})
+    if law["ar"] is not None:
+        ratio = law["ar"]["ppl_ratio"]
+        rows.append({"phenomenon": "3 scaling law",
+                     "target": "AR with the law's λ for 4T: measured / predicted breakdown length in [0.7, 1.5]",
+                     "measured": "no breakdown within the grid" if ratio is None else
+                     f"{ratio:.2f} (breaks at {law['ar']['measured_ppl_breakdown']}, predicted {law['ar']['predicted']:.0f})",
+                     "met": ratio is not None and 0.7 <= ratio <= 1.5})
+    return rows

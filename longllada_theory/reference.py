@@ -1,0 +1,175 @@
+"""The paper's published numbers (Figure 1a curves, Figure 1b/2 NIAH grids) as reference data with provenance —
+see ``data/reference/README.md`` — and the comparison of a user's results with them (``longllada compare``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .errors import LongLLaDAError
+
+DATA = Path(__file__).parent / "data" / "reference" / "longllada_figure1_figure2.json"
+PROVENANCE = ("LongLLaDA (Liu et al. 2025, arXiv 2506.14429), numbers as carried by the paper's plotting code "
+              "(ppl/get_ppl_plot.py); see longllada_theory/data/reference/README.md")
+
+#: NTK factors λ in the paper's evaluation scripts (eval/eval_llada_niah.py, eval_llada_ruler.py, eval_llada_long.py)
+PAPER_SCALING_FACTORS = {
+    "LLaDA-8B (Base, Instruct, 1.5)": {8192: 4, 16384: 14, 24576: 31, 32768: 55},
+    "LLaMA3-8B (Base, Instruct)": {"used": [4, 13]},
+    "Dream-v0-7B (Base, Instruct)": {"used": [5]},
+}
+
+
+@lru_cache(maxsize=1)
+def _data() -> dict:
+    return json.loads(DATA.read_text())
+
+
+def reference_names() -> list[str]:
+    data = _data()
+    names = [f"paper:figure1a:{m}" for m in data["figure1a_perplexity"]["series"]]
+    names += [f"paper:figure2:{m}" for m in data["figure1b_figure2_niah"]["scores"]]
+    names += [f"paper:figure1b:{m}" for m in data["figure1b_figure2_niah"]["scores"]]
+    return names
+
+
+@dataclass(frozen=True)
+class Reference:
+    name: str
+    figure: str      # figure1a, figure1b or figure2
+    model: str
+
+    @property
+    def protocol(self) -> str:
+        return "ppl" if self.figure == "figure1a" else "niah"
+
+
+def parse_reference(name: str) -> Reference:
+    if name not in reference_names():
+        raise LongLLaDAError(f"reference {name!r} does not exist; available: {', '.join(reference_names())}")
+    _, figure, model = name.split(":", 2)
+    return Reference(name, figure, model)
+
+
+def reference_curve(model: str) -> tuple[np.ndarray, np.ndarray]:
+    """(context length, running perplexity) of Figure 1a for ``model`` (positions as in the data README)."""
+    series = _data()["figure1a_perplexity"]["series"]
+    if model not in series:
+        raise LongLLaDAError(f"Figure 1a has no series {model!r}; it has {', '.join(series)}")
+    values = np.array(series[model], dtype=float)
+    first = 2 if model.startswith("LLaDA") else 1
+    return 64 * (np.arange(len(values)) + first), values
+
+
+def reference_grid(model: str):
+    """Figure 2's NIAH scores for ``model``: a depth × length DataFrame (0–100)."""
+    import pandas as pd
+
+    data = _data()["figure1b_figure2_niah"]
+    if model not in data["scores"]:
+        raise LongLLaDAError(f"Figure 2 has no model {model!r}; it has {', '.join(data['scores'])}")
+    scores = data["scores"][model]
+    frame = pd.DataFrame({int(length): {float(d): float(v) for d, v in by_depth.items()}
+                          for length, by_depth in scores.items()})
+    frame.index.name, frame.columns.name = "depth", "length"
+    return frame.sort_index()
+
+
+#: the reference's model names → the hub ids of the models they are
+HUB_IDS = {"LLaDA-8B-Base": "GSAI-ML/LLaDA-8B-Base", "LLaDA-8B-Instruct": "GSAI-ML/LLaDA-8B-Instruct",
+           "LLaMA3-8B-Base": "meta-llama/Meta-Llama-3-8B", "LLaMA3-8B-Instruct": "meta-llama/Meta-Llama-3-8B-Instruct"}
+
+
+def _check_model(settings: dict, reference: Reference) -> None:
+    """The results' model must be the reference's: its hub id, or a folder or name ending in the same name."""
+    model = str(settings.get("model", "")).rstrip("/")
+    last = model.split("/")[-1].lower()
+    accepted = {reference.model.lower(), HUB_IDS.get(reference.model, reference.model).split("/")[-1].lower()}
+    if last not in accepted:
+        raise LongLLaDAError(f"the results are for model {model!r}, not {reference.model!r} (reference "
+                             f"{reference.name}); pass --any-model to compare anyway")
+
+
+def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.05) -> dict:
+    """Per-cell differences between a NIAH grid and the paper's; lengths match within ``tolerance`` (relative), since
+    the paper counts lengths in gpt-4 tiktoken tokens (2000, 4000, …)."""
+    from .niah import niah_grid
+
+    ours = niah_grid(cells)
+    theirs = reference_grid(reference.model)
+    matched, missing = {}, []
+    for length in theirs.columns:
+        close = [c for c in ours.columns if abs(c - length) <= tolerance * length]
+        if not close:
+            missing += [f"length {length} (all depths)"]
+            continue
+        matched[length] = min(close, key=lambda c: abs(c - length))
+        for depth in theirs.index:
+            if depth not in ours.index or np.isnan(ours.loc[depth, matched[length]]):
+                missing.append(f"length {length} depth {depth:g}")
+    if missing:
+        raise LongLLaDAError(f"the results grid lacks {len(missing)} cell(s) of the reference: "
+                             f"{', '.join(missing[:12])}{' …' if len(missing) > 12 else ''}")
+    diff = {int(length): {f"{depth:g}": round(float(ours.loc[depth, matched[length]] - theirs.loc[depth, length]), 2)
+                          for depth in theirs.index} for length in theirs.columns}
+    values = np.array([v for by in diff.values() for v in by.values()])
+    by_length = {int(length): {"ours": round(float(ours[matched[length]].loc[theirs.index].mean()), 2),
+                               "paper": round(float(theirs[length].mean()), 2)} for length in theirs.columns}
+    mae = float(np.abs(values).mean())
+    worst_length = max(abs(v["ours"] - v["paper"]) for v in by_length.values())
+    return {"reference": reference.name, "kind": "niah", "matched_lengths": {int(k): int(v) for k, v in matched.items()},
+            "difference": diff, "mean_by_length": by_length, "mean_abs_difference": round(mae, 2),
+            "max_abs_difference": round(float(np.abs(values).max()), 2),
+            "share_within_20": round(float((np.abs(values) <= 20).mean()), 4),
+            "reproduced": bool(mae <= 10 and worst_length <= 15),
+            "criterion": "mean |Δ| ≤ 10 points over cells and every length's mean within 15 points"}
+
+
+def compare_ppl(cells: list[dict], reference: Reference) -> dict:
+    """The running perplexity at the paper's positions: relative differences and the correlation of log curves."""
+    from .perplexity import perplexity_curve
+
+    curve = perplexity_curve(cells)
+    ends, theirs = reference_curve(reference.model)
+    ours_at = dict(zip(curve["end"].tolist(), curve["running_ppl"].tolist()))
+    common = [i for i, e in enumerate(ends) if int(e) in ours_at]
+    if not common:
+        raise LongLLaDAError("the results share no position with the reference curve; run `longllada ppl` with "
+                             "--chunk 64 on the same document")
+    missing = [int(e) for e in ends if int(e) not in ours_at]
+    ours = np.array([ours_at[int(ends[i])] for i in common])
+    paper = theirs[common]
+    relative = ours / paper - 1
+    correlation = float(np.corrcoef(np.log(ours), np.log(paper))[0, 1]) if len(common) > 2 else float("nan")
+    median = float(np.median(np.abs(relative)))
+    return {"reference": reference.name, "kind": "ppl", "positions": len(common),
+            "positions_missing": len(missing), "median_abs_relative_difference": round(median, 4),
+            "max_abs_relative_difference": round(float(np.abs(relative).max()), 4),
+            "log_correlation": round(correlation, 4),
+            "final": {"position": int(ends[common[-1]]), "ours": round(float(ours[-1]), 3),
+                      "paper": round(float(paper[-1]), 3)},
+            "reproduced": bool(median <= 0.10 and not missing),
+            "criterion": "median |relative difference| ≤ 10 % at every reference position"}
+
+
+def compare(paths: list[str], name: str, tolerance: float = 0.05, any_model: bool = False) -> tuple[dict, object]:
+    """Compare results files with a reference; returns the comparison document and its figure."""
+    from .figures import comparison_figure
+    from .results import load_results
+
+    reference = parse_reference(name)
+    results = load_results(paths)
+    if results.protocol != reference.protocol:
+        raise LongLLaDAError(f"the results are {results.protocol!r} results; reference {name} needs "
+                             f"{reference.protocol!r} results (from `longllada {reference.protocol}`)")
+    if not any_model:
+        _check_model(results.settings, reference)
+    cells = list(results.cells)
+    document = compare_niah(cells, reference, tolerance) if reference.protocol == "niah" else compare_ppl(cells, reference)
+    document["results"] = [str(p) for p in paths]
+    document["model"] = results.settings.get("model")
+    return document, comparison_figure(document, cells, reference)

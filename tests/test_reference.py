@@ -1,0 +1,87 @@
+"""The paper's reference data (integrity, provenance) and `longllada compare`."""
+
+import numpy as np
+import pytest
+
+from longllada_theory import LongLLaDAError
+from longllada_theory.reference import (PROVENANCE, compare, reference_curve, reference_grid, reference_names,
+                                        _data)
+from longllada_theory.results import ResultsFile
+
+
+def test_reference_data_integrity_and_provenance():
+    data = _data()
+    assert "2506.14429" in data["source"] and "2506.14429" in PROVENANCE
+    for model, series in data["figure1a_perplexity"]["series"].items():
+        assert len(series) in (250, 255) and all(1 < v < 100 for v in series)
+        ends, values = reference_curve(model)
+        assert ends[-1] <= 16384 + 64 and np.all(np.diff(ends) == 64)
+    niah = data["figure1b_figure2_niah"]
+    assert niah["lengths"] == [2000, 4000, 8000, 16000, 24000, 32000] and niah["depths"] == list(range(0, 101, 10))
+    for model in niah["scores"]:
+        grid = reference_grid(model)
+        assert grid.shape == (11, 6) and ((grid >= 0) & (grid <= 100)).all().all()
+    # the paper's finding is in the data: LLaDA retrieves at 16k only near the end, LLaMA3 nowhere
+    llada = reference_grid("LLaDA-8B-Base")
+    assert llada.loc[100.0, 16000] == 100 and llada.loc[0.0, 16000] < 10
+    assert reference_grid("LLaMA3-8B-Base")[16000].max() < 10
+
+
+def _niah_results(path, model, grid, lengths=None, drop=()):
+    store = ResultsFile.open(path, "niah", {"model": model})
+    for length in grid.columns:
+        for depth in grid.index:
+            if (length, depth) in drop:
+                continue
+            ours = (lengths or {}).get(length, length)
+            store.append(f"L{ours}/D{depth:g}/N0", length=ours, depth=depth, score=float(grid.loc[depth, length]),
+                         hit=bool(grid.loc[depth, length] == 100))
+    return path
+
+
+def test_identical_grid_is_reproduced_and_lengths_match_within_tolerance(tmp_path):
+    grid = reference_grid("LLaDA-8B-Base")
+    binary = {2000: 2048, 4000: 4096, 8000: 8192, 16000: 16384, 24000: 24576, 32000: 32768}
+    path = _niah_results(tmp_path / "r.jsonl", "GSAI-ML/LLaDA-8B-Base", grid, lengths=binary)
+    document, figure = compare([path], "paper:figure2:LLaDA-8B-Base")
+    assert document["reproduced"] and document["mean_abs_difference"] == 0
+    assert document["matched_lengths"][16000] == 16384 and figure is not None
+
+
+def test_a_different_grid_is_not_reproduced(tmp_path):
+    path = _niah_results(tmp_path / "r.jsonl", "GSAI-ML/LLaDA-8B-Base", reference_grid("LLaMA3-8B-Base"))
+    document, _ = compare([path], "paper:figure2:LLaDA-8B-Base")
+    assert not document["reproduced"] and document["mean_abs_difference"] > 10
+
+
+def test_missing_cells_wrong_model_and_protocol_are_named(tmp_path):
+    grid = reference_grid("LLaDA-8B-Base")
+    path = _niah_results(tmp_path / "m.jsonl", "GSAI-ML/LLaDA-8B-Base", grid, drop={(16000, 30.0)})
+    with pytest.raises(LongLLaDAError, match="length 16000 depth 30"):
+        compare([path], "paper:figure2:LLaDA-8B-Base")
+    other = _niah_results(tmp_path / "o.jsonl", "meta-llama/Meta-Llama-3-8B", grid)
+    with pytest.raises(LongLLaDAError, match="not 'LLaDA-8B-Base'"):
+        compare([other], "paper:figure2:LLaDA-8B-Base")
+    assert compare([other], "paper:figure2:LLaDA-8B-Base", any_model=True)[0]["reproduced"]
+    with pytest.raises(LongLLaDAError, match="needs 'ppl' results"):
+        compare([path], "paper:figure1a:LLaDA-8B-Base")
+    with pytest.raises(LongLLaDAError, match="available: paper:figure1a"):
+        compare([path], "paper:table2:LLaDA")
+
+
+def test_ppl_curve_comparison(tmp_path):
+    ends, values = reference_curve("LLaMA3-8B-Base")
+    store = ResultsFile.open(tmp_path / "p.jsonl", "ppl", {"model": "meta-llama/Meta-Llama-3-8B"})
+    # chunk losses whose running mean reproduces the reference curve exactly
+    logs = np.log(values) * np.arange(1, len(values) + 1)
+    losses = np.diff(np.concatenate([[0.0], logs]))
+    for k, loss in enumerate(losses):
+        store.append(str(64 * k), start=64 * k, end=64 * (k + 1), tokens=64, loss=float(loss), se=0.0)
+    document, _ = compare([tmp_path / "p.jsonl"], "paper:figure1a:LLaMA3-8B-Base")
+    assert document["reproduced"] and document["median_abs_relative_difference"] < 1e-9
+    assert document["log_correlation"] == pytest.approx(1.0)
+
+
+def test_reference_names_cover_both_figures():
+    names = reference_names()
+    assert "paper:figure2:LLaDA-8B-Instruct" in names and "paper:figure1a:LLaMA3-8B-Instruct" in names
