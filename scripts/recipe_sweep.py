@@ -4,7 +4,6 @@ Writes recipe_sweep.json to OUT_DIR. Usage: PYTHONPATH=. python3 scripts/recipe_
 """
 
 import json
-import random
 import sys
 import time
 from dataclasses import replace
@@ -15,9 +14,9 @@ import torch
 from longllada_theory.models import LoadedModel
 from longllada_theory.niah import NiahSettings, niah_cell
 from longllada_theory.spec import spec_from_config
-from longllada_theory.toy.data import ByteTokenizer, load_corpus, training_batch
+from longllada_theory.toy.data import ByteTokenizer, load_corpus
 from longllada_theory.toy.model import TwinShape, build_twin
-from longllada_theory.toy.train import Stage, ar_loss, diffusion_loss, learning_rate
+from longllada_theory.toy.train import Stage, set_attention, training_step
 
 OUT = Path(sys.argv[1])
 STEPS = int(sys.argv[sys.argv.index("--steps") + 1]) if "--steps" in sys.argv else 4000
@@ -49,29 +48,12 @@ def retrieval(model, kind, length, samples=30, depths=(0.0, 25.0, 50.0, 75.0, 10
 
 
 def run(stage: Stage, model, log: list, eval_every=EVAL_EVERY):
-    model.to(DEVICE).train()
-    if stage.kind == "diffusion":
-        model.config.use_bidirectional_attention = True
-        for layer in model.model.layers:
-            layer.self_attn.is_causal = False
+    set_attention(model.to(DEVICE), stage.kind).train()
     opt = torch.optim.AdamW(model.parameters(), lr=stage.lr, betas=(0.9, 0.95), weight_decay=stage.weight_decay)
     start = time.perf_counter()
     losses = []
     for step in range(stage.steps):
-        batch, answers = training_batch(stage.seed, step, stage.batch_size, SHAPE.train_length, stage.passkey_share)
-        batch = torch.from_numpy(batch).to(DEVICE)
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(stage, step)
-        if stage.kind == "ar":
-            loss = ar_loss(model, batch, answers, stage.answer_weight)
-        else:
-            gen = torch.Generator(device=DEVICE).manual_seed(stage.seed * 1_000_003 + step)
-            loss = diffusion_loss(model, batch, answers, stage, gen, random.Random(f"{stage.seed}:{step}:mask"))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        losses.append(loss.item())
+        losses.append(training_step(model, opt, stage, step, SHAPE.train_length, DEVICE))
         if (step + 1) % eval_every == 0:
             entry = {"stage": stage.name, "step": step + 1, "loss": round(sum(losses[-eval_every:]) / eval_every, 4),
                      "T": retrieval(model, stage.kind, SHAPE.train_length), "seconds": round(time.perf_counter() - start, 1)}

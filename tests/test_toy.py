@@ -10,15 +10,15 @@ from longllada_theory.toy.data import MASK_ID, ByteTokenizer, load_corpus, train
 from longllada_theory.toy.model import TwinShape
 from longllada_theory.toy.train import Stage, learning_rate, train_stage
 
-SMALL = TwinShape(layers=2, hidden=32, heads=2, head_dim=16, intermediate=64, train_length=64)
+SMALL = TwinShape(layers=2, hidden=32, heads=2, head_dim=16, intermediate=64, train_length=96)
 
 
 def test_corpus_holds_out_every_tenth_file_and_is_deterministic():
     corpus = load_corpus()
     assert corpus.files > 100 and len(corpus.train) > 5 * len(corpus.heldout) > 0
-    a, answers_a = training_batch(seed=3, step=7, batch_size=8, length=64)
-    b, answers_b = training_batch(seed=3, step=7, batch_size=8, length=64)
-    assert np.array_equal(a, b) and answers_a == answers_b and a.shape == (8, 64)
+    a, answers_a = training_batch(seed=3, step=7, batch_size=8, length=96)
+    b, answers_b = training_batch(seed=3, step=7, batch_size=8, length=96)
+    assert np.array_equal(a, b) and answers_a == answers_b and a.shape == (8, 96)
     rows_with_keys = [(row, answer) for row, answer in zip(a, answers_a) if answer]
     assert rows_with_keys
     row, answer = rows_with_keys[0]

@@ -4,9 +4,13 @@ checkpoint (loss curve, steps, tokens/s, and throughput as a share of the CPU's 
 Recipe (``longllada toy train``), after the prototypes in DESIGN.md section 4 and a sweep of AR variants
 (``scripts/recipe_sweep.py``; its log is ``data/runs/recipe_sweep_h200.json``): with plain next-token loss the AR
 twin had not learned retrieval after 3000 steps in any of three variants; weighting the passkey answer 10× in the
-loss, no weight decay and 75 % passkey rows made it learn it after about 2000 steps.
-1. ``ar-base``: the AR twin from scratch, next-token loss (passkey answer tokens weighted 10×).
-2. from ``ar-base``, two runs of the same length side by side (one process each):
+loss, no weight decay and 75 % passkey rows made it learn it after about 2000 steps on the GPU. That transition is
+abrupt and its timing chaotic (on this machine's CPU the same recipe had not reached it after 3000 steps), so the
+recipe trains on until retrieval is learned instead of for a fixed count:
+1. ``ar-base``: the AR twin from scratch, next-token loss (passkey answer tokens weighted 10×), 3000 steps;
+   ``ar-retrieval``: the same loss on fresh batches until passkey retrieval at T reaches 90 % (checked every 250
+   steps on 30 held-out passkeys), at most 6000 steps.
+2. from ``ar-retrieval``, two runs of the same length side by side (one process each):
    ``ar`` continues with next-token loss; ``diffusion`` switches to bidirectional attention and LLaDA's
    masked-diffusion loss — per row t ~ U(ε, 1), each token masked with probability t, cross-entropy on masked
    tokens weighted by 1/t (normalised by the row length) — on half of the passkey rows masking only the answer
@@ -44,6 +48,7 @@ class Stage:
     answer_only_share: float = 0.5   # diffusion: share of passkey rows that mask only the answer
     answer_weight: float = 1.0       # AR: weight of the passkey answer tokens in the next-token loss
     weight_decay: float = 0.1
+    until_retrieval: float | None = None  # stop early once passkey retrieval at T reaches this (checked at checkpoints)
 
 
 @dataclass
@@ -51,9 +56,11 @@ class Recipe:
     shape: TwinShape = field(default_factory=TwinShape)
     stages: tuple[Stage, ...] = (
         Stage("ar-base", "ar", 3000, answer_weight=10.0, weight_decay=0.0, passkey_share=0.75),
-        Stage("ar", "ar", 2000, init="ar-base", lr=1.5e-3, seed=1, answer_weight=10.0, weight_decay=0.0,
+        Stage("ar-retrieval", "ar", 6000, init="ar-base", lr=2e-3, seed=2, answer_weight=10.0, weight_decay=0.0,
+              passkey_share=0.75, until_retrieval=0.9),
+        Stage("ar", "ar", 2000, init="ar-retrieval", lr=1.5e-3, seed=1, answer_weight=10.0, weight_decay=0.0,
               passkey_share=0.75),
-        Stage("diffusion", "diffusion", 2000, init="ar-base", lr=1.5e-3, seed=1),
+        Stage("diffusion", "diffusion", 2000, init="ar-retrieval", lr=1.5e-3, seed=1),
     )
 
 
@@ -101,6 +108,60 @@ def diffusion_loss(model, batch, answers, stage: Stage, generator, rng: random.R
     return (losses.view(rows, -1) * mask * w).sum() / (rows * length)
 
 
+def passkey_hit_rate(model, length: int, samples: int = 30, seed: int = 12345, device: str = "cpu") -> float:
+    """Share of ``samples`` held-out passkeys (depths 0–100 %) the model retrieves at ``length``, by the library's
+    NIAH cell (greedy for AR, the diffusion sampler otherwise); deterministic."""
+    import torch
+
+    from ..models import LoadedModel
+    from ..niah import NiahSettings, niah_cell
+    from ..spec import spec_from_config
+    from .data import ByteTokenizer
+
+    was_training = model.training
+    model.eval()
+    spec = spec_from_config(model.config.to_dict(), "twin", "training")
+    loaded = LoadedModel(model, ByteTokenizer(), spec, None, "twin", torch.device(device), "float32")
+    depths = (0.0, 25.0, 50.0, 75.0, 100.0)
+    settings = NiahSettings(lengths=(length,), depths=depths, answer_length=8, block_length=8, steps=8,
+                            needles_per_cell=samples // len(depths), seed=seed)
+    haystack = load_corpus().heldout.tolist()
+    with torch.no_grad():
+        hits = [niah_cell(loaded, haystack, "passkey", settings, length, d, j)["hit"]
+                for d in depths for j in range(samples // len(depths))]
+    model.train(was_training)
+    return sum(hits) / len(hits)
+
+
+def set_attention(model, kind: str):
+    """Make a twin causal (``ar``) or bidirectional (``diffusion``), in its config and its attention modules."""
+    model.config.use_bidirectional_attention = kind == "diffusion"
+    model.config.twin = kind
+    for layer in model.model.layers:
+        layer.self_attn.is_causal = kind != "diffusion"
+    return model
+
+
+def training_step(model, optimizer, stage: Stage, step: int, length: int, device: str = "cpu") -> float:
+    """One optimizer step on the batch of ``step`` (a pure function of the stage's seed and the step); the loss."""
+    import torch
+
+    batch, answers = training_batch(stage.seed, step, stage.batch_size, length, stage.passkey_share)
+    batch = torch.from_numpy(batch).to(device)
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate(stage, step)
+    if stage.kind == "ar":
+        loss = ar_loss(model, batch, answers, stage.answer_weight)
+    else:
+        generator = torch.Generator(device=device).manual_seed(stage.seed * 1_000_003 + step)
+        loss = diffusion_loss(model, batch, answers, stage, generator, random.Random(f"{stage.seed}:{step}:mask"))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    return loss.item()
+
+
 def matmul_rate(seconds: float = 1.0, size: int = 512) -> float:
     """Measured fp32 matmul throughput of this process (FLOP/s), with its current torch thread count."""
     import torch
@@ -137,11 +198,7 @@ def train_stage(stage: Stage, shape: TwinShape, work: Path, threads: int = 1, pr
         return final
     folder.mkdir(parents=True, exist_ok=True)
     if stage.init:
-        model = GemmaForCausalLM.from_pretrained(work / stage.init / "final")
-        model.config.use_bidirectional_attention = stage.kind == "diffusion"
-        model.config.twin = stage.kind
-        for layer in model.model.layers:
-            layer.self_attn.is_causal = stage.kind != "diffusion"
+        model = set_attention(GemmaForCausalLM.from_pretrained(work / stage.init / "final"), stage.kind)
     else:
         model = build_twin(stage.kind, shape, stage.seed)
     model.to(device)
@@ -155,6 +212,7 @@ def train_stage(stage: Stage, shape: TwinShape, work: Path, threads: int = 1, pr
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_step, record = state["step"], state["record"]
+        record["seconds_before_resume"] = record["seconds"]
     model.train()
     rate = matmul_rate() if device == "cpu" else None
     tokens_per_step = stage.batch_size * shape.train_length
@@ -162,24 +220,18 @@ def train_stage(stage: Stage, shape: TwinShape, work: Path, threads: int = 1, pr
     bar = tqdm(range(start_step, stage.steps), initial=start_step, total=stage.steps, desc=stage.name,
                disable=not progress, unit="step", position=int(os.environ.get("TQDM_POSITION", 0)))
     for step in bar:
-        batch, answers = training_batch(stage.seed, step, stage.batch_size, shape.train_length, stage.passkey_share)
-        batch = torch.from_numpy(batch).to(device)
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(stage, step)
-        if stage.kind == "ar":
-            loss = ar_loss(model, batch, answers, stage.answer_weight)
-        else:
-            generator = torch.Generator(device=device).manual_seed(stage.seed * 1_000_003 + step)
-            loss = diffusion_loss(model, batch, answers, stage, generator, random.Random(f"{stage.seed}:{step}:mask"))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        window.append(loss.item())
+        window.append(training_step(model, optimizer, stage, step, shape.train_length, device))
         if (step + 1) % 50 == 0 or step + 1 == stage.steps:
             record["loss_curve"].append([step + 1, round(sum(window) / len(window), 4)])
             bar.set_postfix(loss=f"{record['loss_curve'][-1][1]:.3f}")
             window = []
+        if stage.until_retrieval is not None and (step + 1) % checkpoint_every == 0:
+            hit = passkey_hit_rate(model, shape.train_length, device=device)
+            record.setdefault("retrieval_checks", []).append([step + 1, hit])
+            bar.set_postfix(loss=f"{record['loss_curve'][-1][1]:.3f}", retrieval=f"{hit:.2f}")
+            if hit >= stage.until_retrieval:
+                record["stopped_early_at"] = step + 1
+                break
         if (step + 1) % checkpoint_every == 0 and step + 1 < stage.steps:
             record["seconds"] += time.perf_counter() - clock
             clock = time.perf_counter()
@@ -188,8 +240,10 @@ def train_stage(stage: Stage, shape: TwinShape, work: Path, threads: int = 1, pr
             if stop_at is not None and step + 1 >= stop_at:
                 return None
     record["seconds"] += time.perf_counter() - clock
-    record.update(steps=stage.steps, tokens=stage.steps * tokens_per_step,
-                  tokens_per_second=round(stage.steps * tokens_per_step / max(record["seconds"], 1e-9), 1),
+    steps = record.get("stopped_early_at", stage.steps)
+    record.update(steps=steps, tokens=steps * tokens_per_step,
+                  tokens_per_second=round((steps - start_step) * tokens_per_step / max(
+                      record["seconds"] - record.get("seconds_before_resume", 0.0), 1e-9), 1),
                   matmul_flops_per_second=rate, flops_per_token=flops_per_token(shape, model.config.vocab_size))
     record["matmul_share"] = (round(record["tokens_per_second"] * record["flops_per_token"] / rate, 4)
                               if device == "cpu" else None)
