@@ -126,13 +126,18 @@ def run_figures(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- measurements
 
 def _load(args: argparse.Namespace):
+    import os
+
     from .models import load_model
 
+    device = args.device
+    if device is None and "LOCAL_RANK" in os.environ:  # one process per GPU under torchrun / accelerate launch
+        device = f"cuda:{os.environ['LOCAL_RANK']}"
     target = parse_length(args.target, "--target") if args.target else None
     train_length = parse_length(args.train_length, "--train-length") if args.train_length else None
     loaded = load_model(args.model, gguf_file=args.gguf_file, rope_scale=args.rope_scale, target=target,
                         method=args.method, train_length=train_length, kind=args.kind,
-                        trust_remote_code=args.trust_remote_code, dtype=args.dtype, device=args.device,
+                        trust_remote_code=args.trust_remote_code, dtype=args.dtype, device=device,
                         device_map=args.device_map, attn_implementation=args.attn_implementation,
                         progress=not getattr(args, "no_progress", False))
     scaling = "no scaling" if loaded.plan is None else (
@@ -142,12 +147,21 @@ def _load(args: argparse.Namespace):
     return loaded
 
 
-def _default_output(protocol: str, loaded) -> str:
+def _default_output(protocol: str, loaded, shard: tuple[int, int] = (0, 1)) -> str:
     import re
 
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", loaded.name.strip("/")).strip("_")
     scaling = "direct" if loaded.plan is None else f"{loaded.plan.method}{loaded.plan.scaling_factor:.3g}"
-    return f"results/{protocol}_{name}_{scaling}.jsonl"
+    part = f".shard{shard[0]}of{shard[1]}" if shard[1] > 1 else ""
+    return f"results/{protocol}_{name}_{scaling}{part}.jsonl"
+
+
+def _output(args, protocol: str, loaded, shard: tuple[int, int]) -> str:
+    """--output, with the shard in the name when a launcher (torchrun) split the run; else the default name."""
+    if args.output and shard[1] > 1 and args.shard is None:
+        stem, dot, suffix = args.output.rpartition(".")
+        return f"{stem}.shard{shard[0]}of{shard[1]}.{suffix}" if dot else f"{args.output}.shard{shard[0]}"
+    return args.output or _default_output(protocol, loaded, shard)
 
 
 @command("ppl")
@@ -160,7 +174,7 @@ def run_ppl(args: argparse.Namespace) -> int:
     max_length = parse_length(args.max_length, "--max-length")
     text = load_text(args.text, args.text_field)
     loaded = _load(args)
-    output = args.output or _default_output("ppl", loaded)
+    output = _output(args, "ppl", loaded, shard)
     cells = run_perplexity(loaded, text, args.text, max_length, args.chunk, args.mc, args.estimator, args.seed,
                            args.mc_batch, output, shard, progress=not args.no_progress)
     curve = perplexity_curve(cells)
@@ -195,7 +209,7 @@ def run_niah_command(args: argparse.Namespace) -> int:
     needles = "passkey" if args.needles == "passkey" else load_needles(None if args.needles == "builtin" else args.needles)
     haystack = load_text(args.haystack, args.haystack_field)
     loaded = _load(args)
-    output = args.output or _default_output("niah", loaded)
+    output = _output(args, "niah", loaded, shard)
     haystack_ids = loaded.tokenizer.encode(haystack[: 8 * max(settings.lengths) * 8])
     cells = run_niah(loaded, haystack_ids, needles, settings, output, shard, progress=not args.no_progress)
     grid = niah_grid(cells)
@@ -419,7 +433,7 @@ def _add_loading_options(parser: argparse.ArgumentParser, default_model: str | N
     group = parser.add_argument_group("run")
     group.add_argument("--output", help="results JSONL (default: results/<protocol>_<model>_<scaling>.jsonl); "
                                         "rerunning resumes it")
-    group.add_argument("--shard", metavar="I/N", help="run every N-th cell starting at I (one process per GPU)")
+    group.add_argument("--shard", metavar="I/N", help="run every N-th cell starting at I (default under torchrun: RANK/WORLD_SIZE)")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--json", action="store_true", help="print one JSON summary")
     group.add_argument("--no-progress", action="store_true", help="no progress bar")

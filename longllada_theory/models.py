@@ -256,9 +256,16 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     logging.disable_progress_bar()  # one line per model is enough; measurements have their own bars
     with _gguf_progress(progress):
         try:
-            model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
-        except ValueError:
-            model = AutoModel.from_pretrained(folder, **kwargs)  # e.g. Dream registers only AutoModel
+            try:
+                model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+            except ValueError as error:
+                if "Unrecognized configuration class" not in str(error):
+                    raise
+                model = AutoModel.from_pretrained(folder, **kwargs)  # e.g. Dream registers only AutoModel
+        except Exception as error:  # safetensors, torch and hub errors share no base class but Exception
+            hint = (" — regenerate the twins with `longllada toy train`" if source.startswith("toy:") else
+                    " — is the download complete?")
+            raise LongLLaDAError(f"cannot load the weights of {source}: {str(error).splitlines()[0][:200]}{hint}") from None
         finally:
             logging.enable_progress_bar()
     if not device_map:

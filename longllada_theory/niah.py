@@ -16,7 +16,7 @@ import numpy as np
 from .errors import LongLLaDAError
 from .needles import FORMATS, Needle, build_prompt, needle_score, passkey_needle
 from .results import ResultsFile, cell_seed
-from .sampler import answer as model_answer
+from .sampler import answers as model_answers
 from .sampler import check_sampler
 
 
@@ -33,6 +33,7 @@ class NiahSettings:
     seed: int = 0
     haystack: str = "builtin:noise"
     needles: str = "builtin"
+    batch_size: int = 1   # cells of one length answered in one batch (fixed groups, so resuming is exact)
 
     def __post_init__(self):
         if self.format not in FORMATS:
@@ -43,6 +44,8 @@ class NiahSettings:
             if not 0 <= depth <= 100:
                 raise LongLLaDAError(f"depth {depth} must be a percentage from 0 to 100")
         check_sampler(self.answer_length, self.block_length, self.steps)
+        if self.batch_size < 1:
+            raise LongLLaDAError(f"--batch-size {self.batch_size} must be at least 1")
 
     def keys(self) -> list[str]:
         return [cell_key(length, depth, j) for length in self.lengths for depth in self.depths
@@ -66,23 +69,40 @@ def parse_depths(text: str) -> tuple[float, ...]:
         raise LongLLaDAError(f"depths {text!r}: expected start:stop:step like 0:100:10, or a list like 0,50,100") from None
 
 
-def niah_cell(loaded, haystack_ids: list[int], needles: list[Needle] | str, settings: NiahSettings,
-              length: int, depth: float, index: int) -> dict:
-    """Build, answer and score one cell; a pure function of the settings' seed and the cell's key."""
-    key = cell_key(length, depth, index)
-    rng = random.Random(cell_seed(settings.seed, key))
-    needle = passkey_needle(rng) if needles == "passkey" else needles[rng.randrange(len(needles))]
-    offset = rng.randrange(len(haystack_ids))
-    budget = length - len(loaded.prefix_ids)
-    haystack = _cyclic(haystack_ids, offset, budget)
-    prompt = build_prompt(loaded.tokenizer, haystack, needle, budget, depth, FORMATS[settings.format])
-    ids = loaded.prefix_ids + prompt.ids
-    reply = model_answer(loaded, ids, settings.answer_length, settings.block_length, settings.steps,
-                         settings.temperature, seed=cell_seed(settings.seed, key + ":sample"))
-    text = loaded.tokenizer.decode(reply)
-    score = needle_score(text, needle)
-    return {"key": key, "length": length, "depth": depth, "needle": index, "keyword": needle.keyword,
-            "distance": prompt.distance, "answer": text, "score": round(score, 4), "hit": score == 100.0}
+def niah_cells(loaded, haystack_ids: list[int], needles: list[Needle] | str, settings: NiahSettings,
+               keys: list[str]) -> list[dict]:
+    """Build, answer (in one batch) and score the cells ``keys`` of one length. Each cell is a pure function of the
+    settings' seed and its key (and, to float rounding, of the batch it is answered in)."""
+    prompts, meta = [], []
+    for key in keys:
+        length, depth, index = _parse_key(key)
+        rng = random.Random(cell_seed(settings.seed, key))
+        needle = passkey_needle(rng) if needles == "passkey" else needles[rng.randrange(len(needles))]
+        budget = length - len(loaded.prefix_ids)
+        haystack = _cyclic(haystack_ids, rng.randrange(len(haystack_ids)), budget)
+        prompt = build_prompt(loaded.tokenizer, haystack, needle, budget, depth, FORMATS[settings.format])
+        prompts.append(loaded.prefix_ids + prompt.ids)
+        meta.append((key, length, depth, index, needle, prompt))
+    replies = model_answers(loaded, prompts, settings.answer_length, settings.block_length, settings.steps,
+                            settings.temperature, seeds=[cell_seed(settings.seed, key + ":sample") for key in keys])
+    cells = []
+    for (key, length, depth, index, needle, prompt), reply in zip(meta, replies):
+        text = loaded.tokenizer.decode(reply)
+        score = needle_score(text, needle)
+        cells.append({"key": key, "length": length, "depth": depth, "needle": index, "keyword": needle.keyword,
+                      "distance": prompt.distance, "answer": text, "score": round(score, 4), "hit": score == 100.0})
+    return cells
+
+
+def batches(keys: list[str], size: int) -> list[list[str]]:
+    """Fixed groups of at most ``size`` consecutive keys of one length (the same groups on every run)."""
+    groups: list[list[str]] = []
+    for key in keys:
+        if groups and len(groups[-1]) < size and _parse_key(groups[-1][0])[0] == _parse_key(key)[0]:
+            groups[-1].append(key)
+        else:
+            groups.append([key])
+    return groups
 
 
 def run_niah(loaded, haystack_ids: list[int], needles: list[Needle] | str, settings: NiahSettings,
@@ -94,13 +114,15 @@ def run_niah(loaded, haystack_ids: list[int], needles: list[Needle] | str, setti
     store = ResultsFile.open(output, "niah", header, shard) if output else None
     done = dict(store.done) if store else {}
     keys = [k for i, k in enumerate(settings.keys()) if i % shard[1] == shard[0]]
-    todo = [k for k in keys if k not in done]
-    cells = {}
-    for key in tqdm(todo, desc=f"NIAH {loaded.name}", unit="cell", disable=not progress):
-        length, depth, index = _parse_key(key)
-        cell = niah_cell(loaded, haystack_ids, needles, settings, length, depth, index)
-        cells[key] = store.append(**cell) if store else cell
-    return [done.get(k) or cells[k] for k in keys]
+    groups = [g for g in batches(keys, settings.batch_size) if not all(k in done for k in g)]
+    bar = tqdm(total=sum(len(g) for g in groups), desc=f"NIAH {loaded.name}", unit="cell", disable=not progress)
+    for group in groups:
+        for cell in niah_cells(loaded, haystack_ids, needles, settings, group):
+            if cell["key"] not in done:
+                done[cell["key"]] = store.append(**cell) if store else cell
+        bar.update(len(group))
+    bar.close()
+    return [done[k] for k in keys]
 
 
 def _cyclic(ids: list[int], offset: int, count: int) -> list[int]:

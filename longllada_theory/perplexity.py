@@ -202,6 +202,9 @@ def run_perplexity(loaded, text: str, text_name: str, max_length: int, chunk: in
 
     from .results import ResultsFile, shard_cells
 
+    if max_length % chunk:
+        raise LongLLaDAError(f"--max-length {max_length} is not a multiple of --chunk {chunk}; use "
+                             f"{max_length - max_length % chunk} or {max_length - max_length % chunk + chunk}")
     ids = loaded.prefix_ids + loaded.tokenizer.encode(text)
     if len(ids) < max_length:
         raise LongLLaDAError(f"the text {text_name} has {len(ids)} tokens in this model's tokenizer, fewer than "

@@ -28,9 +28,13 @@ def cell_seed(seed: int, key: str) -> int:
     return (int(seed) * 0x9E3779B1 + zlib.crc32(key.encode("utf-8"))) % (2 ** 63)
 
 
-def parse_shard(text: str | None) -> tuple[int, int]:
-    """``"2/8"`` → (2, 8): this process runs cells 2, 10, 18, … of 8 shards (0-based). None → (0, 1)."""
+def parse_shard(text: str | None, environ: dict | None = None) -> tuple[int, int]:
+    """``"2/8"`` → (2, 8): this process runs cells 2, 10, 18, … of 8 shards (0-based). None → the rank and world
+    size that ``torchrun`` / ``accelerate launch`` set (RANK, WORLD_SIZE), or (0, 1)."""
     if text is None:
+        environ = os.environ if environ is None else environ
+        if int(environ.get("WORLD_SIZE", 1)) > 1:
+            return int(environ.get("RANK", 0)), int(environ["WORLD_SIZE"])
         return 0, 1
     try:
         index, count = (int(x) for x in str(text).split("/"))

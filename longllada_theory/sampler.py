@@ -38,10 +38,13 @@ def check_sampler(gen_length: int, block_length: int, steps: int) -> int:
     return steps // blocks
 
 
-def diffusion_generate(loaded, prompt: Sequence[int], gen_length: int = 32, block_length: int = 32,
+def diffusion_generate(loaded, prompts: Sequence[Sequence[int]], gen_length: int = 32, block_length: int = 32,
                        steps: int = 32, temperature: float = 0.0, remasking: str = "low_confidence",
-                       seed: int = 0) -> list[int]:
-    """Fill ``gen_length`` masked tokens after ``prompt`` (see module docstring); returns the answer's ids."""
+                       seeds: Sequence[int] | None = None) -> list[list[int]]:
+    """Fill ``gen_length`` masked tokens after each prompt (see module docstring); returns each answer's ids.
+
+    The prompts (all of one length) go through the model as one batch; row r draws its noise from its own
+    generator seeded with ``seeds[r]``, so a row's answer does not depend on the others in the batch."""
     import torch
 
     from .models import forward_logits
@@ -50,45 +53,49 @@ def diffusion_generate(loaded, prompt: Sequence[int], gen_length: int = 32, bloc
         raise LongLLaDAError(f"remasking {remasking!r} is unknown; expected one of {', '.join(REMASKING)}")
     if loaded.mask_token_id is None:
         raise LongLLaDAError(f"{loaded.name} has no mask token id; the diffusion sampler needs one")
+    if len({len(p) for p in prompts}) != 1:
+        raise LongLLaDAError("a batch of prompts for the diffusion sampler must share one length")
     per_block = check_sampler(gen_length, block_length, steps)
-    mask = loaded.mask_token_id
-    shift = loaded.logits_shift
-    generator = torch.Generator().manual_seed(seed)
-    x = torch.tensor([list(prompt) + [mask] * gen_length], dtype=torch.long, device=loaded.device)
-    start = len(prompt)
+    mask, shift = loaded.mask_token_id, loaded.logits_shift
+    generators = [torch.Generator().manual_seed(int(s)) for s in (seeds or [0] * len(prompts))]
+    x = torch.tensor([list(p) + [mask] * gen_length for p in prompts], dtype=torch.long, device=loaded.device)
+    start = len(prompts[0])
+    rows = torch.arange(len(prompts), device=loaded.device)[:, None]
     for block in range(gen_length // block_length):
-        lo, hi = start + block * block_length, start + (block + 1) * block_length
-        schedule = transfer_schedule(int((x[0, lo:hi] == mask).sum()), per_block)
-        for count in schedule:
-            logits = forward_logits(loaded.model, x, keep_last=gen_length + shift)[0].double()
-            logits = logits[:gen_length] if shift else logits  # row j predicts answer position j
+        lo, hi = block * block_length, (block + 1) * block_length
+        for count in transfer_schedule(block_length, per_block):
+            logits = forward_logits(loaded.model, x, keep_last=gen_length + shift).double()
+            logits = logits[:, :gen_length]  # row j predicts answer position j (shift 1: the last row is unused)
+            logits[..., mask] = -np.inf  # [MASK] is never a prediction (trained models never give it weight)
             if temperature > 0:
-                u = torch.rand(logits.shape, generator=generator, dtype=torch.float64).to(logits.device)
-                guess = (logits / temperature - torch.log(-torch.log(u.clamp_min(1e-300)))).argmax(-1)
+                u = torch.stack([torch.rand(logits.shape[1:], generator=g, dtype=torch.float64) for g in generators])
+                guess = (logits / temperature - torch.log(-torch.log(u.to(logits.device).clamp_min(1e-300)))).argmax(-1)
             else:
                 guess = logits.argmax(-1)
             if remasking == "low_confidence":
-                confidence = torch.softmax(logits, -1).gather(-1, guess[:, None])[:, 0]
+                confidence = torch.softmax(logits, -1).gather(-1, guess[..., None])[..., 0]
             else:
-                confidence = torch.rand(gen_length, generator=generator, dtype=torch.float64).to(logits.device)
-            answer = x[0, start:]
+                confidence = torch.stack([torch.rand(gen_length, generator=g, dtype=torch.float64)
+                                          for g in generators]).to(logits.device)
+            answer = x[:, start:]
             open_ = answer == mask
-            open_[: lo - start] = False
-            open_[hi - start:] = False
-            confidence = torch.where(open_, confidence, torch.tensor(-np.inf, dtype=torch.float64, device=logits.device))
+            open_[:, :lo] = False
+            open_[:, hi:] = False
+            confidence = torch.where(open_, confidence, torch.full_like(confidence, -np.inf))
             if count:
-                chosen = confidence.topk(count).indices
-                answer[chosen] = guess[chosen]
-    return x[0, start:].tolist()
+                chosen = confidence.topk(count, dim=-1).indices
+                answer[rows, chosen] = guess[rows, chosen]
+    return x[:, start:].tolist()
 
 
-def greedy_generate(loaded, prompt: Sequence[int], max_new_tokens: int = 32) -> list[int]:
-    """Greedy decoding with the KV cache (transformers ``generate``)."""
+def greedy_generate(loaded, prompts: Sequence[Sequence[int]], max_new_tokens: int = 32) -> list[list[int]]:
+    """Greedy decoding with the KV cache (transformers ``generate``), prompts of one length in one batch."""
     import torch
-
     from transformers.utils import logging
 
-    inputs = torch.tensor([list(prompt)], dtype=torch.long, device=loaded.device)
+    if len({len(p) for p in prompts}) != 1:
+        raise LongLLaDAError("a batch of prompts for greedy decoding must share one length")
+    inputs = torch.tensor([list(p) for p in prompts], dtype=torch.long, device=loaded.device)
     verbosity = logging.get_verbosity()
     logging.set_verbosity_error()  # prompts longer than max_position_embeddings are the point here, not a mistake
     try:
@@ -97,7 +104,7 @@ def greedy_generate(loaded, prompt: Sequence[int], max_new_tokens: int = 32) -> 
                                         do_sample=False, use_cache=True, pad_token_id=_pad_id(loaded))
     finally:
         logging.set_verbosity(verbosity)
-    return out[0, len(prompt):].tolist()
+    return out[:, inputs.shape[1]:].tolist()
 
 
 def _pad_id(loaded) -> int:
@@ -111,9 +118,10 @@ def _pad_id(loaded) -> int:
     return 0
 
 
-def answer(loaded, prompt: Sequence[int], gen_length: int = 32, block_length: int = 32, steps: int = 32,
-           temperature: float = 0.0, seed: int = 0) -> list[int]:
-    """The model's answer after ``prompt``: the diffusion sampler or greedy decoding, by the model's kind."""
+def answers(loaded, prompts: Sequence[Sequence[int]], gen_length: int = 32, block_length: int = 32, steps: int = 32,
+            temperature: float = 0.0, seeds: Sequence[int] | None = None) -> list[list[int]]:
+    """The model's answers after prompts of one length, in one batch: the diffusion sampler or greedy decoding,
+    by the model's kind."""
     if loaded.kind == "diffusion":
-        return diffusion_generate(loaded, prompt, gen_length, block_length, steps, temperature, seed=seed)
-    return greedy_generate(loaded, prompt, gen_length)
+        return diffusion_generate(loaded, prompts, gen_length, block_length, steps, temperature, seeds=seeds)
+    return greedy_generate(loaded, prompts, gen_length)

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from longllada_theory.models import LoadedModel
-from longllada_theory.niah import NiahSettings, niah_cell
+from longllada_theory.niah import NiahSettings, niah_cells
 from longllada_theory.spec import spec_from_config
 from longllada_theory.toy.data import ByteTokenizer, load_corpus
 from longllada_theory.toy.model import TwinShape, build_twin
@@ -38,7 +38,8 @@ def retrieval(model, kind, length, samples=30, depths=(0.0, 25.0, 50.0, 75.0, 10
     settings = NiahSettings(lengths=(length,), depths=depths, answer_length=8, block_length=8, steps=8,
                             needles_per_cell=samples, seed=7)
     with torch.no_grad():
-        cells = [niah_cell(loaded, HAY, "passkey", settings, length, d, j) for d in depths for j in range(samples // len(depths))]
+        cells = niah_cells(loaded, HAY, "passkey", replace(settings, needles_per_cell=samples // len(depths)),
+                           replace(settings, needles_per_cell=samples // len(depths)).keys())
     model.train()
     hits = [c["hit"] for c in cells]
     local = [c["hit"] for c in cells if c["distance"] <= SHAPE.train_length]

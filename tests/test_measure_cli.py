@@ -39,7 +39,9 @@ def test_niah_and_plot(twins, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["ppl", "--max-length", "100k"], "fewer than --max-length"),
+    (["ppl", "--text", "short.txt", "--max-length", "1k"], "fewer than --max-length"),
+    (["ppl", "--max-length", "1000"], "not a multiple of --chunk 64"),
+    (["ppl", "--target", "1k", "--method", "ntk"], "is unknown"),
     (["ppl", "--rope-scale", "2", "--target", "1k"], "not both"),
     (["ppl", "--text", "missing.txt"], "does not exist"),
     (["niah", "--depths", "0:100:-5"], "start:stop:step"),
@@ -49,9 +51,25 @@ def test_niah_and_plot(twins, tmp_path, capsys):
 ])
 def test_bad_input_is_one_clear_line(twins, tmp_path, extra, message):
     command, *options = extra
+    (tmp_path / "short.txt").write_text("a short text of fewer than a thousand bytes\n" * 10)
     result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", command, twins["ar"], *options,
                              "--output", str(tmp_path / "r.jsonl"), "--no-progress", "--device", "cpu"],
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("longllada: error:") and message in last
+
+
+def test_toy_report_without_twins_says_how_to_regenerate(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "toy", "report", "--twins", str(tmp_path),
+                             "--work", str(tmp_path / "w")], capture_output=True, text=True)
+    assert result.returncode == 2 and "longllada toy train" in result.stderr
+
+
+def test_a_corrupted_checkpoint_is_named(tmp_path):
+    folder = tiny_twin(tmp_path / "twin", "ar")
+    (folder / "model.safetensors").write_bytes(b"not a safetensors file")
+    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "ppl", str(folder), "--max-length", "64",
+                             "--device", "cpu", "--output", str(tmp_path / "r.jsonl")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("longllada: error: cannot load the weights")

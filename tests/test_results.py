@@ -65,6 +65,12 @@ def test_bad_shards(text, message):
         parse_shard(text)
 
 
+def test_launcher_rank_and_world_size_choose_the_shard():
+    assert parse_shard(None, {"RANK": "3", "WORLD_SIZE": "8"}) == (3, 8)
+    assert parse_shard(None, {}) == (0, 1)
+    assert parse_shard("1/2", {"RANK": "3", "WORLD_SIZE": "8"}) == (1, 2)
+
+
 def test_cell_seed_is_stable():
     assert cell_seed(0, "L128/D50/N0") == cell_seed(0, "L128/D50/N0") != cell_seed(1, "L128/D50/N0")
 

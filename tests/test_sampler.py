@@ -39,7 +39,7 @@ def test_low_confidence_remasking_keeps_the_most_confident_prediction_each_step(
     tokens = [1, 2, 3, 4, 5, 6, 1, 2, 3, 4]
     model = Recorder(tokens)
     loaded = fake_loaded(model, mask_token_id=7)
-    out = diffusion_generate(loaded, tokens[:6], gen_length=4, block_length=4, steps=4)
+    (out,) = diffusion_generate(loaded, [tokens[:6]], gen_length=4, block_length=4, steps=4)
     assert out == tokens[6:]
     # after step 1 only the last answer position (highest confidence) is filled
     assert model.seen[1][0, 6:].tolist() == [7, 7, 7, 4]
@@ -49,21 +49,33 @@ def test_low_confidence_remasking_keeps_the_most_confident_prediction_each_step(
 def test_blocks_fill_left_to_right():
     tokens = [1, 2, 3, 4, 5, 6, 1, 2, 3, 4]
     model = Recorder(tokens)
-    out = diffusion_generate(fake_loaded(model, mask_token_id=7), tokens[:6], gen_length=4, block_length=2, steps=2)
+    (out,) = diffusion_generate(fake_loaded(model, mask_token_id=7), [tokens[:6]], gen_length=4, block_length=2,
+                                steps=2)
     assert out == tokens[6:]
     assert model.seen[1][0, 6:].tolist() == [1, 2, 7, 7]  # the first block is complete before the second starts
 
 
-def test_sampler_and_greedy_on_real_twins(tmp_path):
+def test_sampler_and_greedy_on_real_twins_batched_like_one_by_one(tmp_path):
     from longllada_theory.models import load_model
-    from longllada_theory.sampler import answer
+    from longllada_theory.sampler import answers
 
+    prompts = [list(range(65, 90)), list(range(70, 95)), list(range(40, 65))]
     diffusion = load_model(str(tiny_twin(tmp_path / "d", "diffusion")), device="cpu")
-    out = answer(diffusion, list(range(65, 90)), gen_length=8, block_length=4, steps=4, temperature=0.7, seed=3)
-    assert len(out) == 8 and diffusion.mask_token_id not in out
-    assert out == answer(diffusion, list(range(65, 90)), 8, 4, 4, 0.7, seed=3)  # seeded
+    batch = answers(diffusion, prompts, gen_length=8, block_length=4, steps=4, temperature=0.7, seeds=[3, 4, 5])
+    assert all(len(a) == 8 and diffusion.mask_token_id not in a for a in batch)
+    single = [answers(diffusion, [p], 8, 4, 4, 0.7, seeds=[s])[0] for p, s in zip(prompts, [3, 4, 5])]
+    assert batch == single  # each row draws from its own seeded generator
     ar = load_model(str(tiny_twin(tmp_path / "a", "ar")), device="cpu")
-    greedy = answer(ar, list(range(65, 90)), gen_length=5)
+    greedy = answers(ar, prompts, gen_length=5)
     with torch.no_grad():
-        first = ar.model(input_ids=torch.tensor([list(range(65, 90))])).logits[0, -1].argmax().item()
-    assert len(greedy) == 5 and greedy[0] == first
+        first = ar.model(input_ids=torch.tensor(prompts)).logits[:, -1].argmax(-1).tolist()
+    assert [g[0] for g in greedy] == first and all(len(g) == 5 for g in greedy)
+
+
+def test_prompts_of_different_lengths_are_refused(tmp_path):
+    from longllada_theory.models import load_model
+    from longllada_theory.sampler import answers
+
+    ar = load_model(str(tiny_twin(tmp_path / "a", "ar")), device="cpu")
+    with pytest.raises(LongLLaDAError, match="share one length"):
+        answers(ar, [[1, 2, 3], [1, 2]], gen_length=2)
