@@ -62,3 +62,16 @@ def test_a_short_training_run_lowers_the_loss_and_resumes_exactly(tmp_path, kind
     assert json.loads((resumed / "training_record.json").read_text())["resumed_at"] == 30
     reference, again = load_file(final / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert all(torch.equal(reference[k], again[k]) for k in reference)
+
+
+def test_the_shipped_twins_are_what_the_report_says():
+    from longllada_theory.models import TWINS_DIR, load_model
+    from longllada_theory.toy.train import passkey_hit_rate
+
+    for kind in ("ar", "diffusion"):
+        loaded = load_model(f"toy:{kind}", device="cpu")
+        assert loaded.kind == kind and loaded.spec.train_length == 128
+        assert passkey_hit_rate(loaded.model, 128) >= 0.9          # both retrieve within their window
+        record = json.loads((TWINS_DIR / kind / "training_record.json").read_text())
+        assert [s["stage"]["name"] for s in record["stages"]] == ["ar-base", "ar-retrieval", kind]
+    assert passkey_hit_rate(load_model("toy:ar", device="cpu").model, 512) <= 0.2  # the AR twin fails at 4T

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import LongLLaDAError
 from ..needles import FORMATS
-from ..niah import NiahSettings, niah_cell
+from ..niah import NiahSettings, batches, niah_cells
 from ..perplexity import perplexity_cells
 from ..results import ResultsFile, cell_seed
 from ..rope import extrapolation_bound
@@ -43,10 +43,11 @@ class ReportSettings:
     answer_length: int = 8
     methods: tuple[str, ...] = ("longllada", "diffusion-aware", "ntk-aware")
     targets: tuple[int, ...] = (2, 4)  # × T
-    breakdown_multiples: tuple[float, ...] = (1, 1.5, 2, 3, 4, 6, 8)
-    breakdown_samples: int = 5         # passkeys per length × depth when searching for the breakdown
+    breakdown_multiples: tuple[float, ...] = (1, 1.5, 2, 3, 4, 6)
+    breakdown_samples: int = 3         # passkeys per length × depth when searching for the breakdown
     sweep: tuple[float, ...] = (0.25, 0.5, 1, 2, 4)  # × the law's λ, at 4T
     seed: int = 0
+    batch_size: int = 64               # passkeys answered in one batch
 
 
 class TwinBench:
@@ -102,21 +103,15 @@ class TwinBench:
         s = self.settings
         niah = NiahSettings(lengths=(length,), depths=s.depths, needles_per_cell=samples, format="plain",
                             answer_length=s.answer_length, block_length=s.answer_length, steps=s.answer_length,
-                            seed=s.seed, haystack="builtin:stdlib", needles="passkey")
+                            seed=s.seed, haystack="builtin:stdlib", needles="passkey", batch_size=s.batch_size)
         store = self._store(loaded, "twin-niah", {k: v for k, v in asdict(niah).items() if k not in ("lengths",
                                                                                                       "needles_per_cell")})
-        cells = []
-        for key in niah.keys():
-            if key not in store.done:
-                length_, depth, index = _parse(key)
-                store.append(**niah_cell(loaded, self.haystack, "passkey", niah, length_, depth, index))
-            cells.append(store.done[key])
-        return cells
-
-
-def _parse(key: str) -> tuple[int, float, int]:
-    a, b, c = key.split("/")
-    return int(a[1:]), float(b[1:]), int(c[1:])
+        for group in batches(niah.keys(), niah.batch_size):
+            if not all(key in store.done for key in group):
+                for cell in niah_cells(loaded, self.haystack, "passkey", niah, group):
+                    if cell["key"] not in store.done:
+                        store.append(**cell)
+        return [store.done[key] for key in niah.keys()]
 
 
 def _hit_rate(cells: list[dict]) -> float | None:
