@@ -1,5 +1,11 @@
-"""``longllada bench attention``: the attention probe's cost against a plain forward and against eager
-``output_attentions=True`` on the same model and input, measured in one run and printed as ratios.
+"""Benchmarks that print measured ratios (never timing assertions in tests):
+
+- ``longllada bench attention``: the attention probe's cost against a plain forward and against eager
+  ``output_attentions=True`` on the same model and input;
+- ``longllada bench ppl``: the diffusion perplexity estimator, batched and stratified, against a loop of one
+  independent sample per forward, at the same number of sequences through the model: spread and time;
+- ``longllada bench niah``: forward passes and seconds per NIAH answer (the diffusion sampler must take exactly
+  ``steps`` forwards per batch of answers).
 
 Peak memory is measured per forward pass (:class:`~longllada_theory.memory.PeakMemory`), relative to the memory in
 use before it. The whole instrumented forward's peak is often the plain forward's (the output logits dominate), so a
@@ -38,6 +44,82 @@ def measure(fn, device) -> Measurement:
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
     return Measurement(seconds, peak.bytes)
+
+
+class ForwardCounter:
+    """Counts the forward passes of a module (a forward pre-hook) while the context is open."""
+
+    def __init__(self, module):
+        self.module, self.count = module, 0
+
+    def __enter__(self) -> "ForwardCounter":
+        self.handle = self.module.register_forward_pre_hook(lambda *_: setattr(self, "count", self.count + 1))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.handle.remove()
+
+
+def bench_perplexity(loaded, ids: list[int], chunk: int = 64, mc: int = 8, repeats: int = 32, seed: int = 0) -> dict:
+    """The MC estimate of the last chunk of ``ids`` (given the rest as prefix), ``repeats`` times with fresh seeds,
+    two ways at ``mc`` sequences each: ``batched`` (the package's: stratified mask sizes, one forward of ``mc`` rows)
+    and ``sequential`` (one forward per sample, each mask size drawn independently). The spread (standard deviation
+    over repeats) is the estimator's real standard error; the ratios compare the two."""
+    import statistics
+
+    from .perplexity import diffusion_chunk_samples
+
+    if loaded.kind != "diffusion":
+        raise LongLLaDAError(f"{loaded.name} is an AR model; the Monte-Carlo estimator benchmark needs a diffusion model")
+    if repeats < 3:
+        raise LongLLaDAError(f"--repeats {repeats}: the spread needs at least 3 repeats")
+    start, end = len(ids) - chunk, len(ids)
+    ways = {"batched": dict(mc_batch=None, stratify=True), "sequential": dict(mc_batch=1, stratify=False)}
+    diffusion_chunk_samples(loaded, ids, start, end, mc, seed=seed)  # warm-up
+    results = {"model": loaded.name, "device": str(loaded.device), "dtype": loaded.dtype, "length": len(ids),
+               "chunk": chunk, "mc": mc, "repeats": repeats}
+    for name, options in ways.items():
+        estimates, seconds = [], []
+        with ForwardCounter(loaded.model) as counter:
+            for r in range(repeats):
+                began = time.perf_counter()
+                estimates.append(float(diffusion_chunk_samples(loaded, ids, start, end, mc, seed=seed + r,
+                                                               **options).mean()))
+                seconds.append(time.perf_counter() - began)
+        results[name] = {"forwards_per_estimate": counter.count / repeats, "sequences_per_estimate": mc,
+                         "seconds_per_estimate": round(statistics.median(seconds), 4),
+                         "mean_loss": round(statistics.fmean(estimates), 5),
+                         "standard_error": round(statistics.stdev(estimates), 5)}
+    batched, sequential = results["batched"], results["sequential"]
+    results["se_ratio_batched_vs_sequential"] = round(batched["standard_error"] / sequential["standard_error"], 3)
+    results["time_ratio_batched_vs_sequential"] = round(batched["seconds_per_estimate"]
+                                                        / sequential["seconds_per_estimate"], 3)
+    return results
+
+
+def bench_niah(loaded, haystack_ids: list[int], needles, settings, cells: int = 4) -> dict:
+    """Answer the first ``cells`` cells of the grid in the settings' batches; forward passes and seconds of each
+    batch. A diffusion model must take exactly ``settings.steps`` forwards per batch (no hidden passes); an AR
+    model one prefill plus one per generated token at most."""
+    from .niah import batches, niah_cells
+
+    keys = settings.keys()[:cells]
+    groups, scores = [], []
+    for group in batches(keys, settings.batch_size):
+        with ForwardCounter(loaded.model) as counter:
+            began = time.perf_counter()
+            scores += [c["score"] for c in niah_cells(loaded, haystack_ids, needles, settings, group)]
+            seconds = time.perf_counter() - began
+        groups.append({"cells": len(group), "forwards": counter.count, "seconds": round(seconds, 3)})
+    expected = settings.steps if loaded.kind == "diffusion" else settings.answer_length
+    return {"model": loaded.name, "kind": loaded.kind, "device": str(loaded.device), "dtype": loaded.dtype,
+            "length": settings.lengths[0], "batch_size": settings.batch_size, "steps": settings.steps,
+            "answer_length": settings.answer_length, "batches": groups,
+            "forwards_per_batch_expected": expected,
+            "forwards_as_expected": all(g["forwards"] == expected if loaded.kind == "diffusion"
+                                        else g["forwards"] <= expected for g in groups),
+            "seconds_per_cell": round(sum(g["seconds"] for g in groups) / len(keys), 3),
+            "mean_score": round(float(np.mean(scores)), 2)}
 
 
 def truncate_layers(model, layers: int) -> None:

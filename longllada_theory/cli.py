@@ -193,21 +193,28 @@ def run_ppl(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("niah")
-def run_niah_command(args: argparse.Namespace) -> int:
+def _niah_inputs(args: argparse.Namespace, lengths: Sequence[int]):
+    """The NIAH settings, needles and haystack text from the options of :func:`_add_niah_options`."""
     from .needles import load_needles
-    from .niah import NiahSettings, niah_grid, parse_depths, run_niah
-    from .results import parse_shard
+    from .niah import NiahSettings, parse_depths
     from .sources import load_text
 
-    shard = parse_shard(args.shard)
-    settings = NiahSettings(lengths=tuple(_lengths([args.lengths], "--lengths")), depths=parse_depths(args.depths),
+    settings = NiahSettings(lengths=tuple(lengths), depths=parse_depths(args.depths),
                             needles_per_cell=args.needles_per_cell, format=args.format,
                             answer_length=args.answer_length, block_length=args.block_length or args.answer_length,
                             steps=args.steps or args.answer_length, temperature=args.temperature, seed=args.seed,
-                            haystack=args.haystack, needles=args.needles)
+                            haystack=args.haystack, needles=args.needles, batch_size=args.batch_size)
     needles = "passkey" if args.needles == "passkey" else load_needles(None if args.needles == "builtin" else args.needles)
-    haystack = load_text(args.haystack, args.haystack_field)
+    return settings, needles, load_text(args.haystack, args.haystack_field)
+
+
+@command("niah")
+def run_niah_command(args: argparse.Namespace) -> int:
+    from .niah import niah_grid, run_niah
+    from .results import parse_shard
+
+    shard = parse_shard(args.shard)
+    settings, needles, haystack = _niah_inputs(args, _lengths([args.lengths], "--lengths"))
     loaded = _load(args)
     output = _output(args, "niah", loaded, shard)
     haystack_ids = loaded.tokenizer.encode(haystack[: 8 * max(settings.lengths) * 8])
@@ -341,6 +348,19 @@ def run_attention(args: argparse.Namespace) -> int:
 
 @command("bench")
 def run_bench(args: argparse.Namespace) -> int:
+    return {"attention": _bench_attention, "ppl": _bench_ppl, "niah": _bench_niah}[args.bench_command](args)
+
+
+def _bench_ids(args: argparse.Namespace, loaded, length: int) -> list[int]:
+    from .sources import load_text
+
+    ids = (loaded.prefix_ids + loaded.tokenizer.encode(load_text(args.text)[: 8 * length]))[:length]
+    if len(ids) < length:
+        raise LongLLaDAError(f"--length {length} is larger than the text ({len(ids)} tokens)")
+    return ids
+
+
+def _bench_attention(args: argparse.Namespace) -> int:
     from .bench import bench_attention, llada_shaped
 
     length = parse_length(args.length, "--length")
@@ -350,11 +370,8 @@ def run_bench(args: argparse.Namespace) -> int:
         ids = torch.randint(0, 126000, (length,), generator=torch.Generator().manual_seed(0)).tolist()
         layers = None
     else:
-        from .sources import load_text
         loaded = _load(args)
-        ids = (loaded.prefix_ids + loaded.tokenizer.encode(load_text(args.text)[: 8 * length]))[:length]
-        if len(ids) < length:
-            raise LongLLaDAError(f"--length {length} is larger than the text ({len(ids)} tokens)")
+        ids = _bench_ids(args, loaded, length)
         layers = args.layers
     result = bench_attention(loaded, ids, args.queries, layers=layers, eager=not args.no_eager, repeats=args.repeats)
     if args.json:
@@ -372,6 +389,45 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"  largest |p_probe − p_eager|: {result['max_abs_prob_difference']:.2e}")
     else:
         print(f"  eager skipped: {result['eager_skipped']}")
+    return 0
+
+
+def _bench_ppl(args: argparse.Namespace) -> int:
+    from .bench import bench_perplexity
+
+    loaded = _load(args)
+    result = bench_perplexity(loaded, _bench_ids(args, loaded, parse_length(args.length, "--length")), args.chunk,
+                              args.mc, args.repeats)
+    if args.json:
+        _print_json(result)
+        return 0
+    print(f"{result['model']} · last {result['chunk']} of {result['length']} tokens · {result['mc']} sequences per "
+          f"estimate · {result['repeats']} repeats · {result['device']} {result['dtype']}")
+    for name in ("batched", "sequential"):
+        r = result[name]
+        print(f"  {name:>10}: {r['forwards_per_estimate']:4.0f} forwards, {r['seconds_per_estimate']:.4f} s, "
+              f"loss {r['mean_loss']:.4f} ± {r['standard_error']:.4f} (spread over repeats)")
+    print(f"  standard error batched / sequential: {result['se_ratio_batched_vs_sequential']:.3f}")
+    print(f"  time batched / sequential: {result['time_ratio_batched_vs_sequential']:.3f}")
+    return 0
+
+
+def _bench_niah(args: argparse.Namespace) -> int:
+    from .bench import bench_niah
+
+    length = parse_length(args.length, "--length")
+    settings, needles, haystack = _niah_inputs(args, [length])
+    loaded = _load(args)
+    result = bench_niah(loaded, loaded.tokenizer.encode(haystack[: 64 * length]), needles, settings, args.cells)
+    if args.json:
+        _print_json(result)
+        return 0
+    print(f"{result['model']} ({result['kind']}) · {result['length']} tokens · batches of {result['batch_size']} · "
+          f"{result['steps']} steps · {result['device']} {result['dtype']}")
+    print(f"  forwards per batch: {[g['forwards'] for g in result['batches']]} (expected "
+          f"{'exactly' if result['kind'] == 'diffusion' else 'at most'} {result['forwards_per_batch_expected']}: "
+          f"{'yes' if result['forwards_as_expected'] else 'NO'})")
+    print(f"  seconds per cell: {result['seconds_per_cell']:.3f} · mean score {result['mean_score']}")
     return 0
 
 
@@ -445,6 +501,23 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="override the attention kind read from the config")
 
 
+def _add_niah_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--depths", default="0:100:10", help="start:stop:step or a list, in %% (default 0:100:10)")
+    p.add_argument("--needles", default="builtin",
+                   help="builtin (English set), passkey, or a NeedleBench-style needles.jsonl")
+    p.add_argument("--needles-per-cell", type=int, default=1, help="needles asked per length × depth (default 1)")
+    p.add_argument("--haystack", default="builtin:noise",
+                   help="a .txt, a .jsonl (see --haystack-field), builtin:noise (default) or builtin:stdlib")
+    p.add_argument("--haystack-field", default="text")
+    p.add_argument("--format", default="plain", help="prompt layout: plain (default) or needlebench")
+    p.add_argument("--answer-length", type=int, default=32, help="answer tokens (default 32)")
+    p.add_argument("--block-length", type=int, help="diffusion sampler block length (default: answer length)")
+    p.add_argument("--steps", type=int, help="diffusion sampler steps (default: answer length)")
+    p.add_argument("--temperature", type=float, default=0.0, help="diffusion sampler temperature (default 0)")
+    p.add_argument("--batch-size", type=int, default=1,
+                   help="cells of one length answered in one batch (default 1; part of the run's settings)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="longllada",
@@ -500,18 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "NeedleBench's 0–100 score.")
     _add_loading_options(p)
     p.add_argument("--lengths", default="2k,4k,8k", help="comma-separated context lengths (default 2k,4k,8k)")
-    p.add_argument("--depths", default="0:100:10", help="start:stop:step or a list, in %% (default 0:100:10)")
-    p.add_argument("--needles", default="builtin",
-                   help="builtin (English set), passkey, or a NeedleBench-style needles.jsonl")
-    p.add_argument("--needles-per-cell", type=int, default=1, help="needles asked per length × depth (default 1)")
-    p.add_argument("--haystack", default="builtin:noise",
-                   help="a .txt, a .jsonl (see --haystack-field), builtin:noise (default) or builtin:stdlib")
-    p.add_argument("--haystack-field", default="text")
-    p.add_argument("--format", default="plain", help="prompt layout: plain (default) or needlebench")
-    p.add_argument("--answer-length", type=int, default=32, help="answer tokens (default 32)")
-    p.add_argument("--block-length", type=int, help="diffusion sampler block length (default: answer length)")
-    p.add_argument("--steps", type=int, help="diffusion sampler steps (default: answer length)")
-    p.add_argument("--temperature", type=float, default=0.0, help="diffusion sampler temperature (default 0)")
+    _add_niah_options(p)
 
     p = sub.add_parser("plot", help="draw a figure from results files (perplexity curves or NIAH heatmaps)")
     p.add_argument("results", nargs="+", help="results JSONL files (shards of one run are merged)")
@@ -538,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="plain")
     p.add_argument("--answer-length", type=int, default=32, help="masked answer tokens appended for diffusion models")
 
-    p = sub.add_parser("bench", help="benchmarks (attention instrumentation cost)")
+    p = sub.add_parser("bench", help="benchmarks that print measured ratios (attention probe, perplexity estimator, NIAH)")
     bench = p.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     q = bench.add_parser("attention", help="probe vs plain forward vs eager output_attentions: time, memory, ratios",
                          description="Times and peak memory of a plain forward, the instrumented forward (all "
@@ -553,6 +615,29 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--repeats", type=int, default=1, help="take the fastest of this many plain/instrumented runs")
     q.add_argument("--llada-shaped", action="store_true",
                    help="a randomly initialised LLaDA-8B-shaped model (bf16, GPU) instead of MODEL")
+    q.add_argument("--json", action="store_true")
+
+    q = bench.add_parser("ppl", help="diffusion perplexity: batched stratified MC vs one sample per forward",
+                         description="The Monte-Carlo estimate of the last chunk, --repeats times with fresh seeds, "
+                                     "batched with stratified mask sizes (the package's) and as a loop of one "
+                                     "independent sample per forward, at the same --mc sequences per estimate: "
+                                     "forwards, seconds, the spread over repeats (the real standard error), ratios.")
+    _add_loading_options(q, default_model="toy:diffusion", run=False)
+    q.add_argument("--length", default="512", help="context tokens, the last --chunk scored (default 512)")
+    q.add_argument("--chunk", type=int, default=64)
+    q.add_argument("--mc", type=int, default=8, help="sequences per estimate (default 8)")
+    q.add_argument("--repeats", type=int, default=32, help="estimates per way (default 32)")
+    q.add_argument("--text", default="builtin:stdlib")
+    q.add_argument("--json", action="store_true")
+    q = bench.add_parser("niah", help="forward passes and seconds per NIAH answer",
+                         description="Answers the first --cells cells of a one-length NIAH grid and counts the "
+                                     "model's forward passes per batch: exactly --steps for a diffusion model, at "
+                                     "most --answer-length for an AR model; seconds per cell.")
+    _add_loading_options(q, default_model="toy:diffusion", run=False)
+    q.add_argument("--length", default="512", help="prompt tokens (default 512)")
+    q.add_argument("--cells", type=int, default=4, help="cells to answer (default 4)")
+    q.add_argument("--seed", type=int, default=0)
+    _add_niah_options(q)
     q.add_argument("--json", action="store_true")
 
     p = sub.add_parser("toy", help="the twin tiny models: train them, or measure the paper's phenomena on them")

@@ -34,21 +34,24 @@ def stratified_mask_counts(n: int, samples: int, rng: np.random.Generator) -> np
     return (counts - 1) % n + 1
 
 
-def _sample_masks(n: int, samples: int, estimator: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean masks [samples, n] and per-sample weights (see :func:`diffusion_chunk_samples`)."""
+def _sample_masks(n: int, samples: int, estimator: str, rng: np.random.Generator,
+                  stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks [samples, n] and per-sample weights (see :func:`diffusion_chunk_samples`). Without
+    ``stratify`` every sample draws its mask size (or t) independently."""
     masks = np.zeros((samples, n), dtype=bool)
     if estimator == "paper":
-        for s, count in enumerate(stratified_mask_counts(n, samples, rng)):
+        counts = stratified_mask_counts(n, samples, rng) if stratify else rng.integers(1, n + 1, size=samples)
+        for s, count in enumerate(counts):
             masks[s, rng.permutation(n)[:count]] = True
         return masks, np.ones(samples)
-    offsets = (rng.uniform() + np.arange(samples) / samples) % 1.0
+    offsets = (rng.uniform() + np.arange(samples) / samples) % 1.0 if stratify else rng.uniform(size=samples)
     t = ELBO_EPSILON + (1 - ELBO_EPSILON) * (1.0 - offsets)  # stratified in (ε, 1]
     masks = rng.uniform(size=(samples, n)) < t[:, None]
     return masks, 1.0 / t
 
 
 def diffusion_chunk_samples(loaded, ids: Sequence[int], start: int, end: int, mc: int = 8, estimator: str = "paper",
-                            seed: int = 0, mc_batch: int | None = None) -> np.ndarray:
+                            seed: int = 0, mc_batch: int | None = None, stratify: bool = True) -> np.ndarray:
     """Per-sample losses (nats per token) of chunk ``ids[start:end]`` given the clean prefix ``ids[:start]``.
 
     ``estimator="paper"`` (LongLLaDA's ``get_ppl_llada.py``): sample s masks m_s tokens of the chunk at random
@@ -65,7 +68,9 @@ def diffusion_chunk_samples(loaded, ids: Sequence[int], start: int, end: int, mc
     unbiased for the same per-token loss when a token's prediction does not depend on which others are masked; in
     general they bound the log-likelihood with the Binomial vs. uniform distribution of mask counts.
 
-    The chunk's perplexity is exp(mean of the samples); the tests check both expectations.
+    The chunk's perplexity is exp(mean of the samples); the tests check both expectations. ``stratify=False``
+    draws each sample's mask size independently (a plain loop of one sample per forward, for comparison:
+    ``longllada bench ppl``).
     """
     import torch
     import torch.nn.functional as F
@@ -82,7 +87,7 @@ def diffusion_chunk_samples(loaded, ids: Sequence[int], start: int, end: int, mc
     if n <= 0:
         raise LongLLaDAError(f"chunk [{start}, {end}) has no scorable token")
     rng = np.random.default_rng(cell_seed(seed, f"mc:{start}:{end}"))
-    masks, weights = _sample_masks(n, mc, estimator, rng)
+    masks, weights = _sample_masks(n, mc, estimator, rng, stratify)
     sequence = torch.tensor(ids[:end], dtype=torch.long, device=loaded.device)
     targets = sequence[first:end]
     losses = np.zeros(mc)
