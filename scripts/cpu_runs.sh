@@ -21,12 +21,18 @@ for scaling in "" "--target 16k"; do
      --output "$RUNS/niah_smollm2_$name.jsonl"
 done
 
-# 3. The probe against eager attention on SmolLM2 (eager keeps layers × heads × L² probabilities: first N layers)
+# 3. Benchmarks (run them on a quiet machine). The probe against eager attention on SmolLM2 (eager keeps
+#    layers × heads × L² probabilities: first N layers), and the probe's own memory at 1k…8k
 $L bench attention smollm2 --length 4k --layers 8 --device cpu --json > "$RUNS/bench_smollm2_4k.json"
 $L bench attention smollm2 --length 8k --layers 3 --device cpu --json > "$RUNS/bench_smollm2_8k.json"
 for n in 1k 2k 4k 8k; do
   $L bench attention smollm2 --length $n --no-eager --device cpu --json > "$RUNS/bench_smollm2_probe_$n.json"
 done
+
+# The diffusion estimator and sampler benchmarks, on the diffusion twin
+$L bench ppl toy:diffusion --length 512 --chunk 64 --mc 8 --repeats 32 --device cpu --json > "$RUNS/bench_twin_ppl.json"
+$L bench niah toy:diffusion --length 512 --needles passkey --answer-length 8 --cells 8 --batch-size 4 --device cpu \
+   --json > "$RUNS/bench_twin_niah.json"
 
 # 4. Attention of SmolLM2's last 64 queries in (4k) and beyond (12k) its window, direct and scaled
 for n in 4k 12k; do
