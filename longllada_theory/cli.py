@@ -314,7 +314,7 @@ def _attention_input(args, loaded):
 
 @command("attention")
 def run_attention(args: argparse.Namespace) -> int:
-    from .attention import instrumented_forward
+    from .attention import find_attention_modules, instrumented_forward
     from .results import ResultsFile
 
     layers = [int(x) for x in args.layers.split(",")] if args.layers else None
@@ -326,11 +326,13 @@ def run_attention(args: argparse.Namespace) -> int:
               "layers": layers, "heads": heads, "text": args.text if args.niah_depth is None else None,
               "niah_depth": args.niah_depth, "needle_span": needle, "map_bins": args.map_bins, "seed": args.seed}
     store = ResultsFile.open(output, "attention", header)
-    if not store.done:
+    wanted = layers if layers is not None else range(len(find_attention_modules(loaded.model)))
+    if any(f"layer{layer}" not in store.done for layer in wanted):  # one forward gives every layer; keep the new
         stats = instrumented_forward(loaded, ids, layers=layers, heads=heads, queries=queries, needle=needle,
                                      map_bins=args.map_bins, seed=args.seed)
         for layer in sorted(stats):
-            store.append(**stats[layer].to_cell())
+            if f"layer{layer}" not in store.done:
+                store.append(**stats[layer].to_cell())
     cells = sorted(store.done.values(), key=lambda c: c["layer"])
     summary = [{"layer": c["layer"], "local": round(float(np.mean(c["local"])), 4),
                 "half_distance": float(np.median(c["half_distance"])),

@@ -269,6 +269,49 @@ def smollm2_niah_figure():
                         for name, label in (("direct", "direct"), ("longllada16k", "law's λ for 16k"))])
 
 
+def attention_figure(series: list[dict], title: str = "Attention by relative distance"):
+    """Two panels from attention results (``{"label", "cells", "train_length", "color"?, "ls"?}`` per run): the
+    queries' attention mass on earlier keys by distance bin (mean over layers and heads), and the local-perception
+    index (share within T_train of the query) per layer."""
+    plt = _style()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for item in series:
+        cells = sorted(item["cells"], key=lambda c: c["layer"])
+        edges = np.array(cells[0]["edges"])
+        mass = np.mean([np.array(c["mass"])[:, 0, :] for c in cells], axis=(0, 1))  # keys at or before the query
+        style = {"color": item.get("color"), "ls": item.get("ls", "-")}
+        left.plot(np.maximum(edges, 0.5), mass, marker="o", ms=3, label=item["label"], **style)
+        right.plot([c["layer"] for c in cells], [np.mean(c["local"]) for c in cells], marker="o", ms=3,
+                   label=item["label"], **style)
+        if item.get("train_length"):
+            left.axvline(item["train_length"], color="black", lw=1, ls=":")
+    left.set_xscale("log", base=2)
+    left.set_xlabel("distance from query to key (bin lower edge, tokens)")
+    left.set_ylabel("attention mass (mean over layers, heads)")
+    left.set_title(title)
+    right.set_xlabel("layer")
+    right.set_ylabel("share of attention within T_train")
+    right.set_ylim(0, 1.02)
+    right.set_title("Local-perception index per layer")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def smollm2_attention_figure():
+    """SmolLM2-135M's last 64 queries at 4k (in its window) and 12k (beyond), direct and with the law's λ for 16k
+    (stored runs of ``longllada attention``)."""
+    from .results import load_results
+
+    series = []
+    for length, ls in (("4k", ":"), ("12k", "-")):
+        for scaling, label, color in (("direct", "direct", COLORS["ar"]), ("longllada16k", "law's λ for 16k", "#2ca02c")):
+            run = load_results([DATA / "runs" / f"attention_smollm2_{length}_{scaling}.jsonl"])
+            series.append({"label": f"{length}, {label}", "cells": run.cells, "train_length": 8192, "color": color,
+                           "ls": ls})
+    return attention_figure(series, "SmolLM2-135M: last 64 queries' attention by distance")
+
+
 def _twins_report() -> dict:
     import json
 
@@ -341,6 +384,7 @@ FIGURES: dict[str, Callable] = {
     "paper_figure2": paper_figure2_figure,
     "smollm2_perplexity": smollm2_perplexity_figure,
     "smollm2_niah": smollm2_niah_figure,
+    "smollm2_attention": smollm2_attention_figure,
     "twins_perplexity": twins_perplexity_figure,
     "twins_niah": twins_niah_figure,
     "twins_ntk": twins_ntk_figure,

@@ -30,7 +30,7 @@ def run_label(settings: dict) -> str:
 
 
 def plot_results(paths: list[str], title: str | None = None):
-    from .figures import niah_figure, perplexity_figure
+    from .figures import attention_figure, niah_figure, perplexity_figure
     from .niah import niah_grid
     from .perplexity import perplexity_curve
 
@@ -48,4 +48,8 @@ def plot_results(paths: list[str], title: str | None = None):
         return perplexity_figure(series, title or "Running perplexity against context length")
     if protocol == "niah":
         return niah_figure([(run_label(run.settings), niah_grid(run.cells)) for run in runs])
+    if protocol == "attention":
+        series = [{"label": f"{run_label(run.settings)}, {run.settings['length']} tokens", "cells": run.cells,
+                   "train_length": run.settings.get("train_length")} for run in runs]
+        return attention_figure(series, title or "Attention by relative distance")
     raise LongLLaDAError(f"no figure for {protocol!r} results")

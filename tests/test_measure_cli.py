@@ -38,6 +38,21 @@ def test_niah_and_plot(twins, tmp_path, capsys):
     assert (tmp_path / "niah.png").stat().st_size > 1000
 
 
+def test_attention_writes_one_cell_per_layer_resumes_and_plots(twins, tmp_path, capsys):
+    out = tmp_path / "attention.jsonl"
+    argv = ["attention", twins["diffusion"], "--length", "96", "--queries", "last:8", "--output", str(out),
+            "--json", "--device", "cpu", "--no-progress"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert [row["layer"] for row in first["layers"]] == [0, 1] and len(out.read_text().splitlines()) == 3
+    lines = out.read_text().splitlines()
+    out.write_text("\n".join(lines[:2]) + "\n")  # as if killed after the first layer
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out) == first and out.read_text().splitlines() == lines
+    assert main(["plot", str(out), "--output", str(tmp_path / "attention.png")]) == 0
+    assert (tmp_path / "attention.png").stat().st_size > 1000
+
+
 @pytest.mark.parametrize("extra, message", [
     (["ppl", "--text", "short.txt", "--max-length", "1k"], "fewer than --max-length"),
     (["ppl", "--max-length", "1000"], "not a multiple of --chunk 64"),
@@ -48,6 +63,8 @@ def test_niah_and_plot(twins, tmp_path, capsys):
     (["niah", "--answer-length", "30", "--block-length", "8"], "multiple of the block"),
     (["niah", "--lengths", "40"], "too short"),
     (["niah", "--shard", "4/2"], "0 ≤ I < N"),
+    (["attention", "--text", "short.txt", "--length", "1k"], "larger than the text"),
+    (["attention", "--layers", "7"], "out of range"),
 ])
 def test_bad_input_is_one_clear_line(twins, tmp_path, extra, message):
     command, *options = extra
