@@ -212,6 +212,8 @@ def bench_attention(loaded, ids: list[int], queries: str = "last:64", layers: in
             diff = max(diff, float(np.abs(reference - s.probs).max()))
         results["max_abs_prob_difference"] = diff
         del eager_holder
+    elif not eager:
+        results["eager_skipped"] = "not asked for (--no-eager)"
     else:
         results["eager_skipped"] = (f"eager output_attentions would keep {need / 2**30:.1f} GiB, more than 60 % of "
                                     f"the {available_bytes(device) / 2**30:.1f} GiB available")

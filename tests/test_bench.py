@@ -29,6 +29,11 @@ def test_attention_bench_compares_the_probe_with_eager(twins):
     assert {"plain", "instrumented", "eager"} <= set(result)
 
 
+def test_attention_bench_without_eager_says_why(twins):
+    result = bench_attention(twins["ar"], list(range(3, 99)), "last:8", eager=False)
+    assert result["eager_skipped"] == "not asked for (--no-eager)" and "eager" not in result
+
+
 def test_perplexity_bench_batches_the_samples_into_one_forward(twins):
     result = bench_perplexity(twins["diffusion"], list(range(3, 131)), chunk=32, mc=4, repeats=3)
     assert result["batched"]["forwards_per_estimate"] == 1
