@@ -36,6 +36,11 @@ class Needle:
     keyword: str         # the key phrase a correct answer contains
     reference: str = ""  # the full expected answer (for the Levenshtein part of the score)
 
+    def __post_init__(self):
+        if not self.keyword or self.keyword not in self.needle:
+            raise LongLLaDAError(f"the key phrase {self.keyword!r} does not occur in the needle {self.needle!r}; "
+                                 "an answer can only be scored on a key phrase the needle states")
+
     @property
     def expected(self) -> str:
         return self.reference or f"{self.answer_prefix} {self.keyword}"
@@ -113,6 +118,8 @@ def load_needles(path: str | Path | None, language: str = "English") -> list[Nee
         except (json.JSONDecodeError, KeyError, AttributeError) as error:
             raise LongLLaDAError(f"{path}, line {number}: not a needle record (needs needle, retrieval_question, "
                                  f"arg2): {error}") from None
+        except LongLLaDAError as error:
+            raise LongLLaDAError(f"{path}, line {number}: {error}") from None
     if not needles:
         raise LongLLaDAError(f"{path} has no {language} needles")
     return needles

@@ -40,6 +40,9 @@ class NiahSettings:
             raise LongLLaDAError(f"prompt format {self.format!r} is unknown; expected one of {', '.join(FORMATS)}")
         if not self.lengths:
             raise LongLLaDAError("give at least one length")
+        if any(b <= a for a, b in zip(self.lengths, self.lengths[1:])):
+            raise LongLLaDAError(f"lengths {', '.join(map(str, self.lengths))} must be increasing, each larger than "
+                                 "the one before (e.g. 2k,4k,8k)")
         for depth in self.depths:
             if not 0 <= depth <= 100:
                 raise LongLLaDAError(f"depth {depth} must be a percentage from 0 to 100")

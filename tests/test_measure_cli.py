@@ -62,6 +62,8 @@ def test_attention_writes_one_cell_per_layer_resumes_and_plots(twins, tmp_path, 
     (["niah", "--depths", "0:100:-5"], "start:stop:step"),
     (["niah", "--answer-length", "30", "--block-length", "8"], "multiple of the block"),
     (["niah", "--lengths", "40"], "too short"),
+    (["niah", "--lengths", "8k,4k"], "must be increasing"),
+    (["niah", "--depths", "0,120"], "percentage from 0 to 100"),
     (["niah", "--shard", "4/2"], "0 ≤ I < N"),
     (["attention", "--text", "short.txt", "--length", "1k"], "larger than the text"),
     (["attention", "--layers", "7"], "out of range"),
@@ -81,6 +83,15 @@ def test_toy_report_without_twins_says_how_to_regenerate(tmp_path):
     result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "toy", "report", "--twins", str(tmp_path),
                              "--work", str(tmp_path / "w")], capture_output=True, text=True)
     assert result.returncode == 2 and "longllada toy train" in result.stderr
+
+
+def test_a_folder_without_weights_is_named(tmp_path):
+    folder = tiny_twin(tmp_path / "twin", "ar")
+    (folder / "model.safetensors").unlink()
+    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "ppl", str(folder), "--max-length", "64",
+                             "--device", "cpu", "--output", str(tmp_path / "r.jsonl")], capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert "longllada: error: cannot load the weights" in result.stderr and "model.safetensors" in result.stderr
 
 
 def test_a_corrupted_checkpoint_is_named(tmp_path):

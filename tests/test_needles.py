@@ -1,5 +1,6 @@
 """NIAH prompts, needles and the NeedleBench score."""
 
+import json
 import random
 
 import pytest
@@ -68,6 +69,10 @@ def test_bad_needle_and_text_files(tmp_path):
         load_needles(tmp_path / "bad.jsonl")
     with pytest.raises(LongLLaDAError, match="does not exist"):
         load_needles(tmp_path / "missing.jsonl")
+    (tmp_path / "unscorable.jsonl").write_text(json.dumps({"needle": "The cat is black.", "arg2": "white",
+                                                           "retrieval_question": "What colour is the cat?"}) + "\n")
+    with pytest.raises(LongLLaDAError, match="line 1: the key phrase 'white' does not occur in the needle"):
+        load_needles(tmp_path / "unscorable.jsonl")
     (tmp_path / "t.jsonl").write_text('{"body": "hello"}\n')
     with pytest.raises(LongLLaDAError, match="'text' field"):
         load_text(tmp_path / "t.jsonl")
