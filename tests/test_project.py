@@ -1,6 +1,10 @@
-"""The project's set-up stays consistent: environment.yml ↔ pyproject.toml, README commands ↔ .ci/run."""
+"""The project's set-up stays consistent: environment.yml ↔ pyproject.toml, README commands ↔ .ci/run, README
+result tables ↔ the stored runs."""
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 
 import yaml
@@ -47,3 +51,12 @@ def test_readme_scale_table_is_what_the_command_prints(capsys):
     assert main(["scale", "llada", "llama3", "--target", "16k,32k", "--method", "longllada", "--method",
                  "diffusion-aware", "--method", "ntk-aware", "--markdown"]) == 0
     assert capsys.readouterr().out.strip() == table.strip()
+
+
+def test_readme_result_tables_are_what_the_stored_runs_give():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_tables.py")], capture_output=True,
+                            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    readme = (ROOT / "README.md").read_text().splitlines()
+    assert len(rows) > 30 and [row for row in rows if row not in readme] == []
