@@ -293,10 +293,7 @@ def _attention_input(args, loaded):
     if args.niah_depth is None:
         if args.queries == "answer":
             raise LongLLaDAError("--queries answer needs a needle prompt: add --niah-depth D")
-        ids = loaded.prefix_ids + loaded.tokenizer.encode(load_text(args.text, args.text_field))
-        if len(ids) < length:
-            raise LongLLaDAError(f"--length {length} is larger than the text ({len(ids)} tokens in this tokenizer)")
-        return ids[:length], args.queries, None
+        return _text_ids(loaded, args.text, length, args.text_field), args.queries, None
     import random
     needle = passkey_needle(random.Random(args.seed)) if args.needles == "passkey" else load_needles(
         None if args.needles == "builtin" else args.needles)[0]
@@ -353,13 +350,14 @@ def run_bench(args: argparse.Namespace) -> int:
     return {"attention": _bench_attention, "ppl": _bench_ppl, "niah": _bench_niah}[args.bench_command](args)
 
 
-def _bench_ids(args: argparse.Namespace, loaded, length: int) -> list[int]:
+def _text_ids(loaded, source: str, length: int, field: str = "text") -> list[int]:
+    """The first ``length`` tokens of a text source (after the model's prefix, e.g. BOS)."""
     from .sources import load_text
 
-    ids = (loaded.prefix_ids + loaded.tokenizer.encode(load_text(args.text)[: 8 * length]))[:length]
+    ids = loaded.prefix_ids + loaded.tokenizer.encode(load_text(source, field))
     if len(ids) < length:
-        raise LongLLaDAError(f"--length {length} is larger than the text ({len(ids)} tokens)")
-    return ids
+        raise LongLLaDAError(f"--length {length} is larger than the text ({len(ids)} tokens in this tokenizer)")
+    return ids[:length]
 
 
 def _bench_attention(args: argparse.Namespace) -> int:
@@ -373,7 +371,7 @@ def _bench_attention(args: argparse.Namespace) -> int:
         layers = None
     else:
         loaded = _load(args)
-        ids = _bench_ids(args, loaded, length)
+        ids = _text_ids(loaded, args.text, length)
         layers = args.layers
     result = bench_attention(loaded, ids, args.queries, layers=layers, eager=not args.no_eager, repeats=args.repeats)
     if args.json:
@@ -398,7 +396,7 @@ def _bench_ppl(args: argparse.Namespace) -> int:
     from .bench import bench_perplexity
 
     loaded = _load(args)
-    result = bench_perplexity(loaded, _bench_ids(args, loaded, parse_length(args.length, "--length")), args.chunk,
+    result = bench_perplexity(loaded, _text_ids(loaded, args.text, parse_length(args.length, "--length")), args.chunk,
                               args.mc, args.repeats)
     if args.json:
         _print_json(result)
