@@ -1,8 +1,27 @@
 """The one exception the package raises for bad input.
 
-Every message says what was wrong and what is expected; the CLI prints it as one line and exits non-zero.
+Every message says what was wrong and what is expected; the CLI prints it as one line and exits with status 2.
+Library messages name parameters as the Python API spells them (``rope_scale``); an error lists those names in
+``parameters`` so the command line can show its own flags instead (``--rope-scale``), see :meth:`for_cli`.
 """
+
+from __future__ import annotations
+
+import re
 
 
 class LongLLaDAError(ValueError):
     """Bad input from the user: a wrong length, an unknown preset, a config without RoPE fields, …"""
+
+    def __init__(self, message: str, *, parameters: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.parameters = tuple(parameters)
+
+    def for_cli(self, flags: dict[str, str] | None = None) -> str:
+        """The message with each named parameter written as its command-line flag (``flags`` maps a parameter to
+        its flag; otherwise ``--`` and dashes)."""
+        message = str(self)
+        for name in self.parameters:
+            flag = (flags or {}).get(name, "--" + name.replace("_", "-"))
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message)
+        return message

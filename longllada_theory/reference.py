@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LongLLaDAError
+from .measure.niah import niah_grid
+from .measure.perplexity import perplexity_curve
+from .measure.results import load_results
 
 DATA = Path(__file__).parent / "data" / "reference" / "longllada_figure1_figure2.json"
 PROVENANCE = ("LongLLaDA (Liu et al. 2025, arXiv 2506.14429), numbers as carried by the paper's plotting code "
@@ -97,8 +100,6 @@ def _check_model(settings: dict, reference: Reference) -> None:
 def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.05) -> dict:
     """Per-cell differences between a NIAH grid and the paper's; lengths match within ``tolerance`` (relative), since
     the paper counts lengths in gpt-4 tiktoken tokens (2000, 4000, …)."""
-    from .niah import niah_grid
-
     ours = niah_grid(cells)
     theirs = reference_grid(reference.model)
     matched, missing = {}, []
@@ -131,8 +132,6 @@ def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.0
 
 def compare_ppl(cells: list[dict], reference: Reference) -> dict:
     """The running perplexity at the paper's positions: relative differences and the correlation of log curves."""
-    from .perplexity import perplexity_curve
-
     curve = perplexity_curve(cells)
     ends, theirs = reference_curve(reference.model)
     ours_at = dict(zip(curve["end"].tolist(), curve["running_ppl"].tolist()))
@@ -156,11 +155,9 @@ def compare_ppl(cells: list[dict], reference: Reference) -> dict:
             "criterion": "median |relative difference| ≤ 10 % at every reference position"}
 
 
-def compare(paths: list[str], name: str, tolerance: float = 0.05, any_model: bool = False) -> tuple[dict, object]:
-    """Compare results files with a reference; returns the comparison document and its figure."""
-    from .figures import comparison_figure
-    from .results import load_results
-
+def compare(paths: list[str], name: str, tolerance: float = 0.05, any_model: bool = False) -> tuple[dict, list[dict]]:
+    """Compare results files with a reference; returns the comparison document and the cells compared (for
+    :func:`~longllada_theory.figures.compare.comparison_figure`)."""
     reference = parse_reference(name)
     results = load_results(paths)
     if results.protocol != reference.protocol:
@@ -172,4 +169,4 @@ def compare(paths: list[str], name: str, tolerance: float = 0.05, any_model: boo
     document = compare_niah(cells, reference, tolerance) if reference.protocol == "niah" else compare_ppl(cells, reference)
     document["results"] = [str(p) for p in paths]
     document["model"] = results.settings.get("model")
-    return document, comparison_figure(document, cells, reference)
+    return document, cells

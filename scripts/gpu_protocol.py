@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from longllada_theory.bench import bench_attention, llada_shaped, measure
+from longllada_theory.measure.bench import bench_attention, measure
+from longllada_theory.models.shapes import llada_shaped
 
 
 def main():

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from longllada_theory.lengths import format_length
-from longllada_theory.niah import niah_grid
-from longllada_theory.perplexity import window_perplexity
-from longllada_theory.results import load_results
-from longllada_theory.toy.report import verdicts
+from longllada_theory.measure.niah import niah_grid
+from longllada_theory.measure.perplexity import window_perplexity
+from longllada_theory.measure.results import load_results
+from longllada_theory.toy.evaluation import verdicts
 
 DATA = Path(__file__).resolve().parents[1] / "longllada_theory" / "data"
 RUNS = DATA / "runs"

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import torch
 
-from longllada_theory.models import LoadedModel
-from longllada_theory.niah import NiahSettings, niah_cells
-from longllada_theory.spec import spec_from_config
-from longllada_theory.toy.data import ByteTokenizer, load_corpus
+from longllada_theory.models.loading import LoadedModel
+from longllada_theory.measure.niah import NiahSettings, niah_cells
+from longllada_theory.models.spec import spec_from_config
+from longllada_theory.measure.texts import load_corpus
+from longllada_theory.models.tokenizers import ByteTokenizer
 from longllada_theory.toy.model import TwinShape, build_twin
 from longllada_theory.toy.train import Stage, set_attention, training_step
 

@@ -8,8 +8,8 @@ import torch
 
 from helpers import tiny_twin
 from longllada_theory import LongLLaDAError
-from longllada_theory.attention import AttentionProbe, distance_edges, instrumented_forward, parse_queries
-from longllada_theory.models import load_model
+from longllada_theory.measure.probe import AttentionProbe, distance_edges, instrumented_forward, parse_queries
+from longllada_theory.models.loading import load_model
 
 
 def eager_probabilities(folder_or_source, ids, kind, **load):

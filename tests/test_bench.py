@@ -9,10 +9,10 @@ import pytest
 
 from conftest import ROOT
 from helpers import tiny_twin
-from longllada_theory.bench import bench_attention, bench_niah, bench_perplexity
+from longllada_theory.measure.bench import bench_attention, bench_niah, bench_perplexity
 from longllada_theory.errors import LongLLaDAError
-from longllada_theory.models import load_model
-from longllada_theory.niah import NiahSettings
+from longllada_theory.models.loading import load_model
+from longllada_theory.measure.niah import NeedleInAHaystack, NiahSettings
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +50,8 @@ def test_perplexity_bench_needs_a_diffusion_model(twins):
 @pytest.mark.parametrize("kind, batch_size", [("diffusion", 1), ("diffusion", 3), ("ar", 2)])
 def test_niah_bench_counts_the_forwards_of_each_answer(twins, kind, batch_size):
     settings = NiahSettings(lengths=(96,), depths=(0.0, 50.0, 100.0), answer_length=8, block_length=4, steps=6,
-                            batch_size=batch_size)
-    result = bench_niah(twins[kind], list(range(10, 250)) * 4, "passkey", settings, cells=3)
+                            batch_size=batch_size, needles="passkey")
+    result = bench_niah(NeedleInAHaystack(twins[kind], settings), cells=3)
     assert sum(g["cells"] for g in result["batches"]) == 3
     forwards = [g["forwards"] for g in result["batches"]]
     assert result["forwards_as_expected"]

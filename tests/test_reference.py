@@ -6,7 +6,8 @@ import pytest
 from longllada_theory import LongLLaDAError
 from longllada_theory.reference import (PROVENANCE, compare, reference_curve, reference_grid, reference_names,
                                         _data)
-from longllada_theory.results import ResultsFile
+from longllada_theory.figures.compare import comparison_figure
+from longllada_theory.measure.results import ResultsFile
 
 
 def test_reference_data_integrity_and_provenance():
@@ -43,9 +44,11 @@ def test_identical_grid_is_reproduced_and_lengths_match_within_tolerance(tmp_pat
     grid = reference_grid("LLaDA-8B-Base")
     binary = {2000: 2048, 4000: 4096, 8000: 8192, 16000: 16384, 24000: 24576, 32000: 32768}
     path = _niah_results(tmp_path / "r.jsonl", "GSAI-ML/LLaDA-8B-Base", grid, lengths=binary)
-    document, figure = compare([path], "paper:figure2:LLaDA-8B-Base")
+    document, cells = compare([path], "paper:figure2:LLaDA-8B-Base")
     assert document["reproduced"] and document["mean_abs_difference"] == 0
-    assert document["matched_lengths"][16000] == 16384 and figure is not None
+    assert document["matched_lengths"][16000] == 16384
+    figure = comparison_figure(document, cells)
+    assert len(figure.axes) >= 3
 
 
 def test_a_different_grid_is_not_reproduced(tmp_path):

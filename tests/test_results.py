@@ -11,7 +11,7 @@ import pytest
 
 from helpers import tiny_twin
 from longllada_theory import LongLLaDAError
-from longllada_theory.results import ResultsFile, cell_seed, load_results, parse_shard
+from longllada_theory.measure.results import ResultsFile, cell_seed, load_results, parse_shard
 
 
 def test_append_and_resume(tmp_path):

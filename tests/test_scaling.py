@@ -75,7 +75,7 @@ def test_config_change_per_family():
 def test_inverse_frequencies_equal_those_transformers_builds_from_the_patched_config(method):
     from transformers import LlamaConfig
 
-    from longllada_theory.patching import patch_config, transformers_inverse_frequencies
+    from longllada_theory.models.patching import patch_config, transformers_inverse_frequencies
 
     spec = load_spec("meta-llama/Meta-Llama-3-8B")
     plan = spec.plan(32768, method)
@@ -87,7 +87,7 @@ def test_inverse_frequencies_equal_those_transformers_builds_from_the_patched_co
 
 
 def test_patching_llada_style_config_sets_rope_theta_and_refuses_yarn():
-    from longllada_theory.patching import patch_config, patch_config_dict
+    from longllada_theory.models.patching import patch_config, patch_config_dict
 
     class OlmoStyle:  # LLaDA's remote config: rope_theta only, no rope_parameters
         rope_theta = 500000.0
@@ -103,7 +103,7 @@ def test_patching_llada_style_config_sets_rope_theta_and_refuses_yarn():
 def test_verify_inverse_frequencies_raises_on_a_mismatch():
     import torch
 
-    from longllada_theory.patching import verify_inverse_frequencies
+    from longllada_theory.models.patching import verify_inverse_frequencies
 
     class Rotary(torch.nn.Module):
         def __init__(self, inv_freq):

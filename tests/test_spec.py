@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from longllada_theory import LongLLaDAError, load_spec, spec_from_config
-from longllada_theory.presets import PRESETS
+from longllada_theory.models.presets import PRESETS
 
 LLADA_CONFIG = {"model_type": "llada", "d_model": 4096, "n_heads": 32, "n_kv_heads": 32, "rope_theta": 500000.0,
                 "max_sequence_length": 4096, "mask_token_id": 126336}

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from longllada_theory import (critical_dimension, diffusion_aware_factor, extrapolation_bound, ntk_aware_factor,
                               ntk_scaling_factor)
-from longllada_theory.symbolic import (DERIVATIONS, critical_dimension_derivation, diffusion_aware_derivation,
+from longllada_theory.theory.symbolic import (DERIVATIONS, critical_dimension_derivation, diffusion_aware_derivation,
                                        extrapolation_bound_derivation, ntk_aware_derivation, scaling_law_derivation)
 
 DIMS = [16, 32, 64, 96, 128, 256]
@@ -65,7 +65,7 @@ def test_diffusion_aware_and_ntk_aware_symbolic_equal_numeric():
 def test_law_derivation_solves_the_bound_equation():
     derivation = scaling_law_derivation()
     lam = derivation.steps[1].rhs
-    from longllada_theory.symbolic import T_target, b, d, d_crit
+    from longllada_theory.theory.symbolic import T_target, b, d, d_crit
     assert sp.simplify(2 * sp.pi * (lam * b) ** (d_crit / d) - T_target) == 0
 
 

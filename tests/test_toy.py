@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from longllada_theory.toy.data import MASK_ID, ByteTokenizer, load_corpus, training_batch
+from longllada_theory.measure.texts import load_corpus
+from longllada_theory.models.tokenizers import ByteTokenizer
+from longllada_theory.toy.data import MASK_ID, training_batch
 from longllada_theory.toy.model import TwinShape
 from longllada_theory.toy.train import Stage, learning_rate, train_stage
 
@@ -65,7 +67,8 @@ def test_a_short_training_run_lowers_the_loss_and_resumes_exactly(tmp_path, kind
 
 
 def test_the_shipped_twins_are_what_the_report_says():
-    from longllada_theory.models import TWINS_DIR, load_model
+    from longllada_theory.models.loading import load_model
+    from longllada_theory.models.sources import TWINS_DIR
     from longllada_theory.toy.train import passkey_hit_rate
 
     for kind in ("ar", "diffusion"):

@@ -1,7 +1,7 @@
 """Training the twins on CPU: deterministic from the seed, resumable, with a training record next to each
 checkpoint (loss curve, steps, tokens/s, and throughput as a share of the CPU's measured matmul rate).
 
-Recipe (``longllada toy train``), after the prototypes in DESIGN.md section 4 and a sweep of AR variants
+Recipe (``longllada toy train``), after two quick prototypes of the twins and a sweep of AR variants
 (``scripts/recipe_sweep.py``; its log is ``data/runs/recipe_sweep_h200.json``): with plain next-token loss the AR
 twin had not learned retrieval after 3000 steps in any of three variants; weighting the passkey answer 10× in the
 loss, no weight decay and 75 % passkey rows made it learn it after about 2000 steps on the GPU. That transition is
@@ -28,7 +28,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .data import MASK_ID, load_corpus, training_batch
+from ..measure.texts import load_corpus
+from .data import MASK_ID, training_batch
 from .model import TwinShape, build_twin
 
 EPSILON = 1e-3
@@ -113,10 +114,10 @@ def passkey_hit_rate(model, length: int, samples: int = 30, seed: int = 12345, d
     NIAH cell (greedy for AR, the diffusion sampler otherwise); deterministic."""
     import torch
 
-    from ..models import LoadedModel
-    from ..niah import NiahSettings, niah_cells
-    from ..spec import spec_from_config
-    from .data import ByteTokenizer
+    from ..measure.niah import NiahSettings, niah_cells
+    from ..models.loading import LoadedModel
+    from ..models.spec import spec_from_config
+    from ..models.tokenizers import ByteTokenizer
 
     was_training = model.training
     model.eval()

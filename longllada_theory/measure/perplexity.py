@@ -1,4 +1,4 @@
-"""Perplexity against context length (the paper's Figure 1a protocol, DESIGN.md section 3).
+"""Perplexity against context length (the paper's Figure 1a protocol; the ``ppl`` measurement).
 
 The text is cut into chunks of ``chunk`` tokens; chunk k is scored given chunks 0 … k−1 as a clean prefix, and the
 curve reports the running geometric mean of chunk perplexities.
@@ -12,13 +12,18 @@ curve reports the running geometric mean of chunk perplexities.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from typing import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import LongLLaDAError
+from ..errors import LongLLaDAError
+from ..lengths import format_length, parse_length
+from .protocol import Protocol, option, register_protocol
 from .results import cell_seed
+from .texts import load_text
 
 ESTIMATORS = ("paper", "elbo")
 ELBO_EPSILON = 1e-3
@@ -75,7 +80,7 @@ def diffusion_chunk_samples(loaded, ids: Sequence[int], start: int, end: int, mc
     import torch
     import torch.nn.functional as F
 
-    from .models import forward_logits
+    from ..models.loading import forward_logits
 
     if estimator not in ESTIMATORS:
         raise LongLLaDAError(f"estimator {estimator!r} is unknown; expected one of {', '.join(ESTIMATORS)}")
@@ -135,36 +140,35 @@ def ar_token_losses(loaded, ids: Sequence[int], slice_tokens: int = 1024) -> np.
     return torch.cat(losses).double().cpu().numpy()
 
 
-def chunk_bounds(length: int, chunk: int, first_chunk: int = 0) -> list[tuple[int, int]]:
+def chunk_bounds(length: int, chunk: int) -> list[tuple[int, int]]:
+    """[start, end) of each chunk of ``chunk`` tokens (the last may be shorter)."""
     if chunk <= 0:
-        raise LongLLaDAError(f"--chunk {chunk} must be a positive number of tokens")
-    return [(lo, min(lo + chunk, length)) for lo in range(first_chunk * chunk, length, chunk)]
+        raise LongLLaDAError(f"chunk {chunk} must be a positive number of tokens", parameters=("chunk",))
+    return [(lo, min(lo + chunk, length)) for lo in range(0, length, chunk)]
 
 
 def perplexity_cells(loaded, ids: Sequence[int], chunk: int = 64, mc: int = 8, estimator: str = "paper",
-                     seed: int = 0, score_from: int = 0, mc_batch: int | None = None, key_prefix: str = "",
-                     skip: Iterable[str] = (), progress: Callable[[Iterable], Iterable] | None = None):
-    """Yield one cell dict per chunk of ``ids`` that starts at or after ``score_from`` (and whose key is not in
-    ``skip``): ``{key, start, end, tokens, loss, se, samples?}``. Diffusion models skip chunk 0, which has no prefix
-    (as the paper does)."""
-    skip = set(skip)
+                     seed: int = 0, score_from: int = 0, mc_batch: int | None = None,
+                     key_prefix: str = "") -> list[dict]:
+    """One cell dict per chunk of ``ids`` that starts at or after ``score_from``:
+    ``{key, start, end, tokens, loss, se, samples?}``. Diffusion models skip chunk 0, which has no prefix (as the
+    paper does)."""
     diffusion = loaded.kind == "diffusion"
-    bounds = [(lo, hi) for lo, hi in chunk_bounds(len(ids), chunk) if lo >= score_from and not (diffusion and lo == 0)]
-    todo = [(lo, hi) for lo, hi in bounds if f"{key_prefix}{lo}" not in skip]
+    todo = [(lo, hi) for lo, hi in chunk_bounds(len(ids), chunk) if lo >= score_from and not (diffusion and lo == 0)]
     if not todo:
-        return
+        return []
     if not diffusion:
         token_losses = ar_token_losses(loaded, ids[:todo[-1][1]])
-        for lo, hi in todo:
-            part = token_losses[max(lo, 1) - 1:hi - 1]
-            yield {"key": f"{key_prefix}{lo}", "start": lo, "end": hi, "tokens": len(part),
-                   "loss": float(part.mean()), "se": 0.0}
-        return
-    for lo, hi in (progress(todo) if progress else todo):
+        return [{"key": f"{key_prefix}{lo}", "start": lo, "end": hi, "tokens": hi - max(lo, 1),
+                 "loss": float(token_losses[max(lo, 1) - 1:hi - 1].mean()), "se": 0.0} for lo, hi in todo]
+    cells = []
+    for lo, hi in todo:
         samples = diffusion_chunk_samples(loaded, ids, lo, hi, mc, estimator, seed, mc_batch)
-        yield {"key": f"{key_prefix}{lo}", "start": lo, "end": hi, "tokens": hi - max(lo, loaded.logits_shift),
-               "loss": float(samples.mean()), "se": float(samples.std(ddof=1) / math.sqrt(mc)) if mc > 1 else 0.0,
-               "samples": [round(float(x), 6) for x in samples]}
+        cells.append({"key": f"{key_prefix}{lo}", "start": lo, "end": hi, "tokens": hi - max(lo, loaded.logits_shift),
+                      "loss": float(samples.mean()),
+                      "se": float(samples.std(ddof=1) / math.sqrt(mc)) if mc > 1 else 0.0,
+                      "samples": [round(float(x), 6) for x in samples]})
+    return cells
 
 
 def perplexity_curve(cells: Iterable[dict]) -> dict[str, np.ndarray]:
@@ -195,36 +199,101 @@ def window_perplexity(cells: Iterable[dict], window: int) -> dict[str, np.ndarra
     return {"end": np.array(out_end), "ppl": np.array(out_ppl)}
 
 
-def run_perplexity(loaded, text: str, text_name: str, max_length: int, chunk: int = 64, mc: int = 8,
-                   estimator: str = "paper", seed: int = 0, mc_batch: int | None = None, output: str | None = None,
-                   shard: tuple[int, int] = (0, 1), progress: bool = True) -> list[dict]:
-    """Run (or resume) the perplexity curve of ``text`` up to ``max_length`` tokens; returns this shard's cells.
+@dataclass(frozen=True)
+class PerplexitySettings:
+    text: str = option("a .txt, a .jsonl (see --text-field) or builtin:stdlib", "builtin:stdlib")
+    text_field: str = option("field of a .jsonl text file", "text")
+    max_length: int = option("tokens to score", 16384, parse=lambda v: parse_length(v, "--max-length"))
+    chunk: int = option("chunk size in tokens (the paper's: 64)", 64, parse=int)
+    mc: int = option("Monte-Carlo samples per chunk for diffusion models", 8, parse=int)
+    mc_batch: int | None = option("samples per forward pass (default: all in one)", None, parse=int)
+    estimator: str = option("paper: mean masked loss, stratified counts; elbo: LLaDA's 1/t-weighted loss", "paper",
+                            choices=ESTIMATORS)
+    window: int | None = option("also report perplexity per window of this many tokens (default: T_train)", None,
+                                parse=lambda v: parse_length(v, "--window"))
+    seed: int = option("random seed", 0, cli=False)
 
-    With ``output``, each chunk is appended to the results file as soon as it is scored."""
-    import hashlib
+    def __post_init__(self):
+        if self.chunk <= 0:
+            raise LongLLaDAError(f"chunk {self.chunk} must be a positive number of tokens", parameters=("chunk",))
+        if self.max_length % self.chunk:
+            low = self.max_length - self.max_length % self.chunk
+            raise LongLLaDAError(f"max_length {self.max_length} is not a multiple of chunk {self.chunk}; use {low} or "
+                                 f"{low + self.chunk}", parameters=("max_length", "chunk"))
 
-    from tqdm.auto import tqdm
 
-    from .results import ResultsFile, shard_cells
+@register_protocol
+class Perplexity(Protocol):
+    """Perplexity of a text in chunks, each given all earlier chunks as a clean prefix (module docstring)."""
 
-    if max_length % chunk:
-        raise LongLLaDAError(f"--max-length {max_length} is not a multiple of --chunk {chunk}; use "
-                             f"{max_length - max_length % chunk} or {max_length - max_length % chunk + chunk}")
-    ids = loaded.prefix_ids + loaded.tokenizer.encode(text)
-    if len(ids) < max_length:
-        raise LongLLaDAError(f"the text {text_name} has {len(ids)} tokens in this model's tokenizer, fewer than "
-                             f"--max-length {max_length}")
-    ids = ids[:max_length]
-    header = {**loaded.settings(), "text": text_name, "tokens_sha256": hashlib.sha256(str(ids).encode()).hexdigest()[:16],
-              "max_length": max_length, "chunk": chunk, "mc": mc if loaded.kind == "diffusion" else None,
-              "estimator": estimator if loaded.kind == "diffusion" else "next-token", "seed": seed}
-    store = ResultsFile.open(output, "ppl", header, shard) if output else None
-    all_keys = [str(lo) for lo, _ in chunk_bounds(max_length, chunk) if not (loaded.kind == "diffusion" and lo == 0)]
-    mine = shard_cells(all_keys, shard)
-    skip = set(all_keys) - set(mine) | (set(store.done) if store else set())
-    bar = (lambda items: tqdm(items, desc=f"perplexity {loaded.name}", unit="chunk")) if progress else None
-    new = {}
-    for cell in perplexity_cells(loaded, ids, chunk, mc, estimator, seed, mc_batch=mc_batch, skip=skip, progress=bar):
-        new[cell["key"]] = store.append(**cell) if store else cell
-    done = store.done if store else new
-    return [done[k] for k in mine if k in done]
+    name = "ppl"
+    help = "perplexity against context length (the paper's Figure 1a protocol)"
+    description = ("Perplexity of a text in chunks, each given all earlier chunks as a clean prefix: next-token loss "
+                   "for AR models, the Monte-Carlo masked-token estimate for diffusion models. Every chunk is "
+                   "appended to the results file as it finishes.")
+    settings_type = PerplexitySettings
+
+    @classmethod
+    def read_inputs(cls, settings: PerplexitySettings) -> str:
+        return load_text(settings.text, settings.text_field)
+
+    @property
+    def diffusion(self) -> bool:
+        return self.loaded.kind == "diffusion"
+
+    def prepare(self) -> None:
+        s = self.settings
+        ids = self.loaded.prefix_ids + self.loaded.tokenizer.encode(self.inputs)
+        if len(ids) < s.max_length:
+            raise LongLLaDAError(f"the text {s.text} has {len(ids)} tokens in this model's tokenizer, fewer than "
+                                 f"max_length {s.max_length}", parameters=("max_length",))
+        self.ids = ids[:s.max_length]
+
+    def header(self) -> dict:
+        s = self.settings
+        return {**self.loaded.settings(), "text": s.text,
+                "tokens_sha256": hashlib.sha256(str(self.ids).encode()).hexdigest()[:16],
+                "max_length": s.max_length, "chunk": s.chunk, "mc": s.mc if self.diffusion else None,
+                "estimator": s.estimator if self.diffusion else "next-token", "seed": s.seed}
+
+    def keys(self) -> list[str]:
+        return [str(lo) for lo, _ in chunk_bounds(self.settings.max_length, self.settings.chunk)
+                if not (self.diffusion and lo == 0)]
+
+    def batches(self, keys: list[str]) -> list[list[str]]:
+        """AR: every chunk from one forward pass; diffusion: one chunk (its Monte-Carlo samples) per batch."""
+        if not self.diffusion:
+            return [keys] if keys else []
+        return super().batches(keys)
+
+    def measure(self, keys: list[str]) -> list[dict]:
+        s = self.settings
+        first, last = int(keys[0]), int(keys[-1])
+        cells = perplexity_cells(self.loaded, self.ids[:min(last + s.chunk, s.max_length)], s.chunk, s.mc,
+                                 s.estimator, s.seed, score_from=first, mc_batch=s.mc_batch)
+        return [c for c in cells if c["key"] in set(keys)]
+
+    def summary(self, cells: list[dict]) -> dict:
+        curve = perplexity_curve(cells)
+        window = self.settings.window or self.loaded.spec.train_length
+        windows = window_perplexity(cells, window)
+        return {"kind": self.loaded.kind,
+                "final_running_ppl": float(curve["running_ppl"][-1]) if len(cells) else None,
+                "final_position": int(curve["end"][-1]) if len(cells) else None, "window": window,
+                "window_ppl": {int(e): round(float(p), 4) for e, p in zip(windows["end"], windows["ppl"])}}
+
+    def describe(self, summary: dict) -> str:
+        return (f"running perplexity at {summary['final_position']} tokens: {summary['final_running_ppl']:.3f}\n"
+                f"perplexity per {summary['window']}-token window: "
+                + " ".join(f"{format_length(e)}:{p:.2f}" for e, p in summary["window_ppl"].items()))
+
+    @classmethod
+    def figure(cls, runs, title: str | None = None):
+        from ..figures.draw import perplexity_figure, run_label
+
+        series = []
+        for run in runs:
+            curve = perplexity_curve(run.cells)
+            series.append({"label": run_label(run.settings), "end": curve["end"], "ppl": curve["running_ppl"],
+                           "se": curve["running_log_se"], "train_length": run.settings.get("train_length")})
+        return perplexity_figure(series, title or "Running perplexity against context length")

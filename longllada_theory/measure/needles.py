@@ -1,5 +1,5 @@
 """Needle-in-a-haystack prompts: needles, the prompt layout and the NeedleBench score (haystack text comes from
-:mod:`longllada_theory.sources`).
+:mod:`.texts`).
 
 A prompt of ``length`` tokens (in the model's own tokenizer) is laid out as the template says —
 ``{context}`` is the haystack with the needle inserted at ``depth`` percent of it — and ends with the answer's
@@ -16,14 +16,10 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Sequence
 
-from .errors import LongLLaDAError
-
-
-class Tokenizer(Protocol):
-    def encode(self, text: str) -> list[int]: ...
-    def decode(self, ids: Sequence[int]) -> str: ...
+from ..errors import LongLLaDAError
+from ..models.tokenizers import Tokenizer
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """RoPE theory, numeric: rotation angles, periods, the critical dimension, the extrapolation bound and the
-coverage of each pair's rotation by causal and bidirectional attention (DESIGN.md section 2).
+coverage of each pair's rotation by causal and bidirectional attention .
 
 Notation: rotary dimension d (even), base b (``rope_theta``), training length T, pair index i = 0 … d/2 − 1.
 Everything is vectorised with numpy broadcasting: pass arrays for d, b, T (or the target length) to get arrays.
@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import LongLLaDAError
+from ..errors import LongLLaDAError
 
 Attention = Literal["causal", "bidirectional"]
 ATTENTION_KINDS: tuple[str, ...] = ("causal", "bidirectional")

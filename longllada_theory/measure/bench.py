@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import LongLLaDAError
+from ..errors import LongLLaDAError
 from .memory import PeakMemory
 
 
@@ -97,18 +97,17 @@ def bench_perplexity(loaded, ids: list[int], chunk: int = 64, mc: int = 8, repea
     return results
 
 
-def bench_niah(loaded, haystack_ids: list[int], needles, settings, cells: int = 4) -> dict:
-    """Answer the first ``cells`` cells of the grid in the settings' batches; forward passes and seconds of each
-    batch. A diffusion model must take exactly ``settings.steps`` forwards per batch (no hidden passes); an AR
-    model one prefill plus one per generated token at most."""
-    from .niah import batches, niah_cells
-
-    keys = settings.keys()[:cells]
+def bench_niah(niah, cells: int = 4) -> dict:
+    """Answer the first ``cells`` cells of a NIAH run (a :class:`~.niah.NeedleInAHaystack` protocol) in its settings'
+    batches; forward passes and seconds of each batch. A diffusion model must take exactly ``steps`` forwards per
+    batch (no hidden passes); an AR model one prefill plus one per generated token at most."""
+    loaded, settings = niah.loaded, niah.settings
+    keys = niah.keys()[:cells]
     groups, scores = [], []
-    for group in batches(keys, settings.batch_size):
+    for group in niah.batches(keys):
         with ForwardCounter(loaded.model) as counter:
             began = time.perf_counter()
-            scores += [c["score"] for c in niah_cells(loaded, haystack_ids, needles, settings, group)]
+            scores += [c["score"] for c in niah.measure(group)]
             seconds = time.perf_counter() - began
         groups.append({"cells": len(group), "forwards": counter.count, "seconds": round(seconds, 3)})
     expected = settings.steps if loaded.kind == "diffusion" else settings.answer_length
@@ -126,18 +125,18 @@ def truncate_layers(model, layers: int) -> None:
     """Keep the first ``layers`` decoder layers (LLaMA/Gemma/Qwen layout: ``model.model.layers``)."""
     base = getattr(model, "model", None)
     if base is None or not hasattr(base, "layers"):
-        raise LongLLaDAError("--layers needs a model with model.model.layers (LLaMA/Gemma/Qwen layout)")
+        raise LongLLaDAError("layers needs a model with model.model.layers (LLaMA/Gemma/Qwen layout)",
+                             parameters=("layers",))
     if not 0 < layers <= len(base.layers):
-        raise LongLLaDAError(f"--layers {layers}: the model has {len(base.layers)} layers")
+        raise LongLLaDAError(f"layers {layers}: the model has {len(base.layers)} layers", parameters=("layers",))
     del base.layers[layers:]
     model.config.num_hidden_layers = layers
 
 
-def eager_bytes(model, length: int, dtype_bytes: int) -> int:
+def eager_bytes(loaded, length: int, dtype_bytes: int) -> int:
     """What eager output_attentions keeps: layers × heads × L² probabilities."""
-    config = model.config
-    heads = getattr(config, "num_attention_heads", None) or config.n_heads
-    layers = getattr(config, "num_hidden_layers", None) or config.n_layers
+    config = loaded.model.config.to_dict()
+    heads, layers = (int(loaded.family.value(config, quantity)[1]) for quantity in ("heads", "layers"))
     return layers * heads * length * length * dtype_bytes
 
 
@@ -158,7 +157,7 @@ def bench_attention(loaded, ids: list[int], queries: str = "last:64", layers: in
     ``output_attentions`` forwards over ``ids``: times, peak memory, ratios and the largest probability difference."""
     import torch
 
-    from .attention import AttentionProbe
+    from .probe import AttentionProbe
 
     model, device = loaded.model, loaded.device
     if layers is not None:
@@ -187,7 +186,7 @@ def bench_attention(loaded, ids: list[int], queries: str = "last:64", layers: in
     with AttentionProbe(loaded, queries=queries, track_memory=True) as probe, torch.no_grad():
         model(input_ids=inputs)
     results["probe_own_peak_bytes"] = int(probe.peak_bytes)
-    need = eager_bytes(model, len(ids), 4 if dtype_bytes == 4 else dtype_bytes)
+    need = eager_bytes(loaded, len(ids), 4 if dtype_bytes == 4 else dtype_bytes)
     results["eager_attention_bytes_estimate"] = need
     if eager and need < 0.6 * available_bytes(device):
         eager_holder = {}
@@ -227,29 +226,3 @@ def bench_attention(loaded, ids: list[int], queries: str = "last:64", layers: in
         results["memory_ratio_probe_vs_eager_extra"] = round(max(extra, probe.peak_bytes) / eager_extra, 4)
         results["time_ratio_eager_vs_plain"] = round(runs["eager"].seconds / runs["plain"].seconds, 3)
     return results
-
-
-def llada_shaped(device: str = "cuda", layers: int = 32, dtype: str = "bfloat16", seed: int = 0, hidden: int = 4096,
-                 heads: int = 32, intermediate: int = 12288, vocab: int = 126464):
-    """A randomly initialised LLaDA-8B-shaped bidirectional model (d_model 4096, 32 heads of 128, MLP 12288,
-    vocabulary 126464, rope_theta 5e5, T 4096) as a transformers Gemma with bidirectional attention — the same
-    shapes and attention cost as LLaDA-8B, for speed and memory measurements (no weights needed). Smaller shapes
-    can be asked for a dry run on the CPU."""
-    import torch
-    from transformers import GemmaConfig, GemmaForCausalLM
-
-    from .models import LoadedModel
-    from .spec import spec_from_config
-
-    config = GemmaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=intermediate,
-                         num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
-                         head_dim=hidden // heads, max_position_embeddings=4096,
-                         rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
-                         use_bidirectional_attention=True, mask_token_id=vocab - 128, logits_shift=0,
-                         train_length=4096, use_cache=False)
-    torch.manual_seed(seed)
-    with torch.device(device):
-        model = GemmaForCausalLM(config).to(getattr(torch, dtype))
-    model.eval()
-    spec = spec_from_config(config.to_dict(), "LLaDA-8B-shaped (random)", "generated config")
-    return LoadedModel(model, None, spec, None, "LLaDA-8B-shaped (random weights)", torch.device(device), dtype)

@@ -1,7 +1,8 @@
 """One :class:`RopeSpec` for any model: from a built-in preset, a ``config.json``, a local model folder, a GGUF
-file or a Hugging Face model id (DESIGN.md section 5: ``config → RopeSpec → ScalingPlan``).
+file or a Hugging Face model id (the first step of ``config → RopeSpec → ScalingPlan``).
 
-Key families read (each field remembers where it came from, in ``provenance``):
+Config keys read, through the model family registry (:mod:`.families`; each field remembers where it came from, in
+``provenance``):
 
 - LLaDA's OLMo-style keys: ``d_model``, ``n_heads``, ``rope_theta``, ``max_sequence_length``, ``mask_token_id``;
 - LLaMA/Qwen/Gemma keys: ``hidden_size``, ``num_attention_heads``, ``head_dim``, ``max_position_embeddings``;
@@ -14,7 +15,6 @@ they were trained on): pass ``train_length`` to override it; the provenance says
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -22,14 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LongLLaDAError
-from .rope import (ATTENTION_KINDS, check_rope, critical_dimension, extrapolation_bound, rotation_periods)
-from .scaling import ScalingPlan, plan_scaling
-
-#: config.json values of model types whose attention is bidirectional (masked-diffusion LMs)
-BIDIRECTIONAL_MODEL_TYPES = {"llada": 0, "dream": 1}
-"""model type → logits shift: LLaDA predicts each masked position in place (0); Dream, adapted from Qwen2.5,
-predicts token i+1 at position i (1)."""
+from ..errors import LongLLaDAError
+from ..theory.rope import ATTENTION_KINDS, check_rope, critical_dimension, extrapolation_bound, rotation_periods
+from ..theory.scaling import ScalingPlan, plan_scaling
+from .families import Family, family_of
+from .sources import ModelSource, resolve_model
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,7 @@ class RopeSpec:
     mask_token_id: int | None = None
     logits_shift: int = 1
     existing_scaling: dict | None = None
+    family: str = "transformers"
     provenance: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -89,7 +87,7 @@ class RopeSpec:
         return {
             "model": self.name, "model_type": self.model_type, "head_dim": self.head_dim,
             "rotary_dim": self.rotary_dim, "rope_theta": self.rope_theta, "train_length": self.train_length,
-            "attention": self.attention, "config_family": self.config_family,
+            "attention": self.attention, "family": self.family, "config_family": self.config_family,
             "critical_dimension": self.critical_dimension, "extrapolation_bound": self.extrapolation_bound,
             "existing_scaling": self.existing_scaling, "provenance": self.provenance,
         }
@@ -115,21 +113,73 @@ def _rope_parameters(config: dict) -> tuple[dict, str]:
     return {}, ""
 
 
+def _head_dim(config: dict, family: Family, source: str, provenance: dict) -> int:
+    key, head_dim = family.value(config, "head_dim")
+    if head_dim is not None:
+        provenance["head_dim"] = f"{key} in {source}"
+        return int(head_dim)
+    width_key, width = family.value(config, "hidden")
+    heads_key, heads = family.value(config, "heads")
+    if width is None or heads is None:
+        raise LongLLaDAError(f"{source}: cannot tell the head dimension; expected head_dim, or hidden_size and "
+                             "num_attention_heads (d_model and n_heads for LLaDA)")
+    provenance["head_dim"] = f"{width_key} / {heads_key} in {source}"
+    return int(width) // int(heads)
+
+
+def _rotary_dim(config: dict, params: dict, head_dim: int, source: str, provenance: dict) -> int:
+    factor_key, factor = _first(params, ("partial_rotary_factor",))
+    if factor is None:
+        factor_key, factor = _first(config, ("partial_rotary_factor", "rotary_pct"))
+    if factor is not None:
+        provenance["rotary_dim"] = f"head_dim × {factor_key} ({factor}) in {source}"
+        return int(head_dim * float(factor))
+    if config.get("rotary_dim") is not None:
+        provenance["rotary_dim"] = f"rotary_dim in {source}"
+        return int(config["rotary_dim"])
+    provenance["rotary_dim"] = "= head_dim (no partial rotary factor)"
+    return head_dim
+
+
+def _existing_scaling(config: dict, params: dict) -> dict | None:
+    rope_type = params.get("rope_type", params.get("type", "default")) if params else "default"
+    legacy = config.get("rope_scaling")
+    if rope_type not in (None, "default"):
+        return {k: v for k, v in params.items() if k != "rope_theta"}
+    if isinstance(legacy, dict) and legacy.get("rope_type", legacy.get("type")) not in (None, "default"):
+        return dict(legacy)
+    return None
+
+
+def _train_length(config: dict, family: Family, scaling: dict | None, source: str) -> tuple[int, str]:
+    original = (scaling or {}).get("original_max_position_embeddings") or config.get("original_max_position_embeddings")
+    if original:
+        return int(original), f"original_max_position_embeddings in {source}"
+    key, length = family.value(config, "length")
+    if length is None:
+        raise LongLLaDAError(f"{source}: no training length (max_sequence_length / max_position_embeddings); "
+                             "give the pre-training length (train_length)")
+    where = f"{key} in {source}"
+    if key not in ("max_sequence_length", "train_length"):
+        where += " (the advertised window; override with --train-length if pre-training was shorter)"
+    return int(length), where
+
+
 def spec_from_config(config: dict, name: str, source: str, train_length: int | None = None,
                      attention: str | None = None) -> RopeSpec:
-    """Read a ``config.json`` dict (any key family above) into a RopeSpec; ``source`` names the file for provenance."""
+    """Read a ``config.json`` dict into a RopeSpec, through its model family's keys
+    (:mod:`~longllada_theory.models.families`); ``source`` names the file for provenance."""
     if not isinstance(config, dict):
         raise LongLLaDAError(f"{source}: a model config must be a JSON object, got {type(config).__name__}")
-    model_type = str(config.get("model_type") or "") or None
+    family = family_of(config)
     provenance: dict[str, str] = {}
     params, params_where = _rope_parameters(config)
-
-    if "d_model" in config and "n_heads" in config:
-        family = "llada"
+    if family.name == "llada":
+        config_format = "llada"
     elif params:
-        family = "rope_parameters"
+        config_format = "rope_parameters"
     else:
-        family = "legacy"
+        config_format = "legacy"
 
     base_key, base = _first(params, ("rope_theta",))
     if base is not None:
@@ -142,75 +192,23 @@ def spec_from_config(config: dict, name: str, source: str, train_length: int | N
                 "is this a RoPE model? (a config.json of a LLaMA/Qwen/LLaDA-style model is expected)")
         provenance["rope_theta"] = f"{base_key} in {source}"
 
-    key, head_dim = _first(config, ("head_dim",))
-    if head_dim is not None:
-        provenance["head_dim"] = f"head_dim in {source}"
-    else:
-        width_key, width = _first(config, ("hidden_size", "d_model", "n_embd"))
-        heads_key, heads = _first(config, ("num_attention_heads", "n_heads", "n_head"))
-        if width is None or heads is None:
-            raise LongLLaDAError(f"{source}: cannot tell the head dimension; expected head_dim, or hidden_size and "
-                                 "num_attention_heads (d_model and n_heads for LLaDA)")
-        head_dim = int(width) // int(heads)
-        provenance["head_dim"] = f"{width_key} / {heads_key} in {source}"
-
-    rotary_dim = int(head_dim)
-    factor_key, factor = _first(params, ("partial_rotary_factor",))
-    if factor is None:
-        factor_key, factor = _first(config, ("partial_rotary_factor", "rotary_pct"))
-    if factor is not None:
-        rotary_dim = int(int(head_dim) * float(factor))
-        provenance["rotary_dim"] = f"head_dim × {factor_key} ({factor}) in {source}"
-    elif config.get("rotary_dim") is not None:
-        rotary_dim = int(config["rotary_dim"])
-        provenance["rotary_dim"] = f"rotary_dim in {source}"
-    else:
-        provenance["rotary_dim"] = "= head_dim (no partial rotary factor)"
-
-    scaling = None
-    rope_type = params.get("rope_type", params.get("type", "default")) if params else "default"
-    legacy_scaling = config.get("rope_scaling")
-    if rope_type not in (None, "default"):
-        scaling = {k: v for k, v in params.items() if k != "rope_theta"}
-    elif isinstance(legacy_scaling, dict) and legacy_scaling.get("rope_type", legacy_scaling.get("type")) not in (None, "default"):
-        scaling = dict(legacy_scaling)
-
+    head_dim = _head_dim(config, family, source, provenance)
+    rotary_dim = _rotary_dim(config, params, head_dim, source, provenance)
+    scaling = _existing_scaling(config, params)
     if train_length is not None:
-        length, length_source = int(train_length), "given by the user"
+        length, provenance["train_length"] = int(train_length), "given by the user"
     else:
-        original = (scaling or {}).get("original_max_position_embeddings") or config.get("original_max_position_embeddings")
-        if original:
-            length, length_source = int(original), f"original_max_position_embeddings in {source}"
-        else:
-            key, length = _first(config, ("train_length", "max_sequence_length", "max_position_embeddings",
-                                          "n_positions", "seq_length"))
-            if length is None:
-                raise LongLLaDAError(f"{source}: no training length (max_sequence_length / max_position_embeddings); "
-                                     "pass one with --train-length")
-            length_source = f"{key} in {source}"
-            if key not in ("max_sequence_length", "train_length"):
-                length_source += " (the advertised window; override with --train-length if pre-training was shorter)"
-    provenance["train_length"] = length_source
+        length, provenance["train_length"] = _train_length(config, family, scaling, source)
 
-    bidirectional_type = (model_type or "").lower() in BIDIRECTIONAL_MODEL_TYPES
     if attention is not None:
         kind, provenance["attention"] = attention, "given by the user"
-    elif bidirectional_type or config.get("use_bidirectional_attention"):
-        kind = "bidirectional"
-        provenance["attention"] = (f"model_type {model_type!r} is a masked-diffusion LM" if bidirectional_type
-                                   else f"use_bidirectional_attention in {source}")
     else:
-        kind, provenance["attention"] = "causal", f"model_type {model_type!r} (causal LM)"
-    if config.get("logits_shift") is not None:
-        shift = int(config["logits_shift"])
-    elif bidirectional_type:
-        shift = BIDIRECTIONAL_MODEL_TYPES[model_type.lower()]
-    else:
-        shift = 1 if kind == "causal" else 0
-
-    return RopeSpec(name=name, head_dim=int(head_dim), rotary_dim=rotary_dim, rope_theta=float(base),
-                    train_length=int(length), attention=kind, config_family=family, model_type=model_type,
-                    mask_token_id=config.get("mask_token_id"), logits_shift=shift, existing_scaling=scaling,
+        kind, provenance["attention"] = family.attention(config)
+    mask = config.get("mask_token_id", family.mask_token_id)
+    return RopeSpec(name=name, head_dim=head_dim, rotary_dim=rotary_dim, rope_theta=float(base),
+                    train_length=length, attention=kind, config_family=config_format,
+                    model_type=str(config.get("model_type") or "") or None, mask_token_id=mask,
+                    logits_shift=family.shift(config, kind), existing_scaling=scaling, family=family.name,
                     provenance=provenance)
 
 
@@ -255,7 +253,7 @@ def gguf_config(path: Path) -> dict:
     return {k: v for k, v in config.items() if v is not None}
 
 
-def _hub_config(model_id: str) -> Path:
+def hub_config(model_id: str) -> Path:
     """config.json of a hub model: from the local cache, or downloaded where there is a network."""
     try:
         from huggingface_hub import hf_hub_download
@@ -280,43 +278,38 @@ def _hub_config(model_id: str) -> Path:
                              "file or folder, or use a preset (`longllada presets`)") from None
 
 
+def source_config(source: ModelSource) -> tuple[dict, str, str]:
+    """(config dict, display name, where it was read) of a resolved source; a preset is read without I/O."""
+    if source.preset is not None:
+        preset = source.preset
+        return preset.config, preset.hub_id, f"preset {preset.hub_id} ({preset.source})"
+    if source.config_file is not None:
+        path = source.config_file
+        return read_json(path), path.stem if path.name != "config.json" else str(path.parent), str(path)
+    if source.gguf_file is not None:
+        path = Path(source.location) / source.gguf_file
+        return gguf_config(path), source.name if not source.name.endswith(".gguf") else path.stem, str(path)
+    if source.is_local:
+        path = Path(source.location) / "config.json"
+        return read_json(path), source.name, str(path)
+    return read_json(hub_config(source.location)), source.name, f"{source.location}/config.json (hub)"
+
+
+def spec_for_source(source: ModelSource, config: dict, name: str, where: str, train_length: int | None = None,
+                    attention: str | None = None) -> RopeSpec:
+    """The spec of a config read from ``source``, with the preset's pre-training length where the source is a
+    preset and no length was given (one rule for ``scale`` and for loading)."""
+    spec = spec_from_config(config, name, where, train_length, attention)
+    preset = source.preset
+    if train_length is None and preset is not None and preset.train_length is not None:
+        spec = spec.with_train_length(preset.train_length, preset.train_length_source)
+    return spec
+
+
 def load_spec(source: str, train_length: int | None = None, attention: str | None = None) -> RopeSpec:
-    """A RopeSpec from a preset (hub id or alias; never touches the network), a ``config.json``, a model folder, a
-    ``.gguf`` file, or a hub model id (local cache first)."""
-    from .presets import find_preset, preset_names
-
-    preset = find_preset(source)
-    if preset is not None:
-        spec = spec_from_config(preset.config, preset.hub_id, f"preset {preset.hub_id} ({preset.source})",
-                                train_length, attention)
-        if train_length is None and preset.train_length is not None:
-            spec = spec.with_train_length(preset.train_length, preset.train_length_source)
-        return spec
-
-    path = Path(source).expanduser()
-    if path.is_dir():
-        if (path / "config.json").is_file():
-            return spec_from_config(read_json(path / "config.json"), str(source), str(path / "config.json"),
-                                    train_length, attention)
-        ggufs = sorted(path.glob("*.gguf"))
-        if len(ggufs) == 1:
-            return spec_from_config(gguf_config(ggufs[0]), str(source), str(ggufs[0]), train_length, attention)
-        raise LongLLaDAError(f"folder {source} has no config.json (a model folder saved by save_pretrained is expected)")
-    if path.is_file():
-        if path.suffix == ".gguf":
-            return spec_from_config(gguf_config(path), path.stem, str(path), train_length, attention)
-        return spec_from_config(read_json(path), path.stem if path.name != "config.json" else str(path.parent),
-                                str(path), train_length, attention)
-    if source.endswith((".json", ".gguf")) or os.sep in source and not _looks_like_hub_id(source):
-        raise LongLLaDAError(f"file {source} does not exist")
-    if _looks_like_hub_id(source):
-        return spec_from_config(read_json(_hub_config(source)), source, f"{source}/config.json (hub)",
-                                train_length, attention)
-    close = difflib.get_close_matches(source.lower(), preset_names(), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `longllada presets` lists them"
-    raise LongLLaDAError(f"{source!r} is not a preset, a file, a folder or a hub id (org/name){hint}")
-
-
-def _looks_like_hub_id(text: str) -> bool:
-    parts = text.split("/")
-    return len(parts) == 2 and all(parts) and not text.startswith((".", "/", "~"))
+    """A RopeSpec from any model source (:func:`~longllada_theory.models.sources.resolve_model`): a preset (never
+    touches the network), a ``config.json``, a model folder, a ``.gguf`` file, or a hub model id (local cache
+    first)."""
+    resolved = resolve_model(source)
+    config, name, where = source_config(resolved)
+    return spec_for_source(resolved, config, name, where, train_length, attention)

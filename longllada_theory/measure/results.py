@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .errors import LongLLaDAError
+from ..errors import LongLLaDAError
 
 VERSION = 1
 
@@ -52,18 +52,22 @@ def shard_cells(keys: Iterable[str], shard: tuple[int, int]) -> list[str]:
 
 @dataclass
 class ResultsFile:
-    """A results file opened for a run: ``done`` holds the finished cells by key."""
+    """A results file opened for a run: ``done`` holds the finished cells by key. Without a path the cells are kept
+    in memory only (a library call that asks for no file)."""
 
-    path: Path
+    path: Path | None
     protocol: str
     settings: dict
     shard: tuple[int, int] = (0, 1)
     done: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, path: str | Path, protocol: str, settings: dict, shard: tuple[int, int] = (0, 1)) -> "ResultsFile":
-        path = Path(path)
+    def open(cls, path: str | Path | None, protocol: str, settings: dict,
+             shard: tuple[int, int] = (0, 1)) -> "ResultsFile":
         settings = json.loads(json.dumps(settings))  # normalise (tuples → lists) for comparison
+        if path is None:
+            return cls(None, protocol, settings, shard)
+        path = Path(path)
         results = cls(path, protocol, settings, shard)
         if path.exists() and path.stat().st_size > 0:
             header, cells = _read(path, repair=True)
@@ -90,6 +94,9 @@ class ResultsFile:
     def append(self, key: str, **values) -> dict:
         """Write one finished cell to disk now (flushed and synced) and remember it."""
         cell = {"type": "cell", "key": key, **values}
+        if self.path is None:
+            self.done[key] = cell
+            return cell
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(cell, ensure_ascii=False) + "\n")
             handle.flush()
@@ -100,6 +107,11 @@ class ResultsFile:
     def todo(self, keys: Iterable[str]) -> list[str]:
         """The keys of this shard that are not finished yet, in order."""
         return [k for k in shard_cells(keys, self.shard) if k not in self.done]
+
+
+def read_header(path: Path) -> dict:
+    """The header of a results file (a clear error when it is not one)."""
+    return _read(Path(path))[0]
 
 
 def _differences(old: dict, new: dict) -> list[str]:

@@ -11,8 +11,8 @@ import copy
 
 import numpy as np
 
-from .errors import LongLLaDAError
-from .scaling import ScalingPlan
+from ..errors import LongLLaDAError
+from ..theory.scaling import ScalingPlan
 
 
 def patch_config(config, plan: ScalingPlan):

@@ -1,4 +1,4 @@
-"""Scaling factors by method, and the RoPE parameters each one asks a model to use (DESIGN.md section 2).
+"""Scaling factors by method, and the RoPE parameters each one asks a model to use .
 
 Methods (one function each, in the registry :data:`METHODS`):
 
@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import LongLLaDAError
+from ..errors import LongLLaDAError
 from .rope import check_rope, critical_dimension, extrapolation_bound, rotation_angles
 
 

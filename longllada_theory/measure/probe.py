@@ -1,4 +1,4 @@
-"""Attention instrumentation that works on any RoPE model and any attention implementation (sdpa, flash, eager),
+"""The attention probe: attention instrumentation that works on any RoPE model and any attention implementation (sdpa, flash, eager),
 without ``output_attentions`` and without materialising an L × L map per head.
 
 How: forward hooks on each attention block's ``q_proj`` and ``k_proj`` take the projections as the model computes
@@ -22,30 +22,26 @@ Memory grows with the length (one layer's keys at a time), not with its square; 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from .errors import LongLLaDAError
+from ..errors import LongLLaDAError
+from ..models.families import FALLBACK, FAMILIES, Family
+from .reducers import REDUCERS, Chunk, LayerContext, distance_edges
 
-PROJECTION_NAMES = ("q_proj", "k_proj")
-
-
-def distance_edges(max_distance: int) -> np.ndarray:
-    """Log-spaced bin edges for |Δ|: 0, 1, 2, 4, …, ≥ max_distance."""
-    edges = [0, 1]
-    while edges[-1] < max_distance:
-        edges.append(edges[-1] * 2)
-    return np.array(edges)
+def _family(loaded) -> Family:
+    return getattr(loaded, "family", None) or FAMILIES[FALLBACK]
 
 
-def find_attention_modules(model) -> list[tuple[str, object]]:
-    """Every module that owns both a ``q_proj`` and a ``k_proj`` (LLaMA/Qwen/Gemma attention, LLaDA's blocks)."""
+def find_attention_modules(model, projections: tuple[str, str] = FAMILIES[FALLBACK].projections) -> list[tuple[str, object]]:
+    """Every module that owns both query and key projections (named by the model's family; ``q_proj``/``k_proj`` for
+    LLaMA/Qwen/Gemma attention and LLaDA's blocks)."""
     found = [(name, module) for name, module in model.named_modules()
-             if all(hasattr(module, p) for p in PROJECTION_NAMES)]
+             if all(hasattr(module, p) for p in projections)]
     if not found:
-        raise LongLLaDAError(f"no attention modules found: looked for modules with {' and '.join(PROJECTION_NAMES)} "
+        raise LongLLaDAError(f"no attention modules found: looked for modules with {' and '.join(projections)} "
                              "(LLaMA/Qwen/Gemma/LLaDA naming); for other names pass "
                              "attention_modules=[module, …] to AttentionProbe")
     return found
@@ -86,7 +82,7 @@ class LayerStats:
     half_distance: np.ndarray                 # [heads, queries]
     topk_positions: np.ndarray                # [queries, k]
     topk_weights: np.ndarray                  # [queries, k]
-    band_scores: dict[str, np.ndarray]        # band → [heads, 2, bins] mean pre-softmax score
+    band_scores: dict[str, np.ndarray]        # band → [heads, 2, bins] mean pre-softmax score (see reducers)
     needle: np.ndarray | None = None          # [heads, queries]
     map: np.ndarray | None = None             # [query bins, key bins]
     probs: np.ndarray | None = None           # [heads, queries, keys] — only with keep_probs (tests, small inputs)
@@ -125,17 +121,17 @@ class AttentionProbe:
                  query_chunk: int = 256, attention_modules: list | None = None, seed: int = 0,
                  track_memory: bool = False, keep_keys: bool = False):
         self.loaded = loaded
-        modules = attention_modules or find_attention_modules(loaded.model)
-        self.modules = [(name, module) for name, module in modules]
+        family = _family(loaded)
+        self.projections = family.projections
+        self.modules = list(attention_modules or find_attention_modules(loaded.model, family.projections))
         count = len(self.modules)
         self.layers = list(range(count)) if layers is None else sorted(set(int(x) for x in layers))
         bad = [x for x in self.layers if not 0 <= x < count]
         if bad:
             raise LongLLaDAError(f"layers {bad} out of range: the model has {count} attention layers (0–{count - 1})")
-        config = loaded.model.config
-        self.n_heads = int(getattr(config, "num_attention_heads", None) or getattr(config, "n_heads"))
-        self.n_kv = int(getattr(config, "num_key_value_heads", None) or getattr(config, "n_kv_heads", None)
-                        or self.n_heads)
+        config = loaded.model.config.to_dict()
+        self.n_heads = int(family.value(config, "heads")[1])
+        self.n_kv = int(family.value(config, "kv_heads")[1] or self.n_heads)
         self.heads = list(range(self.n_heads)) if heads is None else sorted(set(int(h) for h in heads))
         bad = [h for h in self.heads if not 0 <= h < self.n_heads]
         if bad:
@@ -171,8 +167,9 @@ class AttentionProbe:
     def __enter__(self):
         for layer in self.layers:
             name, module = self.modules[layer]
-            self._handles.append(module.q_proj.register_forward_hook(self._keep_query(layer)))
-            self._handles.append(module.k_proj.register_forward_hook(self._measure(layer, name, module)))
+            query, key = (getattr(module, p) for p in self.projections)
+            self._handles.append(query.register_forward_hook(self._keep_query(layer)))
+            self._handles.append(key.register_forward_hook(self._measure(layer, name, module)))
         return self
 
     def __exit__(self, *exc):
@@ -227,105 +224,46 @@ class AttentionProbe:
         return torch.cat((rot * cos + rotate_half(rot) * sin, rest), dim=-1)
 
     def _statistics(self, layer: int, name: str, attention, q_proj_out, k_proj_out) -> LayerStats:
+        """Rotate the layer's queries and keys, then feed each chunk of queries' attention to the reducers."""
         import torch
 
         length = k_proj_out.shape[1]
         queries = parse_queries(self.queries_spec, length, self.seed)
         device = k_proj_out.device
-        positions = torch.arange(length, device=device)
         q_all = self._heads(attention, q_proj_out, self.n_heads, "q")
-        k = self._rotate(self._heads(attention, k_proj_out, self.n_kv, "k"), positions)
-        group = self.n_heads // self.n_kv
+        k = self._rotate(self._heads(attention, k_proj_out, self.n_kv, "k"), torch.arange(length, device=device))
         heads = torch.tensor(self.heads, device=device)
-        k = k[heads // group].float()                                   # [h, L, hd]
+        k = k[heads // (self.n_heads // self.n_kv)].float()                  # [h, L, hd]
         q_index = torch.tensor(queries, device=device)
-        q = self._rotate(q_all[:, q_index], q_index)[heads].float()     # [h, Q, hd]
+        q = self._rotate(q_all[:, q_index], q_index)[heads].float()         # [h, Q, hd]
+        context = LayerContext(heads=len(self.heads), queries=queries, length=length,
+                               edges=distance_edges(length), device=device, options=self)
+        reducers = [reducer(context) for reducer in REDUCERS if reducer.enabled(self)]
         scale = float(getattr(attention, "scaling", None) or self.head_dim ** -0.5)
         cap = getattr(self.loaded.model.config, "attn_logit_softcapping", None)
-
-        edges = distance_edges(length)
-        n_bins = len(edges)
         key_pos = torch.arange(length, device=device)
-        half_pairs = self.spec.critical_dimension // 2
-        band_slices = {"below_critical": (slice(0, half_pairs), slice(self.rotary_dim // 2, self.rotary_dim // 2 + half_pairs)),
-                       "beyond_critical": (slice(half_pairs, self.rotary_dim // 2),
-                                           slice(self.rotary_dim // 2 + half_pairs, self.rotary_dim))}
-        h = len(self.heads)
-        mass = torch.zeros(h, 2, n_bins, dtype=torch.float64, device=device)
-        band_sum = {b: torch.zeros(h, 2, n_bins, dtype=torch.float64, device=device) for b in band_slices}
-        bin_count = torch.zeros(2, n_bins, dtype=torch.float64, device=device)
-        local = torch.zeros(h, len(queries), dtype=torch.float64, device=device)
-        half = torch.zeros(h, len(queries), dtype=torch.long, device=device)
-        needle = torch.zeros(h, len(queries), dtype=torch.float64, device=device) if self.needle else None
-        top_pos, top_w, probs_out = [], [], []
-        bins_map = self.map_bins
-        amap = torch.zeros(bins_map, bins_map, dtype=torch.float64, device=device) if bins_map else None
-        map_count = torch.zeros(bins_map, dtype=torch.float64, device=device) if bins_map else None
-        edges_t = torch.tensor(edges, device=device)
-
+        edges_t = torch.tensor(context.edges, device=device)
         for lo in range(0, len(queries), self.query_chunk):
-            qs = q_index[lo:lo + self.query_chunk]
+            positions = q_index[lo:lo + self.query_chunk]
             qc = q[:, lo:lo + self.query_chunk]
             scores = torch.einsum("hqd,hkd->hqk", qc, k) * scale
             if cap:
                 scores = cap * torch.tanh(scores / cap)
-            delta = key_pos[None, :] - qs[:, None]                      # [Q, L]
+            delta = key_pos[None, :] - positions[:, None]                    # [Q, L]
             if self.causal:
                 scores = scores.masked_fill(delta[None] > 0, float("-inf"))
-            p = torch.softmax(scores, dim=-1)
-            if self.keep_probs:
-                probs_out.append(p.cpu())
-            sign = (delta > 0).long()
-            magnitude = delta.abs()
-            bin_index = torch.bucketize(magnitude, edges_t, right=True) - 1   # [Q, L]
-            flat = sign * n_bins + bin_index
-            visible = (~(delta > 0)) if self.causal else torch.ones_like(delta, dtype=torch.bool)
-            one_hot_count = torch.zeros(qs.shape[0], 2 * n_bins, dtype=torch.float64, device=device)
-            one_hot_count.scatter_add_(1, flat, visible.double())
-            bin_count += one_hot_count.sum(0).view(2, n_bins)
-            index = flat[None].expand(h, -1, -1)
-            mass_q = torch.zeros(h, qs.shape[0], 2 * n_bins, dtype=torch.float64, device=device)
-            mass_q.scatter_add_(2, index, p.double())
-            mass += mass_q.sum(1).view(h, 2, n_bins)
-            for band, (first, second) in band_slices.items():
-                dims = torch.cat((torch.arange(self.rotary_dim)[first], torch.arange(self.rotary_dim)[second])).to(device)
-                partial = torch.einsum("hqd,hkd->hqk", qc[..., dims], k[..., dims]) * scale
-                partial = torch.where(visible[None], partial, torch.zeros_like(partial))
-                summed = torch.zeros(h, qs.shape[0], 2 * n_bins, dtype=torch.float64, device=device)
-                summed.scatter_add_(2, index, partial.double())
-                band_sum[band] += summed.sum(1).view(h, 2, n_bins)
-            near = magnitude < self.train_length
-            local[:, lo:lo + len(qs)] = (p * near[None]).sum(-1).double()
-            order = torch.argsort(magnitude, dim=-1, stable=True)         # keys by |Δ|, nearest first
-            cumulative = torch.cumsum(torch.gather(p, 2, order[None].expand(h, -1, -1)), dim=-1)
-            first_half = (cumulative < 0.5).sum(-1).clamp(max=length - 1)
-            half[:, lo:lo + len(qs)] = torch.gather(magnitude, 1, torch.gather(order, 1, first_half.T)).T
-            if needle is not None:
-                a, b = self.needle
-                needle[:, lo:lo + len(qs)] = p[..., a:b].sum(-1).double()
-            mean_heads = p.mean(0)
-            weights, where = mean_heads.topk(min(self.topk, length), dim=-1)
-            top_pos.append(where.cpu())
-            top_w.append(weights.double().cpu())
-            if amap is not None:
-                q_bin = (qs * bins_map // length).long()
-                k_bin = (key_pos * bins_map // length).long()
-                per_key_bin = torch.zeros(len(qs), bins_map, dtype=torch.float64, device=device)
-                per_key_bin.scatter_add_(1, k_bin[None].expand(len(qs), -1), mean_heads.double())
-                amap.index_add_(0, q_bin, per_key_bin)
-                map_count.index_add_(0, q_bin, torch.ones(len(qs), dtype=torch.float64, device=device))
-
-        n_q = len(queries)
-        band_mean = {b: (v / bin_count.clamp_min(1)[None]).cpu().numpy() for b, v in band_sum.items()}
-        return LayerStats(
-            layer=layer, name=name, queries=queries, edges=edges.tolist(),
-            mass=(mass / n_q).cpu().numpy(), local=local.cpu().numpy(), half_distance=half.cpu().numpy(),
-            topk_positions=torch.cat(top_pos).numpy(), topk_weights=torch.cat(top_w).numpy(),
-            band_scores=band_mean,
-            needle=None if needle is None else needle.cpu().numpy(),
-            map=None if amap is None else (amap / map_count.clamp_min(1)[:, None]).cpu().numpy(),
-            probs=torch.cat(probs_out, dim=1).numpy() if self.keep_probs else None,
-            keys=k.cpu().numpy() if self.keep_keys else None)
+            bins = torch.bucketize(delta.abs(), edges_t, right=True) - 1
+            chunk = Chunk(lo=lo, positions=positions, p=torch.softmax(scores, dim=-1), q=qc, k=k, delta=delta,
+                          flat_bin=(delta > 0).long() * len(context.edges) + bins,
+                          visible=~(delta > 0) if self.causal else torch.ones_like(delta, dtype=torch.bool),
+                          scale=scale)
+            for reducer in reducers:
+                reducer.update(chunk)
+        values: dict = {}
+        for reducer in reducers:
+            values.update(reducer.finalize())
+        return LayerStats(layer=layer, name=name, queries=queries, edges=context.edges.tolist(),
+                          keys=k.cpu().numpy() if self.keep_keys else None, **values)
 
 
 def instrumented_forward(loaded, ids: Sequence[int], **probe_options) -> dict[int, LayerStats]:

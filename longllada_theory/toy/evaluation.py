@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import LongLLaDAError
-from ..needles import FORMATS
-from ..niah import NiahSettings, batches, niah_cells
-from ..perplexity import perplexity_cells
-from ..results import ResultsFile, cell_seed
-from ..rope import extrapolation_bound
-from .data import load_corpus
+from ..measure.niah import NeedleInAHaystack, NiahSettings
+from ..measure.perplexity import perplexity_cells
+from ..measure.protocol import Protocol, option, run
+from ..measure.results import cell_seed
+from ..measure.texts import load_corpus
+from ..theory.rope import extrapolation_bound
 
 KINDS = ("ar", "diffusion")
 
@@ -50,17 +50,84 @@ class ReportSettings:
     batch_size: int = 64               # passkeys answered in one batch
 
 
+@dataclass(frozen=True)
+class WindowSettings:
+    length: int = option("context length", 0, cli=False, header=False)  # in every key: one file for all lengths
+    chunk: int = option("chunk size", 32, cli=False)
+    mc: int = option("Monte-Carlo samples per chunk", 8, cli=False)
+    segments: int = option("held-out segments per length", 8, cli=False)
+    seed: int = option("random seed", 0, cli=False)
+    corpus: str = option("digest of the standard-library corpus", "", cli=False)
+
+
+#: the reduced grid of ``longllada toy report --quick``
+QUICK = ReportSettings(samples=5, segments=2, mc=4, breakdown_multiples=(1, 2, 4), breakdown_samples=2, sweep=(1,),
+                       targets=(4,), methods=("longllada",))
+
+
+class LastWindowPerplexity(Protocol):
+    """Perplexity of the last T tokens of ``segments`` held-out segments of ``length`` tokens, each chunk given its
+    full prefix; keys ``L{length}/S{segment}/{chunk start}``."""
+
+    name = "twin-ppl"
+    help = "the twins' last-window perplexity"
+    settings_type = WindowSettings
+
+    def segment_ids(self, segment: int) -> list[int]:
+        s, heldout = self.settings, load_corpus().heldout
+        start = np.random.default_rng(cell_seed(s.seed, f"segment:{s.length}:{segment}")).integers(
+            0, len(heldout) - s.length)
+        return heldout[start:start + s.length].tolist()
+
+    def keys(self) -> list[str]:
+        s, t = self.settings, self.loaded.spec.train_length
+        starts = [lo for lo in range(0, s.length, s.chunk) if lo >= s.length - t
+                  and not (self.loaded.kind == "diffusion" and lo == 0)]
+        return [f"L{s.length}/S{segment}/{lo}" for segment in range(s.segments) for lo in starts]
+
+    def batches(self, keys: list[str]) -> list[list[str]]:
+        """One segment per batch (one forward pass for an AR twin)."""
+        groups: dict[str, list[str]] = {}
+        for key in keys:
+            groups.setdefault(key.rsplit("/", 1)[0], []).append(key)
+        return list(groups.values())
+
+    def measure(self, keys: list[str]) -> list[dict]:
+        s = self.settings
+        prefix = keys[0].rsplit("/", 1)[0] + "/"
+        cells = perplexity_cells(self.loaded, self.segment_ids(int(prefix.split("/")[1][1:])), s.chunk, s.mc,
+                                 seed=s.seed, score_from=s.length - self.loaded.spec.train_length, key_prefix=prefix)
+        return [c for c in cells if c["key"] in set(keys)]
+
+
+class TwinRetrieval(NeedleInAHaystack):
+    """Passkey cells on the held-out corpus (its bytes are the haystack ids); every length and sample count of one
+    twin shares one results file, since the keys name both."""
+
+    name = "twin-niah"
+
+    @classmethod
+    def read_inputs(cls, settings):
+        return "passkey", None
+
+    def prepare(self) -> None:
+        self.needles, self.haystack_ids = "passkey", load_corpus().heldout.tolist()
+
+    def header(self) -> dict:
+        header = {k: v for k, v in super().header().items() if k not in ("lengths", "needles_per_cell")}
+        return {**header, "corpus": load_corpus().digest}
+
+
 class TwinBench:
     """Measures one twin (optionally NTK-scaled) at many lengths, caching every cell in results files."""
 
     def __init__(self, twins_dir: Path, work: Path, settings: ReportSettings, progress: bool = True):
         self.twins_dir, self.work, self.settings, self.progress = Path(twins_dir), Path(work), settings, progress
         self.corpus = load_corpus()
-        self.haystack = self.corpus.heldout.tolist()
         self._models: dict = {}
 
     def model(self, kind: str, method: str | None = None, target: int | None = None, factor: float | None = None):
-        from ..models import load_model
+        from ..models.loading import load_model
 
         key = (kind, method, target, factor)
         if key not in self._models:
@@ -71,30 +138,21 @@ class TwinBench:
                                            target=target if factor is None else None, method=method or "longllada")
         return self._models[key]
 
-    def _store(self, loaded, protocol: str, extra: dict) -> ResultsFile:
-        settings = {**loaded.settings(), **extra, "corpus": self.corpus.digest}
+    def _path(self, loaded, protocol: str) -> Path:
         scaling = "direct" if loaded.plan is None else f"{loaded.plan.method}-{loaded.plan.scaling_factor:.6g}"
-        path = self.work / f"{protocol}_{loaded.kind}_{scaling}.jsonl"
-        return ResultsFile.open(path, protocol, settings)
+        return self.work / f"{protocol}_{loaded.kind}_{scaling}.jsonl"
 
     def window_ppl(self, loaded, length: int) -> tuple[float, float]:
         """Perplexity of the last T tokens at context ``length``, pooled over the held-out segments, with the
         standard error of its log across segments."""
         s = self.settings
-        t = loaded.spec.train_length
-        store = self._store(loaded, "twin-ppl", {"chunk": s.chunk, "mc": s.mc, "segments": s.segments})
+        settings = WindowSettings(length=length, chunk=s.chunk, mc=s.mc, segments=s.segments, seed=s.seed,
+                                  corpus=self.corpus.digest)
+        cells = run(LastWindowPerplexity(loaded, settings), self._path(loaded, "twin-ppl"), progress=False)
         losses = []
         for segment in range(s.segments):
-            prefix = f"L{length}/S{segment}/"
-            start = np.random.default_rng(cell_seed(s.seed, f"segment:{length}:{segment}")).integers(
-                0, len(self.corpus.heldout) - length)
-            ids = self.corpus.heldout[start:start + length].tolist()
-            done = {k for k in store.done if k.startswith(prefix)}
-            for cell in perplexity_cells(loaded, ids, s.chunk, s.mc, seed=s.seed, score_from=length - t,
-                                         key_prefix=prefix, skip=done):
-                store.append(**cell)
-            cells = [c for k, c in store.done.items() if k.startswith(prefix)]
-            losses.append(sum(c["loss"] * c["tokens"] for c in cells) / sum(c["tokens"] for c in cells))
+            mine = [c for c in cells if c["key"].startswith(f"L{length}/S{segment}/")]
+            losses.append(sum(c["loss"] * c["tokens"] for c in mine) / sum(c["tokens"] for c in mine))
         losses = np.array(losses)
         return math.exp(losses.mean()), float(losses.std(ddof=1) / math.sqrt(len(losses)))
 
@@ -104,14 +162,7 @@ class TwinBench:
         niah = NiahSettings(lengths=(length,), depths=s.depths, needles_per_cell=samples, format="plain",
                             answer_length=s.answer_length, block_length=s.answer_length, steps=s.answer_length,
                             seed=s.seed, haystack="builtin:stdlib", needles="passkey", batch_size=s.batch_size)
-        store = self._store(loaded, "twin-niah", {k: v for k, v in asdict(niah).items() if k not in ("lengths",
-                                                                                                      "needles_per_cell")})
-        for group in batches(niah.keys(), niah.batch_size):
-            if not all(key in store.done for key in group):
-                for cell in niah_cells(loaded, self.haystack, "passkey", niah, group):
-                    if cell["key"] not in store.done:
-                        store.append(**cell)
-        return [store.done[key] for key in niah.keys()]
+        return run(TwinRetrieval(loaded, niah), self._path(loaded, "twin-niah"), progress=False)
 
 
 def _hit_rate(cells: list[dict]) -> float | None:

@@ -11,11 +11,11 @@ same as the paper's exp(logits)/(−log u)^τ. ``remasking="random"`` keeps rand
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from .errors import LongLLaDAError
+from ..errors import LongLLaDAError
 
 REMASKING = ("low_confidence", "random")
 
@@ -47,7 +47,7 @@ def diffusion_generate(loaded, prompts: Sequence[Sequence[int]], gen_length: int
     generator seeded with ``seeds[r]``, so a row's answer does not depend on the others in the batch."""
     import torch
 
-    from .models import forward_logits
+    from ..models.loading import forward_logits
 
     if remasking not in REMASKING:
         raise LongLLaDAError(f"remasking {remasking!r} is unknown; expected one of {', '.join(REMASKING)}")
@@ -118,10 +118,26 @@ def _pad_id(loaded) -> int:
     return 0
 
 
+#: sampler name (a model family's ``sampler``) → function (loaded, prompts, gen_length, block_length, steps,
+#: temperature, seeds) → answers
+SAMPLERS: dict[str, Callable[..., list[list[int]]]] = {
+    "greedy": lambda loaded, prompts, gen_length, block_length, steps, temperature, seeds:
+        greedy_generate(loaded, prompts, gen_length),
+    "low_confidence": lambda loaded, prompts, gen_length, block_length, steps, temperature, seeds:
+        diffusion_generate(loaded, prompts, gen_length, block_length, steps, temperature, seeds=seeds),
+}
+
+
+def sampler_name(loaded) -> str:
+    """The sampler a model answers with: greedy for AR models; for diffusion models their family's sampler
+    (low-confidence remasking unless the family names another)."""
+    if loaded.kind != "diffusion":
+        return "greedy"
+    name = getattr(getattr(loaded, "family", None), "sampler", "auto")
+    return "low_confidence" if name == "auto" else name
+
+
 def answers(loaded, prompts: Sequence[Sequence[int]], gen_length: int = 32, block_length: int = 32, steps: int = 32,
             temperature: float = 0.0, seeds: Sequence[int] | None = None) -> list[list[int]]:
-    """The model's answers after prompts of one length, in one batch: the diffusion sampler or greedy decoding,
-    by the model's kind."""
-    if loaded.kind == "diffusion":
-        return diffusion_generate(loaded, prompts, gen_length, block_length, steps, temperature, seeds=seeds)
-    return greedy_generate(loaded, prompts, gen_length)
+    """The model's answers after prompts of one length, in one batch, by its sampler (:func:`sampler_name`)."""
+    return SAMPLERS[sampler_name(loaded)](loaded, prompts, gen_length, block_length, steps, temperature, seeds)

@@ -1,0 +1,132 @@
+"""``longllada bench attention | ppl | niah``: benchmarks that print measured ratios (see
+:mod:`longllada_theory.measure.bench`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..lengths import parse_length
+from ..measure.niah import NiahSettings
+from ..measure.protocol import add_settings_arguments, settings_from_args
+from ..measure.texts import text_ids
+from .commands import add_json_option, add_loading_options, command, group, load, print_json
+
+group("bench", "benchmarks that print measured ratios (attention probe, perplexity estimator, NIAH)")
+GIB = 2 ** 30
+
+
+def _attention_arguments(parser: argparse.ArgumentParser) -> None:
+    add_loading_options(parser, default_model="smollm2")
+    parser.add_argument("--length", default="4k")
+    parser.add_argument("--queries", default="last:64")
+    parser.add_argument("--layers", type=int, help="use only the first N layers (all three variants)")
+    parser.add_argument("--text", default="builtin:stdlib")
+    parser.add_argument("--no-eager", action="store_true", help="skip the eager comparison")
+    parser.add_argument("--repeats", type=int, default=1, help="take the fastest of this many plain/instrumented runs")
+    parser.add_argument("--llada-shaped", action="store_true",
+                        help="a randomly initialised LLaDA-8B-shaped model (bf16, GPU) instead of MODEL")
+    add_json_option(parser)
+
+
+def _describe_attention(result: dict) -> str:
+    lines = [f"{result['model']} · {result['length']} tokens · {result['layers']} layers · {result['device']} "
+             f"{result['dtype']} · queries {result['queries']}"]
+    lines += [f"  {name:>12}: {result[name]['seconds']:8.2f} s   peak +{result[name]['peak_extra_bytes'] / GIB:7.3f} GiB"
+              for name in ("plain", "instrumented", "eager") if name in result]
+    lines.append(f"  time instrumented / plain: {result['time_ratio_instrumented_vs_plain']:.3f}")
+    if "memory_ratio_probe_vs_eager_extra" in result:
+        lines.append(f"  probe's extra memory / eager's extra memory: {result['memory_ratio_probe_vs_eager_extra']:.4f}")
+        lines.append(f"  largest |p_probe − p_eager|: {result['max_abs_prob_difference']:.2e}")
+    else:
+        lines.append(f"  eager skipped: {result['eager_skipped']}")
+    return "\n".join(lines)
+
+
+@command("attention", "probe vs plain forward vs eager output_attentions: time, memory, ratios", _attention_arguments,
+         "Times and peak memory of a plain forward, the instrumented forward (all layers, --queries) and eager "
+         "output_attentions on the same model and input, their ratios, and the largest probability difference.",
+         group="bench")
+def run_attention(args: argparse.Namespace) -> int:
+    from ..measure.bench import bench_attention
+
+    length = parse_length(args.length, "--length")
+    if args.llada_shaped:
+        import torch
+
+        from ..models.shapes import llada_shaped
+        loaded = llada_shaped(args.device or "cuda", layers=args.layers or 32)
+        ids = torch.randint(0, 126000, (length,), generator=torch.Generator().manual_seed(0)).tolist()
+        layers = None
+    else:
+        loaded = load(args)
+        ids, layers = text_ids(loaded, args.text, length), args.layers
+    result = bench_attention(loaded, ids, args.queries, layers=layers, eager=not args.no_eager, repeats=args.repeats)
+    print_json(result) if args.json else print(_describe_attention(result))
+    return 0
+
+
+def _ppl_arguments(parser: argparse.ArgumentParser) -> None:
+    add_loading_options(parser, default_model="toy:diffusion")
+    parser.add_argument("--length", default="512", help="context tokens, the last --chunk scored (default 512)")
+    parser.add_argument("--chunk", type=int, default=64)
+    parser.add_argument("--mc", type=int, default=8, help="sequences per estimate (default 8)")
+    parser.add_argument("--repeats", type=int, default=32, help="estimates per way (default 32)")
+    parser.add_argument("--text", default="builtin:stdlib")
+    add_json_option(parser)
+
+
+@command("ppl", "diffusion perplexity: batched stratified MC vs one sample per forward", _ppl_arguments,
+         "The Monte-Carlo estimate of the last chunk, --repeats times with fresh seeds, batched with stratified mask "
+         "sizes (the package's) and as a loop of one independent sample per forward, at the same --mc sequences per "
+         "estimate: forwards, seconds, the spread over repeats (the real standard error), ratios.", group="bench")
+def run_ppl(args: argparse.Namespace) -> int:
+    from ..measure.bench import bench_perplexity
+
+    loaded = load(args)
+    result = bench_perplexity(loaded, text_ids(loaded, args.text, parse_length(args.length, "--length")), args.chunk,
+                              args.mc, args.repeats)
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{result['model']} · last {result['chunk']} of {result['length']} tokens · {result['mc']} sequences per "
+          f"estimate · {result['repeats']} repeats · {result['device']} {result['dtype']}")
+    for name in ("batched", "sequential"):
+        r = result[name]
+        print(f"  {name:>10}: {r['forwards_per_estimate']:4.0f} forwards, {r['seconds_per_estimate']:.4f} s, "
+              f"loss {r['mean_loss']:.4f} ± {r['standard_error']:.4f} (spread over repeats)")
+    print(f"  standard error batched / sequential: {result['se_ratio_batched_vs_sequential']:.3f}")
+    print(f"  time batched / sequential: {result['time_ratio_batched_vs_sequential']:.3f}")
+    return 0
+
+
+def _niah_arguments(parser: argparse.ArgumentParser) -> None:
+    add_loading_options(parser, default_model="toy:diffusion")
+    parser.add_argument("--length", default="512", help="prompt tokens (default 512)")
+    parser.add_argument("--cells", type=int, default=4, help="cells to answer (default 4)")
+    parser.add_argument("--seed", type=int, default=0)
+    add_settings_arguments(parser.add_argument_group("NIAH settings"), NiahSettings, exclude=("lengths",))
+    add_json_option(parser)
+
+
+@command("niah", "forward passes and seconds per NIAH answer", _niah_arguments,
+         "Answers the first --cells cells of a one-length NIAH grid and counts the model's forward passes per batch: "
+         "exactly --steps for a diffusion model, at most --answer-length for an AR model; seconds per cell.",
+         group="bench")
+def run_niah(args: argparse.Namespace) -> int:
+    from ..measure.bench import bench_niah
+    from ..measure.niah import NeedleInAHaystack
+
+    settings = settings_from_args(NiahSettings, args, lengths=(parse_length(args.length, "--length"),),
+                                  seed=args.seed)
+    inputs = NeedleInAHaystack.read_inputs(settings)
+    result = bench_niah(NeedleInAHaystack(load(args), settings, inputs), args.cells)
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{result['model']} ({result['kind']}) · {result['length']} tokens · batches of {result['batch_size']} · "
+          f"{result['steps']} steps · {result['device']} {result['dtype']}")
+    print(f"  forwards per batch: {[g['forwards'] for g in result['batches']]} (expected "
+          f"{'exactly' if result['kind'] == 'diffusion' else 'at most'} {result['forwards_per_batch_expected']}: "
+          f"{'yes' if result['forwards_as_expected'] else 'NO'})")
+    print(f"  seconds per cell: {result['seconds_per_cell']:.3f} · mean score {result['mean_score']}")
+    return 0

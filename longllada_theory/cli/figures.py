@@ -1,0 +1,87 @@
+"""``longllada plot``, ``compare`` and ``figures``: figures from results files, the comparison with the paper's
+published numbers, and the catalog of every figure in ``figures/``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..lengths import format_length
+from .commands import add_json_option, command, print_json
+
+
+def _save(fig, target: str) -> str:
+    from ..figures.draw import save_figure
+
+    stem = Path(target)
+    return str(save_figure(fig, stem.with_suffix(""), (stem.suffix.lstrip(".") or "png",))[0])
+
+
+def _plot_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", help="results JSONL files (shards of one run are merged)")
+    parser.add_argument("--output", required=True, help="image file (.png or .pdf)")
+    parser.add_argument("--title")
+
+
+@command("plot", "draw a figure from results files (perplexity curves, NIAH heatmaps, attention by distance)",
+         _plot_arguments)
+def run_plot(args: argparse.Namespace) -> int:
+    from ..figures.runs import plot_results
+
+    print(f"wrote {_save(plot_results(args.results, title=args.title), args.output)}")
+    return 0
+
+
+def _compare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", nargs="+", help="results JSONL files (shards of one run)")
+    parser.add_argument("--reference", required=True,
+                        help="e.g. paper:figure2:LLaDA-8B-Base or paper:figure1a:LLaMA3-8B-Base (a wrong name lists all)")
+    parser.add_argument("--figure", help="write the side-by-side figure here (.png/.pdf)")
+    parser.add_argument("--length-tolerance", type=float, default=0.05,
+                        help="relative tolerance matching lengths (the paper counts gpt-4 tokens: 2000, 4000, …)")
+    parser.add_argument("--any-model", action="store_true", help="compare even if the results are for another model")
+    add_json_option(parser)
+
+
+def _describe_comparison(document: dict) -> str:
+    if document["kind"] == "niah":
+        lines = [f"{document['reference']}: mean |Δ| {document['mean_abs_difference']} points, max "
+                 f"{document['max_abs_difference']}, {100 * document['share_within_20']:.0f} % of cells within 20"]
+        lines += [f"  {format_length(length):>6}: ours {means['ours']:6.1f}   paper {means['paper']:6.1f}"
+                  for length, means in document["mean_by_length"].items()]
+    else:
+        lines = [f"{document['reference']}: {document['positions']} positions, median |Δ| "
+                 f"{100 * document['median_abs_relative_difference']:.1f} %, log-correlation "
+                 f"{document['log_correlation']}; at {document['final']['position']}: ours "
+                 f"{document['final']['ours']}, paper {document['final']['paper']}"]
+    verdict = "REPRODUCED" if document["reproduced"] else "NOT reproduced"
+    return "\n".join(lines + [f"{verdict} ({document['criterion']})"])
+
+
+@command("compare", "compare your results with the paper's published numbers", _compare_arguments,
+         "Per-cell differences of a NIAH grid with Figure 2, or of a perplexity curve with Figure 1a; an overall "
+         "verdict and a side-by-side figure.")
+def run_compare(args: argparse.Namespace) -> int:
+    from ..reference import compare
+
+    document, cells = compare(args.results, args.reference, args.length_tolerance, args.any_model)
+    if args.figure:
+        from ..figures.compare import comparison_figure
+        document["figure"] = _save(comparison_figure(document, cells), args.figure)
+    print_json(document) if args.json else print(_describe_comparison(document))
+    return 0
+
+
+def _figures_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", default="figures", help="folder to write into (default: figures)")
+    parser.add_argument("--only", action="append", metavar="NAME", help="draw only this figure (repeatable)")
+
+
+@command("figures", "regenerate every figure (PNG and PDF) from code and stored results", _figures_arguments,
+         "Draw every figure of the package into a folder, deterministically (same names, fixed seeds, no "
+         "timestamps).")
+def run_figures(args: argparse.Namespace) -> int:
+    from ..figures.catalog import regenerate
+
+    regenerate(Path(args.output), args.only)
+    return 0

@@ -1,0 +1,69 @@
+"""``longllada`` — the command line, built from the command registry (:mod:`.commands`) and the measurement
+protocol registry (:mod:`.measure`).
+
+Bad input ends with one line on stderr (``longllada: error: …``) and exit status 2. Heavy modules (torch,
+transformers) are imported only by the commands that measure models, so ``longllada scale`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from ..errors import LongLLaDAError
+from . import bench, figures, theory, toy  # noqa: F401  (each module registers its commands)
+from ..measure.protocol import PROTOCOLS
+from .commands import COMMANDS
+from .measure import register_measurements
+
+
+def _order(item) -> tuple:
+    """Top-level commands in the order a reader meets them: theory, measurements, figures, the rest; groups before
+    their subcommands."""
+    (group, name), _ = item
+    first = ["scale", "explain", "presets", *PROTOCOLS, "plot", "compare", "figures", "bench", "toy"]
+    return (group is not None, first.index(name) if name in first and group is None else len(first))
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line and exit status 2 like every other error."""
+
+    def error(self, message: str):
+        print(f"longllada: error: {self.prog.removeprefix('longllada ')}: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    register_measurements()
+    parser = Parser(prog="longllada", description="RoPE extrapolation theory and measurements for diffusion and "
+                                                  "autoregressive LLMs (LongLLaDA, arXiv 2506.14429).")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for (group, name), spec in sorted(COMMANDS.items(), key=_order):
+        parent = commands if group is None else groups[group]
+        sub = parent.add_parser(name, help=spec.help, description=spec.description)
+        sub.set_defaults(handler=spec.run)
+        if spec.run is None:
+            groups[name] = sub.add_subparsers(dest=f"{name}_command", metavar="WHAT", required=True,
+                                              parser_class=Parser)
+        spec.arguments(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except LongLLaDAError as error:
+        if args.debug:
+            raise
+        print(f"longllada: error: {error.for_cli()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("longllada: interrupted; finished cells are saved, rerun the same command to resume", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `longllada scale … | head`: the reader is gone, nothing more to say
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,69 @@
+"""``longllada toy train`` and ``longllada toy report``: the twin tiny models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from ..errors import LongLLaDAError
+from ..models.sources import TWINS_DIR
+from .commands import command, group, print_json
+
+group("toy", "the twin tiny models: train them, or measure the paper's phenomena on them")
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output", help="where the twins go (default: the package's shipped checkpoints)")
+    parser.add_argument("--work", default="results/twins-training", help="checkpoints for resuming")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+@command("train", "regenerate both twin checkpoints (CPU; resumable)", _train_arguments,
+         "Train the AR twin, then continue it and adapt a copy to masked diffusion side by side (see "
+         "longllada_theory/toy/train.py). Deterministic from the seeds; rerun the same command to resume after an "
+         "interruption.", group="toy")
+def run_train(args: argparse.Namespace) -> int:
+    from ..toy.train import Recipe, train_recipe
+
+    start = time.perf_counter()
+    twins = train_recipe(Recipe(), Path(args.work), Path(args.output or TWINS_DIR), progress=not args.no_progress)
+    for kind, folder in twins.items():
+        record = json.loads((folder / "training_record.json").read_text())["stages"]
+        speeds = ", ".join(f"{r['stage']['name']}: {r['tokens_per_second']:.0f} tokens/s "
+                           f"({100 * r['matmul_share']:.0f} % of measured matmul rate)" for r in record)
+        print(f"{kind} twin → {folder}  [{speeds}]")
+    print(f"total {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--twins", help="folder with ar/ and diffusion/ (default: the shipped twins)")
+    parser.add_argument("--work", default="results/twins-report", help="results files of every cell (resumable)")
+    parser.add_argument("--output", help="also write the report JSON here")
+    parser.add_argument("--json", action="store_true", help="print the JSON document (default when no --output)")
+    parser.add_argument("--quick", action="store_true", help="a reduced grid (for a first look and the notebook)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+@command("report", "measure stable perplexity, local perception and the scaling law on the twins", _report_arguments,
+         "Runs the evaluation suite on the twins and prints one JSON document: train_length; ppl[model][length] "
+         "(last-window perplexity); retrieval[model][length][depth] (passkey hit rate); local_hit / far_hit "
+         "(diffusion twin, needle within T vs. beyond 1.5 T of the question, at 2T and 4T); ntk[model] (per method "
+         "and target: λ, predicted and measured breakdown lengths); sweep[model] (retrieval at 4T for multiples of "
+         "the law's λ).", group="toy")
+def run_report(args: argparse.Namespace) -> int:
+    from ..toy.evaluation import QUICK, ReportSettings, build_report, save_report
+
+    twins = Path(args.twins or TWINS_DIR)
+    for kind in ("ar", "diffusion"):
+        if not (twins / kind / "model.safetensors").is_file():
+            raise LongLLaDAError(f"no {kind} twin in {twins}; regenerate the twins with `longllada toy train`")
+    report = build_report(twins, Path(args.work), QUICK if args.quick else ReportSettings(),
+                          progress=not args.no_progress)
+    if args.output:
+        save_report(report, Path(args.output))
+    if args.json or not args.output:
+        print_json(report)
+    return 0

@@ -1,0 +1,38 @@
+"""The side-by-side figure of ``longllada compare``: a user's results beside the paper's published numbers."""
+
+from __future__ import annotations
+
+from ..measure.niah import niah_grid
+from ..measure.perplexity import perplexity_curve
+from ..reference import parse_reference, reference_curve, reference_grid
+from .draw import niah_heatmap, perplexity_figure, style
+
+
+def comparison_figure(document: dict, cells: list[dict]):
+    """Side by side: the user's results and the paper's (heatmaps and their difference, or the two curves), from
+    :func:`~longllada_theory.reference.compare`'s document and cells."""
+    reference = parse_reference(document["reference"])
+    plt = style()
+    if document["kind"] == "ppl":
+        curve = perplexity_curve(cells)
+        ends, paper = reference_curve(reference.model)
+        return perplexity_figure([{"label": f"paper: {reference.model}", "end": ends, "ppl": paper, "ls": "--"},
+                                  {"label": f"ours: {document['model']}", "end": curve["end"],
+                                   "ppl": curve["running_ppl"]}],
+                                 f"{reference.name}: median |Δ| {100 * document['median_abs_relative_difference']:.1f} %")
+    import pandas as pd
+    ours = niah_grid(cells)
+    paper = reference_grid(reference.model)
+    matched = ours[[document["matched_lengths"][int(c)] for c in paper.columns]]
+    matched.columns = paper.columns
+    diff = pd.DataFrame({int(k): {float(d): v for d, v in by.items()} for k, by in document["difference"].items()})
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    niah_heatmap(matched.loc[paper.index], f"ours: {document['model']}", ax=axes[0], colorbar=False)
+    niah_heatmap(paper, f"paper: {reference.model}", ax=axes[1], colorbar=True)
+    import seaborn as sns
+    sns.heatmap(diff.sort_index(), ax=axes[2], cmap="RdBu", center=0, vmin=-100, vmax=100, annot=True, fmt=".0f",
+                annot_kws={"fontsize": 7})
+    axes[2].set_title(f"ours − paper (mean |Δ| {document['mean_abs_difference']:.1f})", fontsize=10)
+    axes[2].set_xlabel("context length")
+    fig.tight_layout()
+    return fig

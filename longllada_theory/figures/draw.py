@@ -1,0 +1,136 @@
+"""Drawing primitives, one function per kind of figure, from plain arrays and tables (seaborn's style). They save
+nothing and read no files: the measurement protocols, the theory figures and the figure catalog call them, and
+notebooks show exactly what ``longllada figures`` writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..lengths import format_length
+
+COLORS = {"causal": "#d62728", "bidirectional": "#1f77b4", "ar": "#d62728", "diffusion": "#1f77b4"}
+
+
+def style():
+    import seaborn as sns
+    sns.set_theme(style="whitegrid", context="paper", font_scale=1.1)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def run_label(settings: dict) -> str:
+    scaling = settings.get("scaling")
+    name = str(settings.get("model", "?")).split("/")[-1]
+    if not scaling:
+        return f"{name} (direct)"
+    return f"{name} ({scaling['method']} λ={scaling['scaling_factor']:.3g})"
+
+
+def perplexity_figure(series: list[dict], title: str = "Perplexity against context length", log_y: bool = True):
+    """Running perplexity against context length, one line per series
+    (``{"label", "end", "ppl", "train_length"?, "se"?}``), with each model's training length marked."""
+    plt = style()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    marked = set()
+    for item in series:
+        line, = ax.plot(item["end"], item["ppl"], lw=1.8, label=item["label"], ls=item.get("ls", "-"),
+                        color=item.get("color"))
+        if item.get("se") is not None:
+            low, high = item["ppl"] * np.exp(-2 * item["se"]), item["ppl"] * np.exp(2 * item["se"])
+            ax.fill_between(item["end"], low, high, color=line.get_color(), alpha=0.15, lw=0)
+        length = item.get("train_length")
+        if length and length not in marked:
+            marked.add(length)
+            ax.axvline(length, color=line.get_color(), lw=1, ls="--", alpha=0.7)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel("context length (tokens)")
+    ax.set_ylabel("perplexity")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_line: bool = True):
+    """Lengths × depths heatmap of NIAH scores (0–100), red to green as in the paper, with the mean score per
+    length as a line (right axis)."""
+    plt = style()
+    import seaborn as sns
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.0 + 0.9 * grid.shape[1], 4.2))
+    sns.heatmap(grid, ax=ax, vmin=0, vmax=100, cmap="RdYlGn", cbar=colorbar, annot=grid.shape[1] <= 8,
+                fmt=".0f", annot_kws={"fontsize": 7}, linewidths=0.3, linecolor="white",
+                cbar_kws={"label": "score"} if colorbar else None)
+    ax.set_xticklabels([format_length(float(c)) for c in grid.columns], rotation=0)
+    ax.set_yticklabels([f"{float(d):g}" for d in grid.index], rotation=0)
+    ax.set_xlabel("context length")
+    ax.set_ylabel("needle depth (%)")
+    ax.set_title(title, fontsize=10)
+    if mean_line:
+        twin = ax.twinx()
+        twin.plot(np.arange(grid.shape[1]) + 0.5, grid.mean(axis=0).values, color="black", marker="o", lw=1.5)
+        twin.set_ylim(0, 105)
+        twin.set_yticks([])
+        twin.grid(False)
+    return ax.figure
+
+
+def niah_figure(grids: list[tuple[str, object]]):
+    """Several NIAH heatmaps side by side on one colour scale."""
+    plt = style()
+    width = sum(1.0 + 0.9 * g.shape[1] for _, g in grids)
+    fig, axes = plt.subplots(1, len(grids), figsize=(width, 4.2), squeeze=False)
+    for i, (ax, (title, grid)) in enumerate(zip(axes[0], grids)):
+        niah_heatmap(grid, title, ax=ax, colorbar=i == len(grids) - 1)
+    fig.tight_layout()
+    return fig
+
+
+def attention_figure(series: list[dict], title: str = "Attention by relative distance"):
+    """Two panels from attention results (``{"label", "cells", "train_length", "color"?, "ls"?}`` per run): the
+    queries' attention mass on earlier keys by distance bin (mean over layers and heads), and the local-perception
+    index (share within T_train of the query) per layer."""
+    plt = style()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for item in series:
+        cells = sorted(item["cells"], key=lambda c: c["layer"])
+        edges = np.array(cells[0]["edges"])
+        mass = np.mean([np.array(c["mass"])[:, 0, :] for c in cells], axis=(0, 1))  # keys at or before the query
+        line = {"color": item.get("color"), "ls": item.get("ls", "-")}
+        left.plot(np.maximum(edges, 0.5), mass, marker="o", ms=3, label=item["label"], **line)
+        right.plot([c["layer"] for c in cells], [np.mean(c["local"]) for c in cells], marker="o", ms=3,
+                   label=item["label"], **line)
+        if item.get("train_length"):
+            left.axvline(item["train_length"], color="black", lw=1, ls=":")
+    left.set_xscale("log", base=2)
+    left.set_xlabel("distance from query to key (bin lower edge, tokens)")
+    left.set_ylabel("attention mass (mean over layers, heads)")
+    left.set_title(title)
+    right.set_xlabel("layer")
+    right.set_ylabel("share of attention within T_train")
+    right.set_ylim(0, 1.02)
+    right.set_title("Local-perception index per layer")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path_stem: Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+    """Write ``fig`` as PNG (150 dpi) and PDF without timestamps, so regenerating gives the same files."""
+    import matplotlib.pyplot as plt
+
+    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        path = path_stem.with_suffix(f".{fmt}")
+        metadata = {"Software": None} if fmt == "png" else {"Creator": None, "Producer": None, "CreationDate": None}
+        fig.savefig(path, dpi=150, metadata=metadata)
+        written.append(path)
+    plt.close(fig)
+    return written
+
+

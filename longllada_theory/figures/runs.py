@@ -1,0 +1,31 @@
+"""Figures of results files (``longllada plot``): shards of one run are merged; different runs become different
+series or panels, drawn by their protocol's own figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import LongLLaDAError
+from ..measure.protocol import protocol_of
+from ..measure.results import load_results, read_header
+
+
+def group_runs(paths: list[str]) -> list:
+    """Results of each distinct run, in the order first seen."""
+    groups: dict[str, list[Path]] = {}
+    for path in paths:
+        if not Path(path).is_file():
+            raise LongLLaDAError(f"results file {path} does not exist")
+        header = read_header(Path(path))
+        key = repr((header.get("protocol"), header.get("settings")))
+        groups.setdefault(key, []).append(Path(path))
+    return [load_results(files) for files in groups.values()]
+
+
+def plot_results(paths: list[str], title: str | None = None):
+    """One figure of the runs in ``paths`` (all of one protocol)."""
+    runs = group_runs(paths)
+    protocols = {r.protocol for r in runs}
+    if len(protocols) > 1:
+        raise LongLLaDAError(f"cannot draw {' and '.join(sorted(protocols))} results in one figure")
+    return protocol_of(protocols.pop()).figure(runs, title)

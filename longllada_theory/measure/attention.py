@@ -1,0 +1,146 @@
+"""Attention statistics by relative distance — local perception (the ``attention`` measurement).
+
+One forward pass with the attention probe (:mod:`.probe`) over a text, or over a needle prompt (with a diffusion
+model's masked answer slots appended), gives one cell per layer: attention mass by relative distance, each query's
+share within T_train, the half-mass distance, the most-attended keys, pre-softmax scores by RoPE band, and the mass
+on the needle.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import LongLLaDAError
+from ..lengths import parse_length
+from .needles import FORMATS, build_prompt, load_needles, passkey_needle
+from .probe import find_attention_modules, instrumented_forward
+from .protocol import Protocol, option, register_protocol
+from .texts import load_text, text_ids
+
+
+def parse_indices(text: str, what: str) -> tuple[int, ...]:
+    """``0,3,7`` → (0, 3, 7): non-negative whole numbers, comma-separated."""
+    try:
+        values = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        raise LongLLaDAError(f"{what} {text!r}: expected comma-separated whole numbers like 0,3,7",
+                             parameters=(what,)) from None
+    if any(v < 0 for v in values):
+        raise LongLLaDAError(f"{what} {text!r}: indices count from 0", parameters=(what,))
+    return values
+
+
+@dataclass(frozen=True)
+class AttentionSettings:
+    length: int = option("tokens", 4096, parse=lambda v: parse_length(v, "--length"))
+    queries: str = option("last, last:N, sample:N, range:A-B, all, or answer (with --niah-depth)", "last:64")
+    layers: tuple[int, ...] | None = option("comma-separated layer indices (default: all)", None,
+                                            parse=lambda v: parse_indices(v, "layers"))
+    heads: tuple[int, ...] | None = option("comma-separated head indices (default: all)", None,
+                                           parse=lambda v: parse_indices(v, "heads"))
+    text: str = option("text to read (ignored with --niah-depth)", "builtin:stdlib")
+    text_field: str = option("field of a .jsonl text file", "text")
+    map_bins: int | None = option("also store a downsampled attention map of this many bins", None, parse=int)
+    niah_depth: float | None = option("instead of --text: a needle prompt with the needle at this depth (%)", None,
+                                      parse=float)
+    needles: str = option("builtin, passkey or a needles.jsonl (with --niah-depth)", "builtin")
+    haystack: str = option("haystack text (with --niah-depth)", "builtin:noise")
+    format: str = option("prompt layout (with --niah-depth)", "plain", choices=tuple(FORMATS))
+    answer_length: int = option("masked answer tokens appended for diffusion models (with --niah-depth)", 32,
+                                parse=int)
+    seed: int = option("random seed", 0, cli=False)
+
+    def __post_init__(self):
+        if self.queries == "answer" and self.niah_depth is None:
+            raise LongLLaDAError("queries answer needs a needle prompt: add niah_depth D",
+                                 parameters=("queries", "niah_depth"))
+
+
+@register_protocol
+class Attention(Protocol):
+    """The probe's statistics, one cell per layer (module docstring)."""
+
+    name = "attention"
+    help = "attention statistics by relative distance (local perception)"
+    description = ("One forward pass with the attention probe (hooks on the query/key projections and the model's "
+                   "RoPE; no output_attentions, no eager): attention mass by relative distance, the share within "
+                   "T_train of each query, the half-mass distance, top-k positions, pre-softmax scores by RoPE band, "
+                   "and the mass on a needle. One cell per layer.")
+    settings_type = AttentionSettings
+
+    @classmethod
+    def read_inputs(cls, settings: AttentionSettings):
+        if settings.niah_depth is None:
+            return load_text(settings.text, settings.text_field)
+        needles = "passkey" if settings.needles == "passkey" else load_needles(
+            None if settings.needles == "builtin" else settings.needles)
+        return needles, load_text(settings.haystack)
+
+    def prepare(self) -> None:
+        s, loaded = self.settings, self.loaded
+        self.needle_span = None
+        self.query_spec = s.queries
+        if s.niah_depth is None:
+            self.ids = text_ids(loaded, s.text, s.length, s.text_field)
+            return
+        needles, haystack = self.inputs
+        needle = passkey_needle(random.Random(s.seed)) if needles == "passkey" else needles[0]
+        answer_length = s.answer_length if loaded.kind == "diffusion" else 0
+        budget = s.length - len(loaded.prefix_ids) - answer_length
+        prompt = build_prompt(loaded.tokenizer, loaded.tokenizer.encode(haystack[: 8 * s.length]), needle, budget,
+                              s.niah_depth, FORMATS[s.format])
+        self.ids = loaded.prefix_ids + prompt.ids + [loaded.mask_token_id] * answer_length
+        offset = len(loaded.prefix_ids)
+        self.needle_span = (offset + prompt.needle_start, offset + prompt.needle_end)
+        if s.queries == "answer":
+            self.query_spec = (list(range(len(self.ids) - answer_length, len(self.ids))) if answer_length
+                               else [len(self.ids) - 1])
+
+    def header(self) -> dict:
+        s = self.settings
+        return {**self.loaded.settings(), "length": len(self.ids),
+                "queries": s.queries, "layers": s.layers, "heads": s.heads,
+                "text": s.text if s.niah_depth is None else None, "niah_depth": s.niah_depth,
+                "needle_span": self.needle_span, "map_bins": s.map_bins, "seed": s.seed}
+
+    def keys(self) -> list[str]:
+        count = len(find_attention_modules(self.loaded.model, self.loaded.family.projections))
+        return [f"layer{layer}" for layer in (self.settings.layers if self.settings.layers is not None
+                                              else range(count))]
+
+    def batches(self, keys: list[str]) -> list[list[str]]:
+        return [keys] if keys else []  # one forward pass gives every layer
+
+    def measure(self, keys: list[str]) -> list[dict]:
+        s = self.settings
+        stats = instrumented_forward(self.loaded, self.ids, layers=[int(k[len("layer"):]) for k in keys],
+                                     heads=s.heads, queries=self.query_spec, needle=self.needle_span,
+                                     map_bins=s.map_bins, seed=s.seed)
+        return [stats[layer].to_cell() for layer in sorted(stats)]
+
+    def summary(self, cells: list[dict]) -> dict:
+        cells = sorted(cells, key=lambda c: c["layer"])
+        return {"length": len(self.ids), "train_length": self.loaded.spec.train_length, "layers": [
+            {"layer": c["layer"], "local": round(float(np.mean(c["local"])), 4),
+             "half_distance": float(np.median(c["half_distance"])),
+             **({"needle": round(float(np.mean(c["needle"])), 4)} if "needle" in c else {})} for c in cells]}
+
+    def describe(self, summary: dict) -> str:
+        lines = [f"share of attention within T_train = {summary['train_length']} of each query (local), median "
+                 "distance holding half the mass:"]
+        for row in summary["layers"]:
+            lines.append(f"  layer {row['layer']:>3}: local {row['local']:.3f}  half-mass distance "
+                         f"{row['half_distance']:.0f}" + (f"  on the needle {row['needle']:.3f}" if "needle" in row
+                                                          else ""))
+        return "\n".join(lines)
+
+    @classmethod
+    def figure(cls, runs, title: str | None = None):
+        from ..figures.draw import attention_figure, run_label
+
+        series = [{"label": f"{run_label(run.settings)}, {run.settings['length']} tokens", "cells": run.cells,
+                   "train_length": run.settings.get("train_length")} for run in runs]
+        return attention_figure(series, title or "Attention by relative distance")

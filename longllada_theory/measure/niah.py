@@ -1,0 +1,193 @@
+"""The needle-in-a-haystack grid (Figures 1b, 2 and 6 of the paper; the ``niah`` measurement): lengths × depths ×
+needles, each cell a prompt of exactly ``length`` tokens in the model's own tokenizer, answered by the model's sampler
+(greedy for AR, the family's sampler for diffusion), scored 0–100 as NeedleBench does
+(:func:`~longllada_theory.measure.needles.needle_score`).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from ..errors import LongLLaDAError
+from ..lengths import format_length, parse_lengths
+from .needles import FORMATS, Needle, build_prompt, load_needles, needle_score, passkey_needle
+from .protocol import Protocol, option, register_protocol
+from .results import cell_seed
+from .sampling import answers as model_answers
+from .sampling import check_sampler
+from .texts import load_text
+
+
+def parse_depths(text: str) -> tuple[float, ...]:
+    """``0:100:10`` (start:stop:step, inclusive) or ``0,50,100``."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(x) for x in text.split(":"))
+            if step <= 0:
+                raise ValueError
+            return tuple(float(round(x, 6)) for x in np.arange(start, stop + step / 2, step))
+        return tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise LongLLaDAError(f"depths {text!r}: expected start:stop:step like 0:100:10, or a list like 0,50,100",
+                             parameters=("depths",)) from None
+
+
+@dataclass(frozen=True)
+class NiahSettings:
+    lengths: tuple[int, ...] = option("comma-separated context lengths", (2048, 4096, 8192),
+                                      parse=lambda v: tuple(parse_lengths(v, "--lengths")))
+    depths: tuple[float, ...] = option("needle depths in %: start:stop:step or a list", tuple(range(0, 101, 10)),
+                                       parse=parse_depths)
+    needles_per_cell: int = option("needles asked per length × depth", 1, parse=int)
+    format: str = option("prompt layout", "plain", choices=tuple(FORMATS))
+    answer_length: int = option("answer tokens", 32, parse=int)
+    block_length: int | None = option("diffusion sampler block length (default: answer length)", None, parse=int)
+    steps: int | None = option("diffusion sampler steps (default: answer length)", None, parse=int)
+    temperature: float = option("diffusion sampler temperature", 0.0, parse=float)
+    seed: int = option("random seed", 0, cli=False)
+    haystack: str = option("a .txt, a .jsonl (see --haystack-field), builtin:noise or builtin:stdlib", "builtin:noise")
+    needles: str = option("builtin (English set), passkey, or a NeedleBench-style needles.jsonl", "builtin")
+    batch_size: int = option("cells of one length answered in one batch (fixed groups, so resuming is exact)", 1,
+                             parse=int)
+    haystack_field: str = option("field of a .jsonl haystack file", "text", header=False)
+
+    def __post_init__(self):
+        for name in ("block_length", "steps"):  # the sampler's defaults: one block, one step per token
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, self.answer_length)
+        if self.format not in FORMATS:
+            raise LongLLaDAError(f"prompt format {self.format!r} is unknown; expected one of {', '.join(FORMATS)}",
+                                 parameters=("format",))
+        if not self.lengths:
+            raise LongLLaDAError("give at least one length", parameters=("lengths",))
+        if any(b <= a for a, b in zip(self.lengths, self.lengths[1:])):
+            raise LongLLaDAError(f"lengths {', '.join(map(str, self.lengths))} must be increasing, each larger than "
+                                 "the one before (e.g. 2k,4k,8k)", parameters=("lengths",))
+        for depth in self.depths:
+            if not 0 <= depth <= 100:
+                raise LongLLaDAError(f"depth {depth} must be a percentage from 0 to 100", parameters=("depths",))
+        check_sampler(self.answer_length, self.block_length, self.steps)
+        if self.batch_size < 1:
+            raise LongLLaDAError(f"batch_size {self.batch_size} must be at least 1", parameters=("batch_size",))
+
+    def keys(self) -> list[str]:
+        return [cell_key(length, depth, j) for length in self.lengths for depth in self.depths
+                for j in range(self.needles_per_cell)]
+
+
+def cell_key(length: int, depth: float, index: int) -> str:
+    return f"L{length}/D{depth:g}/N{index}"
+
+
+def niah_cells(loaded, haystack_ids: list[int], needles: list[Needle] | str, settings: NiahSettings,
+               keys: list[str]) -> list[dict]:
+    """Build, answer (in one batch) and score the cells ``keys`` of one length. Each cell is a pure function of the
+    settings' seed and its key (and, to float rounding, of the batch it is answered in)."""
+    prompts, meta = [], []
+    for key in keys:
+        length, depth, index = _parse_key(key)
+        rng = random.Random(cell_seed(settings.seed, key))
+        needle = passkey_needle(rng) if needles == "passkey" else needles[rng.randrange(len(needles))]
+        budget = length - len(loaded.prefix_ids)
+        haystack = _cyclic(haystack_ids, rng.randrange(len(haystack_ids)), budget)
+        prompt = build_prompt(loaded.tokenizer, haystack, needle, budget, depth, FORMATS[settings.format])
+        prompts.append(loaded.prefix_ids + prompt.ids)
+        meta.append((key, length, depth, index, needle, prompt))
+    replies = model_answers(loaded, prompts, settings.answer_length, settings.block_length, settings.steps,
+                            settings.temperature, seeds=[cell_seed(settings.seed, key + ":sample") for key in keys])
+    cells = []
+    for (key, length, depth, index, needle, prompt), reply in zip(meta, replies):
+        text = loaded.tokenizer.decode(reply)
+        score = needle_score(text, needle)
+        cells.append({"key": key, "length": length, "depth": depth, "needle": index, "keyword": needle.keyword,
+                      "distance": prompt.distance, "answer": text, "score": round(score, 4), "hit": score == 100.0})
+    return cells
+
+
+def batches(keys: list[str], size: int) -> list[list[str]]:
+    """Fixed groups of at most ``size`` consecutive keys of one length (the same groups on every run)."""
+    groups: list[list[str]] = []
+    for key in keys:
+        if groups and len(groups[-1]) < size and _parse_key(groups[-1][0])[0] == _parse_key(key)[0]:
+            groups[-1].append(key)
+        else:
+            groups.append([key])
+    return groups
+
+
+def _cyclic(ids: list[int], offset: int, count: int) -> list[int]:
+    """``count`` tokens of ``ids`` from ``offset`` on, wrapping around."""
+    out = list(ids[offset:offset + count])
+    while len(out) < count:
+        out += ids[: count - len(out)]
+    return out
+
+
+def _parse_key(key: str) -> tuple[int, float, int]:
+    length, depth, index = key.split("/")
+    return int(length[1:]), float(depth[1:]), int(index[1:])
+
+
+def niah_grid(cells: Iterable[dict], value: str = "score"):
+    """A lengths × depths table (pandas) of the mean ``value`` per cell."""
+    import pandas as pd
+
+    frame = pd.DataFrame(list(cells))
+    if frame.empty:
+        raise LongLLaDAError("no NIAH cells to tabulate")
+    frame[value] = frame[value].astype(float)
+    return frame.pivot_table(index="depth", columns="length", values=value, aggfunc="mean").sort_index()
+
+
+@register_protocol
+class NeedleInAHaystack(Protocol):
+    """The NIAH grid (module docstring)."""
+
+    name = "niah"
+    help = "needle-in-a-haystack grid of lengths × depths (the paper's Figures 1b/2)"
+    description = ("Lengths × depths × needles; prompts measured in the model's own tokens; answers by greedy "
+                   "decoding (AR) or the diffusion model's sampler; NeedleBench's 0–100 score.")
+    settings_type = NiahSettings
+
+    @classmethod
+    def read_inputs(cls, settings: NiahSettings) -> tuple[list[Needle] | str, str]:
+        if settings.needles == "passkey":
+            needles = "passkey"
+        else:
+            needles = load_needles(None if settings.needles == "builtin" else settings.needles)
+        return needles, load_text(settings.haystack, settings.haystack_field)
+
+    def prepare(self) -> None:
+        self.needles, haystack = self.inputs
+        self.haystack_ids = self.loaded.tokenizer.encode(haystack[: 64 * max(self.settings.lengths)])
+
+    def keys(self) -> list[str]:
+        return self.settings.keys()
+
+    def batches(self, keys: list[str]) -> list[list[str]]:
+        return batches(keys, self.settings.batch_size)
+
+    def measure(self, keys: list[str]) -> list[dict]:
+        return niah_cells(self.loaded, self.haystack_ids, self.needles, self.settings, keys)
+
+    def summary(self, cells: list[dict]) -> dict:
+        grid = niah_grid(cells)
+        return {"mean_by_length": {str(k): round(float(v), 2) for k, v in grid.mean(axis=0).items()},
+                "grid": {str(c): {str(d): round(float(v), 2) for d, v in grid[c].items()} for c in grid.columns}}
+
+    def describe(self, summary: dict) -> str:
+        import pandas as pd
+
+        grid = pd.DataFrame(summary["grid"])
+        return (grid.to_string() + "\nmean by length: "
+                + " ".join(f"{format_length(float(k))}:{v}" for k, v in summary["mean_by_length"].items()))
+
+    @classmethod
+    def figure(cls, runs, title: str | None = None):
+        from ..figures.draw import niah_figure, run_label
+
+        return niah_figure([(run_label(run.settings), niah_grid(run.cells)) for run in runs])

@@ -1,0 +1,182 @@
+"""Measurement protocols and the one loop that runs them.
+
+A protocol (perplexity, NIAH, attention, …) is one module holding one :class:`Protocol` subclass: its name, a frozen
+settings dataclass (which, with the model's settings, is the results file's header), the cells it measures (one
+key each), how they are grouped into batches, how a batch is computed, how finished cells are summarised, and its
+figure. :func:`run` is the only place that opens a results file, skips finished cells, keeps to a shard, shows
+progress and appends each finished cell at once — so every protocol resumes and shards the same way.
+
+Registered protocols (:func:`register_protocol`) become ``longllada`` subcommands, their options taken from the
+settings dataclass's fields' metadata (see :func:`option`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from abc import ABC, abstractmethod
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from ..errors import LongLLaDAError
+from .results import ResultsFile, shard_cells
+
+if TYPE_CHECKING:
+    from ..models.loading import LoadedModel
+    from .results import Results
+
+
+def option(help: str, default: Any = MISSING, *, flag: str | None = None, parse: Callable[[str], Any] | None = None,
+           choices: Callable[[], list[str]] | tuple[str, ...] | None = None, metavar: str | None = None,
+           cli: bool = True, header: bool = True):
+    """A settings field that is also a command-line option ``--name-with-dashes`` (or ``flag``).
+
+    ``parse`` turns the option's text into the field's value (``int``, :func:`~longllada_theory.lengths.parse_length`,
+    …); ``choices`` may be a function, so they are read from a registry when the parser is built. ``cli=False`` keeps
+    the field out of the command line (set by the library only); ``header=False`` keeps it out of the results
+    header (it does not change a result, e.g. a field name in a file whose content is hashed elsewhere)."""
+    meta = {"help": help, "flag": flag, "parse": parse, "choices": choices, "metavar": metavar, "cli": cli,
+            "header": header}
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser, settings_type: type, exclude: tuple[str, ...] = ()) -> None:
+    """One option per settings field (see :func:`option`; ``exclude`` leaves some out); parsing and validation happen
+    in :func:`settings_from_args`, so every error reads the same way."""
+    for f in fields(settings_type):
+        meta = f.metadata
+        if not meta.get("cli", False) or f.name in exclude:
+            continue
+        flag = meta["flag"] or "--" + f.name.replace("_", "-")
+        choices = _choices(f)
+        default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING
+                                                                  else None)
+        help_text = meta["help"] + (f"; one of {', '.join(choices)}" if choices else "")
+        help_text += f" (default: {default})" if default not in (None, False, MISSING) else ""
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, dest=f.name, action="store_true", help=meta["help"])
+        else:
+            parser.add_argument(flag, dest=f.name, default=None, metavar=meta["metavar"] or f.name.upper(),
+                                help=help_text)
+
+
+def _choices(f) -> list[str] | None:
+    choices = f.metadata.get("choices")
+    return list(choices() if callable(choices) else choices) if choices else None
+
+
+def settings_from_args(settings_type: type, args: argparse.Namespace, **overrides):
+    """The settings dataclass from parsed options: each given option parsed by its field's ``parse``, the rest
+    defaults; the dataclass validates the values (its errors name the parameter, the CLI turns it into a flag)."""
+    values = {}
+    for f in fields(settings_type):
+        raw = getattr(args, f.name, None)
+        if raw is None or not f.metadata.get("cli", False):
+            continue
+        choices = _choices(f)
+        if choices and raw not in choices:
+            raise LongLLaDAError(f"{f.name} {raw!r} is unknown; expected one of {', '.join(choices)}",
+                                 parameters=(f.name,))
+        parse = f.metadata.get("parse")
+        values[f.name] = parse(raw) if parse else raw
+    return settings_type(**{**values, **overrides})
+
+
+class Protocol(ABC):
+    """One measurement (see module docstring). Subclasses set the class attributes and implement :meth:`keys` and
+    :meth:`measure`; the others have defaults."""
+
+    name: ClassVar[str]
+    help: ClassVar[str]
+    description: ClassVar[str] = ""
+    settings_type: ClassVar[type]
+
+    def __init__(self, loaded: LoadedModel, settings: Any, inputs: Any = None):
+        self.loaded, self.settings = loaded, settings
+        self.inputs = self.read_inputs(settings) if inputs is None else inputs
+        self.prepare()
+
+    @classmethod
+    def read_inputs(cls, settings: Any) -> Any:
+        """The files a run reads (texts, needles), read before the model is loaded so bad input fails fast."""
+        return None
+
+    def prepare(self) -> None:
+        """Work that needs the model (tokenising the inputs); called once by ``__init__``."""
+
+    def header(self) -> dict:
+        """What defines the run in its results file: the model's settings and this protocol's (the fields that
+        change a result)."""
+        keep = {f.name for f in fields(self.settings) if f.metadata.get("header", True)}
+        return {**self.loaded.settings(), **{k: v for k, v in asdict(self.settings).items() if k in keep}}
+
+    @abstractmethod
+    def keys(self) -> list[str]:
+        """Every cell of the run, in order (the shard takes every N-th)."""
+
+    def batches(self, keys: list[str]) -> list[list[str]]:
+        """Groups of keys computed together (the same groups on every run, so resuming is exact)."""
+        return [[key] for key in keys]
+
+    @abstractmethod
+    def measure(self, keys: list[str]) -> list[dict]:
+        """Compute one batch; one cell (a dict with ``key``) per key."""
+
+    def summary(self, cells: list[dict]) -> dict:
+        """A JSON-ready summary of finished cells."""
+        return {"cells": len(cells)}
+
+    def describe(self, summary: dict) -> str:
+        """The summary as lines for a person."""
+        return "\n".join(f"{k}: {v}" for k, v in summary.items())
+
+    @classmethod
+    def figure(cls, runs: list[Results]):
+        """A figure of one or more runs of this protocol (``longllada plot``)."""
+        raise LongLLaDAError(f"{cls.name} results have no figure")
+
+
+def run(protocol: Protocol, output: str | None = None, shard: tuple[int, int] = (0, 1),
+        progress: bool = True) -> list[dict]:
+    """Run (or resume) ``protocol``: the cells of this shard not yet in ``output`` are computed batch by batch and
+    each is appended to the results file as soon as it is done. Returns every cell of the shard, finished ones
+    included, in order."""
+    from tqdm.auto import tqdm
+
+    store = ResultsFile.open(output, protocol.name, protocol.header(), shard)
+    keys = shard_cells(protocol.keys(), shard)
+    todo = [batch for batch in protocol.batches(keys) if any(key not in store.done for key in batch)]
+    with tqdm(total=sum(len(b) for b in todo), desc=f"{protocol.name} {protocol.loaded.name}", unit="cell",
+              disable=not progress) as bar:
+        for batch in todo:
+            for cell in protocol.measure(batch):
+                if cell["key"] not in store.done:
+                    store.append(**cell)
+            bar.update(len(batch))
+    return [store.done[key] for key in keys if key in store.done]
+
+
+PROTOCOLS: dict[str, type[Protocol]] = {}
+
+
+def register_protocol(cls: type[Protocol]) -> type[Protocol]:
+    """Make a protocol a ``longllada`` subcommand (a class decorator)."""
+    PROTOCOLS[cls.name] = cls
+    return cls
+
+
+def protocol_of(name: str) -> type[Protocol]:
+    if name not in PROTOCOLS:
+        raise LongLLaDAError(f"no measurement protocol {name!r}; known: {', '.join(PROTOCOLS)}")
+    return PROTOCOLS[name]
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A finished run: the protocol instance, where its results went, its cells and their summary."""
+
+    protocol: Protocol
+    output: str | None
+    cells: list[dict]
+    summary: dict

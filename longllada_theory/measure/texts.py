@@ -1,0 +1,98 @@
+"""Text for measurements: a user's file (``.txt``, or ``.jsonl`` with a text field), or a built-in source that
+exists on every machine — ``builtin:noise`` (RULER's repeated noise sentences, for haystacks) and
+``builtin:stdlib`` (the held-out files of the Python standard-library corpus below, which the toy twins never
+trained on).
+
+The standard-library corpus: the installed Python's own ``.py`` files (test suites and IDLE left out), as bytes;
+every 10th file (sorted by path) is held out. Its digest says whether another Python install gives the same data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sysconfig
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LongLLaDAError
+
+NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+BUILTINS = ("builtin:noise", "builtin:stdlib")
+EXCLUDED_PARTS = {"site-packages", "test", "tests", "idlelib", "lib2to3", "turtledemo"}
+
+
+@dataclass(frozen=True)
+class Corpus:
+    train: np.ndarray      # uint8 bytes of the training files
+    heldout: np.ndarray    # uint8 bytes of every 10th file
+    digest: str            # sha256 of both, to tell whether another Python install gives the same data
+    files: int
+
+
+def stdlib_files() -> list[Path]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    return sorted(f for f in root.rglob("*.py")
+                  if not EXCLUDED_PARTS.intersection(f.relative_to(root).parts))
+
+
+@lru_cache(maxsize=1)
+def load_corpus() -> Corpus:
+    """The standard-library corpus (see module docstring)."""
+    files = stdlib_files()
+    train, heldout = [], []
+    for index, path in enumerate(files):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        (heldout if index % 10 == 0 else train).append(data + b"\n\n")
+    train_bytes, heldout_bytes = b"".join(train), b"".join(heldout)
+    digest = hashlib.sha256(train_bytes + b"\0" + heldout_bytes).hexdigest()[:16]
+    return Corpus(np.frombuffer(train_bytes, dtype=np.uint8), np.frombuffer(heldout_bytes, dtype=np.uint8),
+                  digest, len(files))
+
+
+def load_text(source: str | Path, field: str = "text", limit_chars: int | None = None) -> str:
+    """The text of ``source`` (see module docstring); jsonl lines are joined with blank lines."""
+    source = str(source)
+    if source == "builtin:noise":
+        return NOISE * (1 + (limit_chars or 20_000) // len(NOISE))
+    if source == "builtin:stdlib":
+        return load_corpus().heldout[:limit_chars].tobytes().decode("utf-8", errors="replace")
+    if source.startswith("builtin:"):
+        raise LongLLaDAError(f"unknown built-in text {source!r}; available: {', '.join(BUILTINS)}")
+    path = Path(source)
+    if not path.is_file():
+        raise LongLLaDAError(f"text file {path} does not exist (a .txt, a .jsonl with a {field!r} field, or one of "
+                             f"{', '.join(BUILTINS)})")
+    if path.suffix == ".jsonl":
+        parts = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    parts.append(str(json.loads(line)[field]))
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    raise LongLLaDAError(f"{path}, line {number}: expected a JSON object with a {field!r} field "
+                                         "(text_field)", parameters=("text_field",)) from None
+        text = "\n\n".join(parts)
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise LongLLaDAError(f"{path} is not UTF-8 text") from None
+    if not text.strip():
+        raise LongLLaDAError(f"text file {path} is empty")
+    return text[:limit_chars] if limit_chars else text
+
+
+def text_ids(loaded, source: str, length: int, field: str = "text") -> list[int]:
+    """The first ``length`` tokens of a text source in the model's tokenizer (after its prefix, e.g. BOS)."""
+    ids = loaded.prefix_ids + loaded.tokenizer.encode(load_text(source, field))
+    if len(ids) < length:
+        raise LongLLaDAError(f"length {length} is larger than the text ({len(ids)} tokens in this tokenizer)",
+                             parameters=("length",))
+    return ids[:length]

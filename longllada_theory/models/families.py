@@ -1,0 +1,115 @@
+"""Model families: everything that differs between the kinds of checkpoints the package loads and measures, in one
+registry (as transformers keeps its RoPE variants in ``ROPE_INIT_FUNCTIONS``). A new family is one entry in
+:data:`FAMILIES`; the spec reader, the loader, the samplers and the attention probe ask the registry instead of
+keeping their own tables.
+
+A family says which configs it claims, where its config keeps the sizes RoPE theory needs, its attention kind and
+logits shift, its mask token, which sampler answers with it, and where its attention layers and q/k projections
+are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+#: config keys in the order they are tried, per quantity (transformers' names first, then OLMo/LLaDA and GPT-2's)
+HF_KEYS: dict[str, tuple[str, ...]] = {
+    "hidden": ("hidden_size", "d_model", "n_embd"),
+    "heads": ("num_attention_heads", "n_heads", "n_head"),
+    "kv_heads": ("num_key_value_heads", "n_kv_heads"),
+    "layers": ("num_hidden_layers", "n_layers", "n_layer"),
+    "head_dim": ("head_dim",),
+    "length": ("train_length", "max_sequence_length", "max_position_embeddings", "n_positions", "seq_length"),
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """One kind of checkpoint (see module docstring)."""
+
+    name: str
+    description: str
+    claims: Callable[[dict], bool]
+    bidirectional: Callable[[dict], str | None] = lambda config: None  # the reason it is bidirectional, or None
+    logits_shift: int | None = None     # None: 1 for causal models, 0 for bidirectional ones (or config's logits_shift)
+    mask_token_id: int | None = None    # used when the config names none
+    sampler: str = "auto"               # a name in measure.sampling.SAMPLERS; auto: greedy (AR) / low-confidence
+    keys: dict[str, tuple[str, ...]] = field(default_factory=lambda: HF_KEYS)
+    projections: tuple[str, str] = ("q_proj", "k_proj")
+    byte_level: bool = False            # the tokenizer is UTF-8 bytes (the twins)
+
+    def value(self, config: dict, quantity: str):
+        """(key, value) of the first of the family's keys for ``quantity`` present in ``config``, or (None, None)."""
+        for key in self.keys[quantity]:
+            if config.get(key) is not None:
+                return key, config[key]
+        return None, None
+
+    def attention(self, config: dict) -> tuple[str, str]:
+        """("causal" | "bidirectional", why) for a config of this family."""
+        reason = self.bidirectional(config)
+        if reason:
+            return "bidirectional", reason
+        return "causal", f"model_type {config.get('model_type')!r} (causal LM)"
+
+    def shift(self, config: dict, attention: str) -> int:
+        """Logits shift: 1 when the logits at position i predict token i+1 (AR models, and Dream, adapted from one);
+        0 when each position predicts itself (LLaDA)."""
+        if config.get("logits_shift") is not None:
+            return int(config["logits_shift"])
+        if self.logits_shift is not None:
+            return self.logits_shift
+        return 1 if attention == "causal" else 0
+
+
+def _model_type(config: dict) -> str:
+    return str(config.get("model_type") or "").lower()
+
+
+def _flag_bidirectional(config: dict) -> str | None:
+    if config.get("use_bidirectional_attention"):
+        return "use_bidirectional_attention in the config"
+    if config.get("is_causal") is False:
+        return "is_causal false in the config"
+    return None
+
+
+FAMILIES: dict[str, Family] = {}
+FALLBACK = "transformers"
+
+
+def register_family(family: Family) -> Family:
+    """Add a family to the registry; families are tried in the order registered, the ``transformers`` fallback
+    last."""
+    FAMILIES[family.name] = family
+    return family
+
+
+register_family(Family(
+    "llada", "LLaDA (GSAI-ML): OLMo-style config keys, bidirectional, each position predicts itself",
+    claims=lambda config: _model_type(config) == "llada" or ("d_model" in config and "n_heads" in config),
+    bidirectional=lambda config: "LLaDA is a masked-diffusion LM (model_type llada)",
+    logits_shift=0, mask_token_id=126336, sampler="low_confidence"))
+
+register_family(Family(
+    "dream", "Dream (Dream-org): Qwen2.5 layout made bidirectional, logits shifted by one as in its AR parent",
+    claims=lambda config: _model_type(config) == "dream",
+    bidirectional=lambda config: "Dream is a masked-diffusion LM (model_type Dream)",
+    logits_shift=1, mask_token_id=151666, sampler="low_confidence"))
+
+register_family(Family(
+    "twin", "the package's twin tiny models (transformers Gemma, UTF-8 bytes as tokens)",
+    claims=lambda config: bool(config.get("twin")),
+    bidirectional=_flag_bidirectional, byte_level=True))
+
+register_family(Family(
+    "transformers", "a model transformers builds itself (LLaMA, Qwen, Gemma, Mistral, … and GGUF files)",
+    claims=lambda config: True, bidirectional=_flag_bidirectional))
+
+
+
+def family_of(config: dict) -> Family:
+    """The first registered family that claims ``config`` (a config.json dict); ``transformers`` otherwise."""
+    specific = (family for name, family in FAMILIES.items() if name != FALLBACK and family.claims(config))
+    return next(specific, FAMILIES[FALLBACK])
