@@ -12,10 +12,24 @@ The package is light to import (numpy only); torch and transformers are imported
 from .errors import LongLLaDAError
 from .lengths import format_length, parse_length
 from .models.spec import RopeSpec, load_spec, spec_from_config
-from .theory.rope import (arc_coverage, critical_dimension, extrapolation_bound, first_unseen_position,
-                          rotation_angles, rotation_periods, unseen_angle_fraction)
-from .theory.scaling import (METHODS, ScalingPlan, diffusion_aware_factor, interpolation_factor, ntk_aware_factor,
-                             ntk_scaling_factor, plan_scaling)
+from .theory.rope import (
+                          arc_coverage,
+                          critical_dimension,
+                          extrapolation_bound,
+                          first_unseen_position,
+                          rotation_angles,
+                          rotation_periods,
+                          unseen_angle_fraction,
+)
+from .theory.scaling import (
+                          METHODS,
+                          ScalingPlan,
+                          diffusion_aware_factor,
+                          interpolation_factor,
+                          ntk_aware_factor,
+                          ntk_scaling_factor,
+                          plan_scaling,
+)
 
 __version__ = "0.1.0"
 

@@ -94,7 +94,7 @@ def _check_model(settings: dict, reference: Reference) -> None:
     accepted = {reference.model.lower(), HUB_IDS.get(reference.model, reference.model).split("/")[-1].lower()}
     if last not in accepted:
         raise LongLLaDAError(f"the results are for model {model!r}, not {reference.model!r} (reference "
-                             f"{reference.name}); pass --any-model to compare anyway")
+                             f"{reference.name}); pass any_model to compare anyway", parameters=("any_model",))
 
 
 def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.05) -> dict:
@@ -122,7 +122,8 @@ def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.0
                                "paper": round(float(theirs[length].mean()), 2)} for length in theirs.columns}
     mae = float(np.abs(values).mean())
     worst_length = max(abs(v["ours"] - v["paper"]) for v in by_length.values())
-    return {"reference": reference.name, "kind": "niah", "matched_lengths": {int(k): int(v) for k, v in matched.items()},
+    return {"reference": reference.name, "kind": "niah",
+            "matched_lengths": {int(k): int(v) for k, v in matched.items()},
             "difference": diff, "mean_by_length": by_length, "mean_abs_difference": round(mae, 2),
             "max_abs_difference": round(float(np.abs(values).max()), 2),
             "share_within_20": round(float((np.abs(values) <= 20).mean()), 4),
@@ -138,7 +139,7 @@ def compare_ppl(cells: list[dict], reference: Reference) -> dict:
     common = [i for i, e in enumerate(ends) if int(e) in ours_at]
     if not common:
         raise LongLLaDAError("the results share no position with the reference curve; run `longllada ppl` with "
-                             "--chunk 64 on the same document")
+                             "chunk 64 on the same document", parameters=("chunk",))
     missing = [int(e) for e in ends if int(e) not in ours_at]
     ours = np.array([ours_at[int(ends[i])] for i in common])
     paper = theirs[common]
@@ -166,7 +167,10 @@ def compare(paths: list[str], name: str, tolerance: float = 0.05, any_model: boo
     if not any_model:
         _check_model(results.settings, reference)
     cells = list(results.cells)
-    document = compare_niah(cells, reference, tolerance) if reference.protocol == "niah" else compare_ppl(cells, reference)
+    if reference.protocol == "niah":
+        document = compare_niah(cells, reference, tolerance)
+    else:
+        document = compare_ppl(cells, reference)
     document["results"] = [str(p) for p in paths]
     document["model"] = results.settings.get("model")
     return document, cells

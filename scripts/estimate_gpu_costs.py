@@ -32,12 +32,16 @@ def main():
     niah_ar = sum(t1(n) + 32 * decode for n in niah_lengths) * 11 * 10
     probe = {p["length"]: p for p in data["probe"]}
     gib = 2 ** 30
+    single_peak = max(f["peak_extra_bytes"] for f in data["forward"] if f["batch"] == 1)
+    batch_peak = next(f["peak_extra_bytes"] for f in data["forward"] if f["batch"] == 8)
     rows = [
         ("model weights (bf16)", f"{data['model_bytes'] / gib:.1f} GiB", "measured"),
-        ("one forward, 32k tokens", f"{single[32768]:.2f} s, +{max(f['peak_extra_bytes'] for f in data['forward'] if f['batch'] == 1) / gib:.1f} GiB", "measured"),
-        ("perplexity chunk at 16k, 8 MC samples in one batch", f"{batch8[16384]:.2f} s, +{[f for f in data['forward'] if f['batch'] == 8][0]['peak_extra_bytes'] / gib:.1f} GiB", "measured"),
+        ("one forward, 32k tokens", f"{single[32768]:.2f} s, +{single_peak / gib:.1f} GiB", "measured"),
+        ("perplexity chunk at 16k, 8 MC samples in one batch", f"{batch8[16384]:.2f} s, +{batch_peak / gib:.1f} GiB",
+         "measured"),
         ("LLaDA perplexity curve, 255 chunks to 16k (Figure 1a)", f"{ppl / 60:.0f} min", "estimated"),
-        (f"LLaDA NIAH grid, {cells} cells 2k–32k, 32 sampler steps (Figure 2)", f"{niah_llada / 3600:.1f} h", "estimated"),
+        (f"LLaDA NIAH grid, {cells} cells 2k–32k, 32 sampler steps (Figure 2)", f"{niah_llada / 3600:.1f} h",
+         "estimated"),
         (f"LLaMA3 NIAH grid, {cells} cells, greedy 32 tokens", f"{niah_ar / 60:.0f} min", "estimated"),
         ("attention probe, 32k tokens, all layers, last 64 queries",
          f"{probe[32768]['instrumented']['seconds']:.2f} s vs {probe[32768]['plain']['seconds']:.2f} s plain "
@@ -47,7 +51,8 @@ def main():
     print("| what | time / memory | |\n|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
-    print(f"\nForward time model: t(L) = {a:.3e}·L + {b:.3e}·L² s (fit to {', '.join(str(n) for n in lengths)} tokens).")
+    fitted = ", ".join(str(n) for n in lengths)
+    print(f"\nForward time model: t(L) = {a:.3e}·L + {b:.3e}·L² s (fit to {fitted} tokens).")
 
 
 if __name__ == "__main__":

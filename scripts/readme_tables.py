@@ -39,7 +39,8 @@ def smollm2_perplexity() -> list[str]:
 
 
 def smollm2_niah() -> list[str]:
-    grids = {label: niah_grid(load_results([RUNS / f"niah_smollm2_{name}.jsonl"]).cells) for name, label in SMOLLM2_RUNS}
+    grids = {label: niah_grid(load_results([RUNS / f"niah_smollm2_{name}.jsonl"]).cells)
+             for name, label in SMOLLM2_RUNS}
     lengths = list(next(iter(grids.values())).columns)
     rows = [_row(["SmolLM2-135M"] + [format_length(n) for n in lengths]), "|---|" + "---|" * len(lengths)]
     return rows + [_row([label] + [f"{grid[n].mean():.0f}" for n in lengths]) for label, grid in grids.items()]
@@ -73,14 +74,16 @@ def probe_benchmarks() -> list[str]:
         r = _load(name)
         eager_extra = r["eager"]["peak_extra_bytes"] - r["plain"]["peak_extra_bytes"]
         probe = max(r["probe_extra_bytes"], r["probe_own_peak_bytes"])
-        rows.append(_row([r["length"], r["layers"], f"{r['plain']['seconds']:.2f} s", f"{r['instrumented']['seconds']:.2f} s",
+        rows.append(_row([r["length"], r["layers"], f"{r['plain']['seconds']:.2f} s",
+                          f"{r['instrumented']['seconds']:.2f} s",
                           f"{r['time_ratio_instrumented_vs_plain']:.2f}", f"{eager_extra / GiB:.2f} GiB",
                           f"{probe / MiB:.1f} MiB", f"{r['memory_ratio_probe_vs_eager_extra']:.4f}",
                           f"{r['max_abs_prob_difference']:.1e}"]))
     runs = [_load(f"bench_smollm2_probe_{n}.json") for n in ("1k", "2k", "4k", "8k")]
     rows += ["", _row(["tokens"] + [r["length"] for r in runs]), "|---|" + "---|" * len(runs)]
     rows.append(_row(["probe's own peak"] + [f"{r['probe_own_peak_bytes'] / MiB:.1f} MiB" for r in runs]))
-    rows.append(_row(["per 1k tokens"] + [f"{r['probe_own_peak_bytes'] / MiB / (r['length'] / 1024):.2f} MiB" for r in runs]))
+    rows.append(_row(["per 1k tokens"] + [f"{r['probe_own_peak_bytes'] / MiB / (r['length'] / 1024):.2f} MiB"
+                                          for r in runs]))
     rows.append(_row(["time instrumented / plain"] + [f"{r['time_ratio_instrumented_vs_plain']:.2f}" for r in runs]))
     gpu = _load("gpu_protocol_h200.json")["probe"]
     rows += ["", _row(["tokens"] + [p["length"] for p in gpu]), "|---|" + "---|" * len(gpu)]

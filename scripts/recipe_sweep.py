@@ -11,10 +11,10 @@ from pathlib import Path
 
 import torch
 
-from longllada_theory.models.loading import LoadedModel
 from longllada_theory.measure.niah import NiahSettings, niah_cells
-from longllada_theory.models.spec import spec_from_config
 from longllada_theory.measure.texts import load_corpus
+from longllada_theory.models.loading import LoadedModel
+from longllada_theory.models.spec import spec_from_config
 from longllada_theory.models.tokenizers import ByteTokenizer
 from longllada_theory.toy.model import TwinShape, build_twin
 from longllada_theory.toy.train import Stage, set_attention, training_step
@@ -58,7 +58,8 @@ def run(stage: Stage, model, log: list, eval_every=EVAL_EVERY):
         losses.append(training_step(model, opt, stage, step, SHAPE.train_length, DEVICE))
         if (step + 1) % eval_every == 0:
             entry = {"stage": stage.name, "step": step + 1, "loss": round(sum(losses[-eval_every:]) / eval_every, 4),
-                     "T": retrieval(model, stage.kind, SHAPE.train_length), "seconds": round(time.perf_counter() - start, 1)}
+                     "T": retrieval(model, stage.kind, SHAPE.train_length),
+                     "seconds": round(time.perf_counter() - start, 1)}
             log.append(entry)
             print(json.dumps(entry), flush=True)
     return model

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import tiny_twin
 from longllada_theory import LongLLaDAError
 from longllada_theory.measure.probe import AttentionProbe, distance_edges, instrumented_forward, parse_queries
 from longllada_theory.models.loading import load_model
+
+from helpers import tiny_twin
 
 
 def eager_probabilities(folder_or_source, ids, kind, **load):
@@ -20,7 +21,8 @@ def eager_probabilities(folder_or_source, ids, kind, **load):
     if kind == "diffusion":  # transformers' eager Gemma is bidirectional only with an explicit 4D mask
         mask = torch.ones(1, 1, len(ids), len(ids), dtype=torch.bool)
     with torch.no_grad():
-        return [a[0].numpy() for a in eager.model(input_ids=inputs, attention_mask=mask, output_attentions=True).attentions]
+        out = eager.model(input_ids=inputs, attention_mask=mask, output_attentions=True)
+    return [a[0].numpy() for a in out.attentions]
 
 
 @pytest.mark.parametrize("kind", ["ar", "diffusion"])

@@ -7,12 +7,13 @@ import sys
 
 import pytest
 
+from longllada_theory.errors import LongLLaDAError
+from longllada_theory.measure.bench import bench_attention, bench_niah, bench_perplexity
+from longllada_theory.measure.niah import NeedleInAHaystack, NiahSettings
+from longllada_theory.models.loading import load_model
+
 from conftest import ROOT
 from helpers import tiny_twin
-from longllada_theory.measure.bench import bench_attention, bench_niah, bench_perplexity
-from longllada_theory.errors import LongLLaDAError
-from longllada_theory.models.loading import load_model
-from longllada_theory.measure.niah import NeedleInAHaystack, NiahSettings
 
 
 @pytest.fixture(scope="module")

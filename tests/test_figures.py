@@ -2,9 +2,9 @@
 
 import hashlib
 
-from conftest import ROOT
-
 from longllada_theory.figures.catalog import FIGURES, regenerate
+
+from conftest import ROOT
 
 
 def _digest(path):

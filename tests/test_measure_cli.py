@@ -6,8 +6,9 @@ import sys
 
 import pytest
 
-from helpers import tiny_twin
 from longllada_theory.cli import main
+
+from helpers import tiny_twin
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,15 @@ import random
 import pytest
 
 from longllada_theory import LongLLaDAError
-from longllada_theory.measure.needles import (BUILTIN_NEEDLES, FORMATS, build_prompt, levenshtein, load_needles,
-                                      needle_score, passkey_needle)
+from longllada_theory.measure.needles import (
+    BUILTIN_NEEDLES,
+    FORMATS,
+    build_prompt,
+    levenshtein,
+    load_needles,
+    needle_score,
+    passkey_needle,
+)
 from longllada_theory.measure.texts import load_text
 from longllada_theory.models.tokenizers import ByteTokenizer
 

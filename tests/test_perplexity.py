@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 import torch
 
+from longllada_theory.measure.perplexity import (
+    ar_token_losses,
+    diffusion_chunk_samples,
+    perplexity_cells,
+    perplexity_curve,
+    stratified_mask_counts,
+    window_perplexity,
+)
+
 from helpers import FixedLossModel, fake_loaded, tiny_twin
-from longllada_theory.measure.perplexity import (ar_token_losses, diffusion_chunk_samples, perplexity_cells, perplexity_curve,
-                                         stratified_mask_counts, window_perplexity)
 
 
 def test_stratified_counts_follow_the_papers_forward_process():

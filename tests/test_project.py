@@ -5,8 +5,8 @@ import os
 import re
 import subprocess
 import sys
-import tomllib
 
+import tomllib
 import yaml
 
 from conftest import ROOT

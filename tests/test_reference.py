@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 
 from longllada_theory import LongLLaDAError
-from longllada_theory.reference import (PROVENANCE, compare, reference_curve, reference_grid, reference_names,
-                                        _data)
 from longllada_theory.figures.compare import comparison_figure
 from longllada_theory.measure.results import ResultsFile
+from longllada_theory.reference import PROVENANCE, _data, compare, reference_curve, reference_grid, reference_names
 
 
 def test_reference_data_integrity_and_provenance():

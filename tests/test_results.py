@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from helpers import tiny_twin
 from longllada_theory import LongLLaDAError
 from longllada_theory.measure.results import ResultsFile, cell_seed, load_results, parse_shard
+
+from helpers import tiny_twin
 
 
 def test_append_and_resume(tmp_path):

@@ -1,12 +1,20 @@
-"""RoPE theory, numeric (DESIGN.md section 2)."""
+"""RoPE theory, numeric."""
 
 import math
 
 import numpy as np
 import pytest
 
-from longllada_theory import (LongLLaDAError, arc_coverage, critical_dimension, extrapolation_bound,
-                              first_unseen_position, rotation_angles, rotation_periods, unseen_angle_fraction)
+from longllada_theory import (
+    LongLLaDAError,
+    arc_coverage,
+    critical_dimension,
+    extrapolation_bound,
+    first_unseen_position,
+    rotation_angles,
+    rotation_periods,
+    unseen_angle_fraction,
+)
 
 
 def test_angles_and_periods_follow_the_rope_definition():
@@ -21,7 +29,7 @@ def test_critical_dimension_of_the_papers_models():
     # LLaDA-8B: d=128, b=5e5, T=4k → (d/2)·log_b(T/2π) = 31.6 → 64; LLaMA3-8B at 8k → 34.99 → 70
     assert critical_dimension(128, 500000, 4096) == 64
     assert critical_dimension(128, 500000, 8192) == 70
-    # SmolLM2-135M: d=64, b=1e5, T=8k → 40 (the numbers DESIGN.md section 4 quotes for λ = 2.92)
+    # SmolLM2-135M: d=64, b=1e5, T=8k → 40 (the setting of the SmolLM2 runs with λ = 2.92)
     assert critical_dimension(64, 100000, 8192) == 40
 
 

@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from helpers import FixedLossModel, fake_loaded, tiny_twin
 from longllada_theory import LongLLaDAError
 from longllada_theory.measure.sampling import check_sampler, diffusion_generate, transfer_schedule
+
+from helpers import FixedLossModel, fake_loaded, tiny_twin
 
 
 def test_transfer_schedule_spreads_the_remainder_over_the_first_steps():
@@ -56,8 +57,8 @@ def test_blocks_fill_left_to_right():
 
 
 def test_sampler_and_greedy_on_real_twins_batched_like_one_by_one(tmp_path):
-    from longllada_theory.models.loading import load_model
     from longllada_theory.measure.sampling import answers
+    from longllada_theory.models.loading import load_model
 
     prompts = [list(range(65, 90)), list(range(70, 95)), list(range(40, 65))]
     diffusion = load_model(str(tiny_twin(tmp_path / "d", "diffusion")), device="cpu")
@@ -73,8 +74,8 @@ def test_sampler_and_greedy_on_real_twins_batched_like_one_by_one(tmp_path):
 
 
 def test_prompts_of_different_lengths_are_refused(tmp_path):
-    from longllada_theory.models.loading import load_model
     from longllada_theory.measure.sampling import answers
+    from longllada_theory.models.loading import load_model
 
     ar = load_model(str(tiny_twin(tmp_path / "a", "ar")), device="cpu")
     with pytest.raises(LongLLaDAError, match="share one length"):

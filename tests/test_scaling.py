@@ -1,13 +1,22 @@
-"""Scaling factors by method (DESIGN.md section 2) checked against the paper, DESIGN.md's measured SmolLM2 factor,
-and transformers' own RoPE initialisation."""
+"""Scaling factors by method checked against the paper's factors, the factor used for the SmolLM2 runs, and
+transformers' own RoPE initialisation."""
 
 import math
 
 import numpy as np
 import pytest
 
-from longllada_theory import (METHODS, LongLLaDAError, critical_dimension, diffusion_aware_factor,
-                              extrapolation_bound, load_spec, ntk_aware_factor, ntk_scaling_factor, plan_scaling)
+from longllada_theory import (
+    METHODS,
+    LongLLaDAError,
+    critical_dimension,
+    diffusion_aware_factor,
+    extrapolation_bound,
+    load_spec,
+    ntk_aware_factor,
+    ntk_scaling_factor,
+    plan_scaling,
+)
 
 
 def test_law_reproduces_the_factors_longllada_ran_with():

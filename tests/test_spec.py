@@ -104,7 +104,8 @@ def test_model_folder_and_gguf(tmp_path):
      "no RoPE fields"),
     ({"rope_theta": 1e4, "max_position_embeddings": 512}, "head dimension"),
     ({"rope_theta": 1e4, "hidden_size": 64, "num_attention_heads": 2}, "training length"),
-    ({"rope_theta": 0.5, "hidden_size": 64, "num_attention_heads": 2, "max_position_embeddings": 512}, "greater than 1"),
+    ({"rope_theta": 0.5, "hidden_size": 64, "num_attention_heads": 2, "max_position_embeddings": 512},
+     "greater than 1"),
     ({"rope_theta": 1e4, "hidden_size": 66, "num_attention_heads": 2, "max_position_embeddings": 512}, "even"),
     ([1, 2, 3], "JSON object"),
 ])

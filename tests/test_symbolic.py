@@ -1,6 +1,5 @@
 """The symbolic derivations (sympy) agree with the numeric library, on a grid and for random inputs."""
 
-import math
 
 import numpy as np
 import pytest
@@ -8,10 +7,21 @@ import sympy as sp
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from longllada_theory import (critical_dimension, diffusion_aware_factor, extrapolation_bound, ntk_aware_factor,
-                              ntk_scaling_factor)
-from longllada_theory.theory.symbolic import (DERIVATIONS, critical_dimension_derivation, diffusion_aware_derivation,
-                                       extrapolation_bound_derivation, ntk_aware_derivation, scaling_law_derivation)
+from longllada_theory import (
+    critical_dimension,
+    diffusion_aware_factor,
+    extrapolation_bound,
+    ntk_aware_factor,
+    ntk_scaling_factor,
+)
+from longllada_theory.theory.symbolic import (
+    DERIVATIONS,
+    critical_dimension_derivation,
+    diffusion_aware_derivation,
+    extrapolation_bound_derivation,
+    ntk_aware_derivation,
+    scaling_law_derivation,
+)
 
 DIMS = [16, 32, 64, 96, 128, 256]
 BASES = [500.0, 1e4, 1e5, 5e5, 1e6, 1e7]

@@ -31,11 +31,13 @@ def _attention_arguments(parser: argparse.ArgumentParser) -> None:
 def _describe_attention(result: dict) -> str:
     lines = [f"{result['model']} · {result['length']} tokens · {result['layers']} layers · {result['device']} "
              f"{result['dtype']} · queries {result['queries']}"]
-    lines += [f"  {name:>12}: {result[name]['seconds']:8.2f} s   peak +{result[name]['peak_extra_bytes'] / GIB:7.3f} GiB"
+    lines += [f"  {name:>12}: {result[name]['seconds']:8.2f} s   "
+              f"peak +{result[name]['peak_extra_bytes'] / GIB:7.3f} GiB"
               for name in ("plain", "instrumented", "eager") if name in result]
     lines.append(f"  time instrumented / plain: {result['time_ratio_instrumented_vs_plain']:.3f}")
     if "memory_ratio_probe_vs_eager_extra" in result:
-        lines.append(f"  probe's extra memory / eager's extra memory: {result['memory_ratio_probe_vs_eager_extra']:.4f}")
+        lines.append("  probe's extra memory / eager's extra memory: "
+                     f"{result['memory_ratio_probe_vs_eager_extra']:.4f}")
         lines.append(f"  largest |p_probe − p_eager|: {result['max_abs_prob_difference']:.2e}")
     else:
         lines.append(f"  eager skipped: {result['eager_skipped']}")

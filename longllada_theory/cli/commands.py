@@ -12,8 +12,8 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..lengths import parse_length
 from ..theory.scaling import METHODS
@@ -74,7 +74,8 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
 def add_model_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
     help_text = "hub id, local folder, .gguf file, or a shortcut: smollm2, toy:ar, toy:diffusion"
     if default:
-        parser.add_argument("model", nargs="?", default=default, metavar="MODEL", help=f"{help_text} (default: {default})")
+        parser.add_argument("model", nargs="?", default=default, metavar="MODEL",
+                            help=f"{help_text} (default: {default})")
     else:
         parser.add_argument("model", metavar="MODEL", help=help_text)
 

@@ -35,7 +35,8 @@ def run_plot(args: argparse.Namespace) -> int:
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", help="results JSONL files (shards of one run)")
     parser.add_argument("--reference", required=True,
-                        help="e.g. paper:figure2:LLaDA-8B-Base or paper:figure1a:LLaMA3-8B-Base (a wrong name lists all)")
+                        help="e.g. paper:figure2:LLaDA-8B-Base or paper:figure1a:LLaMA3-8B-Base "
+                             "(a wrong name lists all)")
     parser.add_argument("--figure", help="write the side-by-side figure here (.png/.pdf)")
     parser.add_argument("--length-tolerance", type=float, default=0.05,
                         help="relative tolerance matching lengths (the paper counts gpt-4 tokens: 2000, 4000, …)")

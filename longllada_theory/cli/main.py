@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import LongLLaDAError
-from . import bench, figures, theory, toy  # noqa: F401  (each module registers its commands)
 from ..measure.protocol import PROTOCOLS
+from . import bench, figures, theory, toy  # noqa: F401  (each module registers its commands)
 from .commands import COMMANDS
 from .measure import register_measurements
 

@@ -15,9 +15,8 @@ model's code cannot express the method, e.g. YaRN in LLaDA's remote code).
 
 from __future__ import annotations
 
-import json
-
 import argparse
+import json
 
 from ..errors import LongLLaDAError
 from ..lengths import format_length, parse_length

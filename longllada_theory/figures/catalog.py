@@ -5,8 +5,8 @@ numbers, and figures of the runs stored with the package), by name; :func:`regen
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from ..measure.niah import niah_grid
 from ..measure.perplexity import window_perplexity
 from ..measure.results import load_results
 from ..reference import reference_curve, reference_grid
-from .draw import (COLORS, attention_figure, niah_figure, perplexity_figure, save_figure, style)
+from .draw import COLORS, attention_figure, niah_figure, perplexity_figure, save_figure, style
 from .theory import arc_coverage_figure, cos_over_distance_figure, rope_periods_figure, scaling_factors_figure
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -54,8 +54,10 @@ def smollm2_perplexity_figure():
 
 def smollm2_niah_figure():
     """SmolLM2-135M NIAH grid, direct vs with the law's λ for 16k (stored runs)."""
-    return niah_figure([(f"SmolLM2-135M, {label}", niah_grid(load_results([DATA / "runs" / f"niah_smollm2_{name}.jsonl"]).cells))
-                        for name, label in (("direct", "direct"), ("longllada16k", "law's λ for 16k"))])
+    runs = (("direct", "direct"), ("longllada16k", "law's λ for 16k"))
+    return niah_figure([(f"SmolLM2-135M, {label}",
+                         niah_grid(load_results([DATA / "runs" / f"niah_smollm2_{name}.jsonl"]).cells))
+                        for name, label in runs])
 
 
 def smollm2_attention_figure():
@@ -63,7 +65,8 @@ def smollm2_attention_figure():
     (stored runs of ``longllada attention``)."""
     series = []
     for length, ls in (("4k", ":"), ("12k", "-")):
-        for scaling, label, color in (("direct", "direct", COLORS["ar"]), ("longllada16k", "law's λ for 16k", "#2ca02c")):
+        for scaling, label, color in (("direct", "direct", COLORS["ar"]),
+                                      ("longllada16k", "law's λ for 16k", "#2ca02c")):
             run = load_results([DATA / "runs" / f"attention_smollm2_{length}_{scaling}.jsonl"])
             series.append({"label": f"{length}, {label}", "cells": run.cells, "train_length": 8192, "color": color,
                            "ls": ls})
@@ -118,7 +121,8 @@ def twins_ntk_figure():
     for ax, kind in zip(axes, ("ar", "diffusion")):
         rows = {}
         for row in report["ntk"][kind]:
-            label = "direct" if row["method"] == "direct" else f"{row['method']} → {format_length(row['target'])} (λ {row['scaling_factor']:.3g})"
+            label = ("direct" if row["method"] == "direct" else
+                     f"{row['method']} → {format_length(row['target'])} (λ {row['scaling_factor']:.3g})")
             rows[label] = [100 * (v or 0) for v in row["retrieval"]]
         table = pd.DataFrame(rows, index=[format_length(x) for x in lengths]).T
         sns.heatmap(table, ax=ax, vmin=0, vmax=100, cmap="RdYlGn", annot=True, fmt=".0f", annot_kws={"fontsize": 7},

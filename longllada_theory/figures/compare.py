@@ -19,7 +19,8 @@ def comparison_figure(document: dict, cells: list[dict]):
         return perplexity_figure([{"label": f"paper: {reference.model}", "end": ends, "ppl": paper, "ls": "--"},
                                   {"label": f"ours: {document['model']}", "end": curve["end"],
                                    "ppl": curve["running_ppl"]}],
-                                 f"{reference.name}: median |Δ| {100 * document['median_abs_relative_difference']:.1f} %")
+                                 f"{reference.name}: median |Δ| "
+                                 f"{100 * document['median_abs_relative_difference']:.1f} %")
     import pandas as pd
     ours = niah_grid(cells)
     paper = reference_grid(reference.model)

@@ -27,9 +27,11 @@ def rope_periods_figure(models: tuple[str, ...] = PAPER_MODELS):
         within = 2 * pairs < spec.critical_dimension
         ax.scatter(pairs[within], periods[within], s=12, color="#2ca02c", label="period < T (fully trained)")
         ax.scatter(pairs[~within], periods[~within], s=12, color="#7f7f7f", label="under-trained tail")
-        ax.axhline(spec.train_length, color="black", lw=1, ls="--", label=f"T_train = {format_length(spec.train_length)}")
+        ax.axhline(spec.train_length, color="black", lw=1, ls="--",
+                   label=f"T_train = {format_length(spec.train_length)}")
         if spec.is_diffusion:
-            ax.axhline(2 * spec.train_length, color=COLORS["bidirectional"], lw=1, ls=":", label="2T (bidirectional reach)")
+            ax.axhline(2 * spec.train_length, color=COLORS["bidirectional"], lw=1, ls=":",
+                       label="2T (bidirectional reach)")
         ax.axvline(spec.critical_dimension / 2 - 0.5, color="#9467bd", lw=1.2,
                    label=f"critical dimension {spec.critical_dimension}/{spec.rotary_dim}")
         ax.set_yscale("log")
@@ -53,8 +55,8 @@ def arc_coverage_figure(model: str = PAPER_MODELS[0], multiples: tuple[float, ..
                      color=COLORS[kind], lw=2, label=f"{kind}: Δ ∈ {'[0, T)' if kind == 'causal' else '(−T, T)'}")
         for multiple, ls in zip(multiples, ("-", "--", ":")):
             length = int(multiple * spec.train_length)
-            axes[1].plot(pairs, unseen_angle_fraction(spec.rotary_dim, spec.rope_theta, spec.train_length, length, kind),
-                         color=COLORS[kind], ls=ls, label=f"{kind}, context {multiple:g}T")
+            unseen = unseen_angle_fraction(spec.rotary_dim, spec.rope_theta, spec.train_length, length, kind)
+            axes[1].plot(pairs, unseen, color=COLORS[kind], ls=ls, label=f"{kind}, context {multiple:g}T")
     for ax in axes:
         ax.axvline(spec.critical_dimension / 2 - 0.5, color="#9467bd", lw=1.2, label="critical dimension")
         ax.set_xlabel("RoPE pair i")

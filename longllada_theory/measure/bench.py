@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import LongLLaDAError
 from .memory import PeakMemory
+
+if TYPE_CHECKING:
+    from ..models.loading import LoadedModel
 
 
 @dataclass
@@ -52,7 +56,7 @@ class ForwardCounter:
     def __init__(self, module):
         self.module, self.count = module, 0
 
-    def __enter__(self) -> "ForwardCounter":
+    def __enter__(self) -> ForwardCounter:
         self.handle = self.module.register_forward_pre_hook(lambda *_: setattr(self, "count", self.count + 1))
         return self
 
@@ -60,7 +64,8 @@ class ForwardCounter:
         self.handle.remove()
 
 
-def bench_perplexity(loaded, ids: list[int], chunk: int = 64, mc: int = 8, repeats: int = 32, seed: int = 0) -> dict:
+def bench_perplexity(loaded: LoadedModel, ids: list[int], chunk: int = 64, mc: int = 8, repeats: int = 32,
+                     seed: int = 0) -> dict:
     """The MC estimate of the last chunk of ``ids`` (given the rest as prefix), ``repeats`` times with fresh seeds,
     two ways at ``mc`` sequences each: ``batched`` (the package's: stratified mask sizes, one forward of ``mc`` rows)
     and ``sequential`` (one forward per sample, each mask size drawn independently). The spread (standard deviation
@@ -70,9 +75,10 @@ def bench_perplexity(loaded, ids: list[int], chunk: int = 64, mc: int = 8, repea
     from .perplexity import diffusion_chunk_samples
 
     if loaded.kind != "diffusion":
-        raise LongLLaDAError(f"{loaded.name} is an AR model; the Monte-Carlo estimator benchmark needs a diffusion model")
+        raise LongLLaDAError(f"{loaded.name} is an AR model; the Monte-Carlo estimator benchmark needs a diffusion "
+                             "model")
     if repeats < 3:
-        raise LongLLaDAError(f"--repeats {repeats}: the spread needs at least 3 repeats")
+        raise LongLLaDAError(f"repeats {repeats}: the spread needs at least 3 repeats", parameters=("repeats",))
     start, end = len(ids) - chunk, len(ids)
     ways = {"batched": dict(mc_batch=None, stratify=True), "sequential": dict(mc_batch=1, stratify=False)}
     diffusion_chunk_samples(loaded, ids, start, end, mc, seed=seed)  # warm-up
@@ -133,7 +139,7 @@ def truncate_layers(model, layers: int) -> None:
     model.config.num_hidden_layers = layers
 
 
-def eager_bytes(loaded, length: int, dtype_bytes: int) -> int:
+def eager_bytes(loaded: LoadedModel, length: int, dtype_bytes: int) -> int:
     """What eager output_attentions keeps: layers × heads × L² probabilities."""
     config = loaded.model.config.to_dict()
     heads, layers = (int(loaded.family.value(config, quantity)[1]) for quantity in ("heads", "layers"))
@@ -151,7 +157,7 @@ def available_bytes(device) -> int:
     return int(info["MemAvailable"].split()[0]) * 1024
 
 
-def bench_attention(loaded, ids: list[int], queries: str = "last:64", layers: int | None = None,
+def bench_attention(loaded: LoadedModel, ids: list[int], queries: str = "last:64", layers: int | None = None,
                     eager: bool = True, repeats: int = 1) -> dict:
     """Plain (the model's attention implementation), instrumented (all layers, ``queries``) and eager
     ``output_attentions`` forwards over ``ids``: times, peak memory, ratios and the largest probability difference."""

@@ -7,8 +7,9 @@ needles, each cell a prompt of exactly ``length`` tokens in the model's own toke
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from .results import cell_seed
 from .sampling import answers as model_answers
 from .sampling import check_sampler
 from .texts import load_text
+
+if TYPE_CHECKING:
+    from ..models.loading import LoadedModel
 
 
 def parse_depths(text: str) -> tuple[float, ...]:
@@ -79,12 +83,26 @@ class NiahSettings:
                 for j in range(self.needles_per_cell)]
 
 
+class NiahCell(TypedDict):
+    """One answered needle: where it was, how far from the question, the answer and its NeedleBench score."""
+
+    key: str
+    length: int
+    depth: float
+    needle: int
+    keyword: str
+    distance: int
+    answer: str
+    score: float
+    hit: bool
+
+
 def cell_key(length: int, depth: float, index: int) -> str:
     return f"L{length}/D{depth:g}/N{index}"
 
 
-def niah_cells(loaded, haystack_ids: list[int], needles: list[Needle] | str, settings: NiahSettings,
-               keys: list[str]) -> list[dict]:
+def niah_cells(loaded: LoadedModel, haystack_ids: list[int], needles: list[Needle] | str, settings: NiahSettings,
+               keys: list[str]) -> list[NiahCell]:
     """Build, answer (in one batch) and score the cells ``keys`` of one length. Each cell is a pure function of the
     settings' seed and its key (and, to float rounding, of the batch it is answered in)."""
     prompts, meta = [], []
@@ -159,7 +177,7 @@ class NeedleInAHaystack(Protocol):
             needles = "passkey"
         else:
             needles = load_needles(None if settings.needles == "builtin" else settings.needles)
-        return needles, load_text(settings.haystack, settings.haystack_field)
+        return needles, load_text(settings.haystack, settings.haystack_field, field_parameter="haystack_field")
 
     def prepare(self) -> None:
         self.needles, haystack = self.inputs

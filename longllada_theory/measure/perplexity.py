@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -25,7 +26,23 @@ from .protocol import Protocol, option, register_protocol
 from .results import cell_seed
 from .texts import load_text
 
+if TYPE_CHECKING:
+    from ..models.loading import LoadedModel
+
 ESTIMATORS = ("paper", "elbo")
+
+
+class ChunkCell(TypedDict, total=False):
+    """One scored chunk: tokens [start, end), its mean loss (nats per token) and, for the Monte-Carlo estimate, the
+    standard error and the per-sample values."""
+
+    key: str
+    start: int
+    end: int
+    tokens: int
+    loss: float
+    se: float
+    samples: list[float]
 ELBO_EPSILON = 1e-3
 
 
@@ -55,8 +72,9 @@ def _sample_masks(n: int, samples: int, estimator: str, rng: np.random.Generator
     return masks, 1.0 / t
 
 
-def diffusion_chunk_samples(loaded, ids: Sequence[int], start: int, end: int, mc: int = 8, estimator: str = "paper",
-                            seed: int = 0, mc_batch: int | None = None, stratify: bool = True) -> np.ndarray:
+def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int, end: int, mc: int = 8,
+                            estimator: str = "paper", seed: int = 0, mc_batch: int | None = None,
+                            stratify: bool = True) -> np.ndarray:
     """Per-sample losses (nats per token) of chunk ``ids[start:end]`` given the clean prefix ``ids[:start]``.
 
     ``estimator="paper"`` (LongLLaDA's ``get_ppl_llada.py``): sample s masks m_s tokens of the chunk at random
@@ -112,7 +130,7 @@ def diffusion_chunk_samples(loaded, ids: Sequence[int], start: int, end: int, mc
     return losses
 
 
-def ar_token_losses(loaded, ids: Sequence[int], slice_tokens: int = 1024) -> np.ndarray:
+def ar_token_losses(loaded: LoadedModel, ids: Sequence[int], slice_tokens: int = 1024) -> np.ndarray:
     """Next-token losses: entry t is −log p(x_{t+1} | x_≤t), for t = 0 … len−2, from one forward pass."""
     import torch
     import torch.nn.functional as F
@@ -147,9 +165,9 @@ def chunk_bounds(length: int, chunk: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + chunk, length)) for lo in range(0, length, chunk)]
 
 
-def perplexity_cells(loaded, ids: Sequence[int], chunk: int = 64, mc: int = 8, estimator: str = "paper",
+def perplexity_cells(loaded: LoadedModel, ids: Sequence[int], chunk: int = 64, mc: int = 8, estimator: str = "paper",
                      seed: int = 0, score_from: int = 0, mc_batch: int | None = None,
-                     key_prefix: str = "") -> list[dict]:
+                     key_prefix: str = "") -> list[ChunkCell]:
     """One cell dict per chunk of ``ids`` that starts at or after ``score_from``:
     ``{key, start, end, tokens, loss, se, samples?}``. Diffusion models skip chunk 0, which has no prefix (as the
     paper does)."""
@@ -171,7 +189,7 @@ def perplexity_cells(loaded, ids: Sequence[int], chunk: int = 64, mc: int = 8, e
     return cells
 
 
-def perplexity_curve(cells: Iterable[dict]) -> dict[str, np.ndarray]:
+def perplexity_curve(cells: Iterable[ChunkCell]) -> dict[str, np.ndarray]:
     """From chunk cells: chunk ends, chunk perplexity, running geometric mean (the paper's curve) and its standard
     error on the log scale (MC error only), sorted by position."""
     cells = sorted(cells, key=lambda c: c["start"])
@@ -183,7 +201,7 @@ def perplexity_curve(cells: Iterable[dict]) -> dict[str, np.ndarray]:
             "running_log_se": np.sqrt(np.cumsum(se ** 2)) / count}
 
 
-def window_perplexity(cells: Iterable[dict], window: int) -> dict[str, np.ndarray]:
+def window_perplexity(cells: Iterable[ChunkCell], window: int) -> dict[str, np.ndarray]:
     """Perplexity of consecutive windows of ``window`` tokens (token-weighted mean of chunk losses inside each)."""
     cells = list(cells)
     starts = np.array([c["start"] for c in cells])

@@ -1,5 +1,5 @@
-"""The attention probe: attention instrumentation that works on any RoPE model and any attention implementation (sdpa, flash, eager),
-without ``output_attentions`` and without materialising an L × L map per head.
+"""The attention probe: attention instrumentation that works on any RoPE model and any attention implementation
+(sdpa, flash, eager), without ``output_attentions`` and without materialising an L × L map per head.
 
 How: forward hooks on each attention block's ``q_proj`` and ``k_proj`` take the projections as the model computes
 them; the probe applies the model's own q/k norms (where it has them) and its RoPE — the inverse frequencies read
@@ -21,9 +21,9 @@ Memory grows with the length (one layer's keys at a time), not with its square; 
 
 from __future__ import annotations
 
-import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,11 +31,15 @@ from ..errors import LongLLaDAError
 from ..models.families import FALLBACK, FAMILIES, Family
 from .reducers import REDUCERS, Chunk, LayerContext, distance_edges
 
-def _family(loaded) -> Family:
+if TYPE_CHECKING:
+    from ..models.loading import LoadedModel
+
+def _family(loaded: LoadedModel) -> Family:
     return getattr(loaded, "family", None) or FAMILIES[FALLBACK]
 
 
-def find_attention_modules(model, projections: tuple[str, str] = FAMILIES[FALLBACK].projections) -> list[tuple[str, object]]:
+def find_attention_modules(model, projections: tuple[str, str] = FAMILIES[FALLBACK].projections
+                           ) -> list[tuple[str, object]]:
     """Every module that owns both query and key projections (named by the model's family; ``q_proj``/``k_proj`` for
     LLaMA/Qwen/Gemma attention and LLaDA's blocks)."""
     found = [(name, module) for name, module in model.named_modules()
@@ -115,7 +119,7 @@ class AttentionProbe:
     """Context manager: ``with AttentionProbe(loaded, layers=…, queries=…) as probe: model(ids)``; then
     ``probe.stats`` holds one :class:`LayerStats` per instrumented layer (see module docstring)."""
 
-    def __init__(self, loaded, layers: Iterable[int] | None = None, heads: Iterable[int] | None = None,
+    def __init__(self, loaded: LoadedModel, layers: Iterable[int] | None = None, heads: Iterable[int] | None = None,
                  queries: str | Sequence[int] = "last", train_length: int | None = None, topk: int = 8,
                  needle: tuple[int, int] | None = None, map_bins: int | None = None, keep_probs: bool = False,
                  query_chunk: int = 256, attention_modules: list | None = None, seed: int = 0,
@@ -266,7 +270,7 @@ class AttentionProbe:
                           keys=k.cpu().numpy() if self.keep_keys else None, **values)
 
 
-def instrumented_forward(loaded, ids: Sequence[int], **probe_options) -> dict[int, LayerStats]:
+def instrumented_forward(loaded: LoadedModel, ids: Sequence[int], **probe_options) -> dict[int, LayerStats]:
     """One plain forward pass over ``ids`` with an :class:`AttentionProbe`; returns its statistics by layer."""
     import torch
 

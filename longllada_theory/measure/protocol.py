@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 from abc import ABC, abstractmethod
-from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from collections.abc import Callable
+from dataclasses import MISSING, asdict, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import LongLLaDAError
 from .results import ResultsFile, shard_cells
@@ -102,7 +103,7 @@ class Protocol(ABC):
         """The files a run reads (texts, needles), read before the model is loaded so bad input fails fast."""
         return None
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 (a hook: most protocols need no preparation)
         """Work that needs the model (tokenising the inputs); called once by ``__init__``."""
 
     def header(self) -> dict:
@@ -145,8 +146,9 @@ def run(protocol: Protocol, output: str | None = None, shard: tuple[int, int] = 
     from tqdm.auto import tqdm
 
     store = ResultsFile.open(output, protocol.name, protocol.header(), shard)
-    keys = shard_cells(protocol.keys(), shard)
-    todo = [batch for batch in protocol.batches(keys) if any(key not in store.done for key in batch)]
+    every = protocol.keys()
+    keys, pending = shard_cells(every, shard), set(store.todo(every))
+    todo = [batch for batch in protocol.batches(keys) if pending.intersection(batch)]
     with tqdm(total=sum(len(b) for b in todo), desc=f"{protocol.name} {protocol.loaded.name}", unit="cell",
               disable=not progress) as bar:
         for batch in todo:
@@ -170,13 +172,3 @@ def protocol_of(name: str) -> type[Protocol]:
     if name not in PROTOCOLS:
         raise LongLLaDAError(f"no measurement protocol {name!r}; known: {', '.join(PROTOCOLS)}")
     return PROTOCOLS[name]
-
-
-@dataclass(frozen=True)
-class Measured:
-    """A finished run: the protocol instance, where its results went, its cells and their summary."""
-
-    protocol: Protocol
-    output: str | None
-    cells: list[dict]
-    summary: dict

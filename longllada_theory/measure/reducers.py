@@ -10,7 +10,7 @@ spaced in |Δ| (:func:`distance_edges`), separately for keys before (sign 0) and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 

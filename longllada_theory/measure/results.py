@@ -14,9 +14,9 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from ..errors import LongLLaDAError
 
@@ -39,9 +39,10 @@ def parse_shard(text: str | None, environ: dict | None = None) -> tuple[int, int
     try:
         index, count = (int(x) for x in str(text).split("/"))
     except ValueError:
-        raise LongLLaDAError(f"--shard {text!r} must look like I/N, e.g. 0/4 (shard I of N, counted from 0)") from None
+        raise LongLLaDAError(f"shard {text!r} must look like I/N, e.g. 0/4 (shard I of N, counted from 0)",
+                             parameters=("shard",)) from None
     if not (count >= 1 and 0 <= index < count):
-        raise LongLLaDAError(f"--shard {text!r}: need 0 ≤ I < N")
+        raise LongLLaDAError(f"shard {text!r}: need 0 ≤ I < N", parameters=("shard",))
     return index, count
 
 
@@ -63,7 +64,7 @@ class ResultsFile:
 
     @classmethod
     def open(cls, path: str | Path | None, protocol: str, settings: dict,
-             shard: tuple[int, int] = (0, 1)) -> "ResultsFile":
+             shard: tuple[int, int] = (0, 1)) -> ResultsFile:
         settings = json.loads(json.dumps(settings))  # normalise (tuples → lists) for comparison
         if path is None:
             return cls(None, protocol, settings, shard)
@@ -73,13 +74,14 @@ class ResultsFile:
             header, cells = _read(path, repair=True)
             if header.get("protocol") != protocol:
                 raise LongLLaDAError(f"{path} holds {header.get('protocol')!r} results, not {protocol!r}; "
-                                     "choose another --output")
+                                     "choose another output", parameters=("output",))
             if header.get("settings") != settings or tuple(header.get("shard", (0, 1))) != tuple(shard):
                 diff = _differences(header.get("settings", {}), settings)
                 if tuple(header.get("shard", (0, 1))) != tuple(shard):
                     diff.append(f"shard: {header.get('shard')} → {list(shard)}")
                 raise LongLLaDAError(f"{path} was written with other settings ({'; '.join(diff)}); results are never "
-                                     "mixed — choose another --output or delete the file to start over")
+                                     "mixed — choose another output or delete the file to start over",
+                                     parameters=("output",))
             results.done = {c["key"]: c for c in cells}
         else:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,11 +11,15 @@ same as the paper's exp(logits)/(−log u)^τ. ``remasking="random"`` keeps rand
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import LongLLaDAError
+
+if TYPE_CHECKING:
+    from ..models.loading import LoadedModel
 
 REMASKING = ("low_confidence", "random")
 
@@ -38,9 +42,9 @@ def check_sampler(gen_length: int, block_length: int, steps: int) -> int:
     return steps // blocks
 
 
-def diffusion_generate(loaded, prompts: Sequence[Sequence[int]], gen_length: int = 32, block_length: int = 32,
-                       steps: int = 32, temperature: float = 0.0, remasking: str = "low_confidence",
-                       seeds: Sequence[int] | None = None) -> list[list[int]]:
+def diffusion_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], gen_length: int = 32,
+                       block_length: int = 32, steps: int = 32, temperature: float = 0.0,
+                       remasking: str = "low_confidence", seeds: Sequence[int] | None = None) -> list[list[int]]:
     """Fill ``gen_length`` masked tokens after each prompt (see module docstring); returns each answer's ids.
 
     The prompts (all of one length) go through the model as one batch; row r draws its noise from its own
@@ -88,7 +92,7 @@ def diffusion_generate(loaded, prompts: Sequence[Sequence[int]], gen_length: int
     return x[:, start:].tolist()
 
 
-def greedy_generate(loaded, prompts: Sequence[Sequence[int]], max_new_tokens: int = 32) -> list[list[int]]:
+def greedy_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], max_new_tokens: int = 32) -> list[list[int]]:
     """Greedy decoding with the KV cache (transformers ``generate``), prompts of one length in one batch."""
     import torch
     from transformers.utils import logging
@@ -107,7 +111,7 @@ def greedy_generate(loaded, prompts: Sequence[Sequence[int]], max_new_tokens: in
     return out[:, inputs.shape[1]:].tolist()
 
 
-def _pad_id(loaded) -> int:
+def _pad_id(loaded: LoadedModel) -> int:
     config = loaded.model.config
     for name in ("pad_token_id", "eos_token_id"):
         value = getattr(config, name, None)
@@ -128,7 +132,7 @@ SAMPLERS: dict[str, Callable[..., list[list[int]]]] = {
 }
 
 
-def sampler_name(loaded) -> str:
+def sampler_name(loaded: LoadedModel) -> str:
     """The sampler a model answers with: greedy for AR models; for diffusion models their family's sampler
     (low-confidence remasking unless the family names another)."""
     if loaded.kind != "diffusion":
@@ -137,7 +141,7 @@ def sampler_name(loaded) -> str:
     return "low_confidence" if name == "auto" else name
 
 
-def answers(loaded, prompts: Sequence[Sequence[int]], gen_length: int = 32, block_length: int = 32, steps: int = 32,
-            temperature: float = 0.0, seeds: Sequence[int] | None = None) -> list[list[int]]:
+def answers(loaded: LoadedModel, prompts: Sequence[Sequence[int]], gen_length: int = 32, block_length: int = 32,
+            steps: int = 32, temperature: float = 0.0, seeds: Sequence[int] | None = None) -> list[list[int]]:
     """The model's answers after prompts of one length, in one batch, by its sampler (:func:`sampler_name`)."""
     return SAMPLERS[sampler_name(loaded)](loaded, prompts, gen_length, block_length, steps, temperature, seeds)

@@ -15,10 +15,14 @@ import sysconfig
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import LongLLaDAError
+
+if TYPE_CHECKING:
+    from ..models.loading import LoadedModel
 
 NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 BUILTINS = ("builtin:noise", "builtin:stdlib")
@@ -56,8 +60,10 @@ def load_corpus() -> Corpus:
                   digest, len(files))
 
 
-def load_text(source: str | Path, field: str = "text", limit_chars: int | None = None) -> str:
-    """The text of ``source`` (see module docstring); jsonl lines are joined with blank lines."""
+def load_text(source: str | Path, field: str = "text", limit_chars: int | None = None,
+              field_parameter: str = "text_field") -> str:
+    """The text of ``source`` (see module docstring); jsonl lines are joined with blank lines. ``field_parameter``
+    names the option that chose ``field``, for the error message."""
     source = str(source)
     if source == "builtin:noise":
         return NOISE * (1 + (limit_chars or 20_000) // len(NOISE))
@@ -77,7 +83,8 @@ def load_text(source: str | Path, field: str = "text", limit_chars: int | None =
                     parts.append(str(json.loads(line)[field]))
                 except (json.JSONDecodeError, KeyError, TypeError):
                     raise LongLLaDAError(f"{path}, line {number}: expected a JSON object with a {field!r} field "
-                                         "(text_field)", parameters=("text_field",)) from None
+                                         f"(choose it with {field_parameter})",
+                                         parameters=(field_parameter,)) from None
         text = "\n\n".join(parts)
     else:
         try:
@@ -89,7 +96,7 @@ def load_text(source: str | Path, field: str = "text", limit_chars: int | None =
     return text[:limit_chars] if limit_chars else text
 
 
-def text_ids(loaded, source: str, length: int, field: str = "text") -> list[int]:
+def text_ids(loaded: LoadedModel, source: str, length: int, field: str = "text") -> list[int]:
     """The first ``length`` tokens of a text source in the model's tokenizer (after its prefix, e.g. BOS)."""
     ids = loaded.prefix_ids + loaded.tokenizer.encode(load_text(source, field))
     if len(ids) < length:

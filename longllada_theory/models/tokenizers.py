@@ -3,7 +3,8 @@ tokenizer puts before a text by default, e.g. BOS) and ``mask_token_id``."""
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 
 class Tokenizer(Protocol):

@@ -31,7 +31,8 @@ def check_rope(rotary_dim, base, train_length=None) -> None:
         raise LongLLaDAError(f"RoPE base {base!r} must be a number greater than 1 (e.g. 10000 or 500000)")
     if train_length is not None and np.any(~(np.asarray(train_length, dtype=float) > 2 * math.pi)):
         raise LongLLaDAError(
-            f"training length {train_length!r} must exceed 2π ≈ 6.28 tokens (no RoPE pair completes a rotation below it)"
+            f"training length {train_length!r} must exceed 2π ≈ 6.28 tokens (no RoPE pair completes a rotation "
+            "below it)"
         )
 
 
@@ -114,7 +115,8 @@ def first_unseen_position(rotary_dim: int, base: float, train_length: float, att
     return np.where(coverage < 1.0, float(train_length), np.inf)
 
 
-def unseen_angle_fraction(rotary_dim: int, base: float, train_length: int, length: int, attention: Attention) -> np.ndarray:
+def unseen_angle_fraction(rotary_dim: int, base: float, train_length: int, length: int,
+                          attention: Attention) -> np.ndarray:
     """Per pair, the share of the new relative distances T ≤ |Δ| < L whose angle Δ·θ_i (mod 2π) lies outside the
     arc that training covered — 0 for a fully trained pair, up to 1 for a slow pair the model saw only near 0."""
     check_attention(attention)

@@ -17,8 +17,8 @@ Each factor is 1 exactly when no scaling is needed (target within reach). Factor
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -62,7 +62,8 @@ def ntk_aware_factor(rotary_dim, train_length, target):
     if np.any(np.asarray(rotary_dim) <= 2):
         raise LongLLaDAError(f"NTK-aware scaling needs a rotary dimension above 2, got {rotary_dim}")
     d = np.asarray(rotary_dim, dtype=float)
-    return _scalar_or_array(np.maximum(1.0, (_check_target(target) / np.asarray(train_length, dtype=float)) ** (d / (d - 2))))
+    ratio = _check_target(target) / np.asarray(train_length, dtype=float)
+    return _scalar_or_array(np.maximum(1.0, ratio ** (d / (d - 2))))
 
 
 def interpolation_factor(train_length, target):
@@ -198,7 +199,8 @@ def check_method(method: str) -> None:
         raise LongLLaDAError(f"scaling method {method!r} is unknown; expected one of {', '.join(METHODS)}")
 
 
-def plan_scaling(rotary_dim: int, base: float, train_length: int, target: int, method: str = "longllada") -> ScalingPlan:
+def plan_scaling(rotary_dim: int, base: float, train_length: int, target: int,
+                 method: str = "longllada") -> ScalingPlan:
     """The plan of ``method`` for reaching ``target`` tokens from (d, b, T)."""
     check_method(method)
     check_rope(rotary_dim, base, train_length)

@@ -13,9 +13,9 @@ numeric versions; the tests check both agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 import sympy as sp

@@ -1,4 +1,4 @@
 """The twin tiny RoPE models: one architecture (transformers' Gemma), trained twice — causal with next-token loss
 (AR) and bidirectional with LLaDA's masked-diffusion loss — on byte-level text every Python install carries.
-See :mod:`.data`, :mod:`.model`, :mod:`.train` and :mod:`.report`.
+See :mod:`.data`, :mod:`.model`, :mod:`.train` and :mod:`.evaluation`.
 """

@@ -18,6 +18,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from ..measure.protocol import Protocol, option, run
 from ..measure.results import cell_seed
 from ..measure.texts import load_corpus
 from ..theory.rope import extrapolation_bound
+
+if TYPE_CHECKING:
+    from ..models.loading import LoadedModel
 
 KINDS = ("ar", "diffusion")
 
@@ -138,11 +142,11 @@ class TwinBench:
                                            target=target if factor is None else None, method=method or "longllada")
         return self._models[key]
 
-    def _path(self, loaded, protocol: str) -> Path:
+    def _path(self, loaded: LoadedModel, protocol: str) -> Path:
         scaling = "direct" if loaded.plan is None else f"{loaded.plan.method}-{loaded.plan.scaling_factor:.6g}"
         return self.work / f"{protocol}_{loaded.kind}_{scaling}.jsonl"
 
-    def window_ppl(self, loaded, length: int) -> tuple[float, float]:
+    def window_ppl(self, loaded: LoadedModel, length: int) -> tuple[float, float]:
         """Perplexity of the last T tokens at context ``length``, pooled over the held-out segments, with the
         standard error of its log across segments."""
         s = self.settings
@@ -156,7 +160,7 @@ class TwinBench:
         losses = np.array(losses)
         return math.exp(losses.mean()), float(losses.std(ddof=1) / math.sqrt(len(losses)))
 
-    def retrieval(self, loaded, length: int, samples: int) -> list[dict]:
+    def retrieval(self, loaded: LoadedModel, length: int, samples: int) -> list[dict]:
         """Passkey cells at ``length`` for every depth (``samples`` each)."""
         s = self.settings
         niah = NiahSettings(lengths=(length,), depths=s.depths, needles_per_cell=samples, format="plain",
@@ -303,7 +307,8 @@ def verdicts(report: dict) -> list[dict]:
            for kind in KINDS}
     if law["diffusion"] is not None:
         at_4t = law["diffusion"]["retrieval"][report["breakdown_lengths"].index(4 * t)]
-        rows.append({"phenomenon": "3 scaling law", "target": "diffusion with the law's λ for 4T retrieves ≥ 80 % at 4T",
+        rows.append({"phenomenon": "3 scaling law",
+                     "target": "diffusion with the law's λ for 4T retrieves ≥ 80 % at 4T",
                      "measured": f"{100 * at_4t:.0f} % (λ = {law['diffusion']['scaling_factor']:.3g})",
                      "met": at_4t >= 0.8})
     if law["ar"] is not None:
@@ -311,6 +316,7 @@ def verdicts(report: dict) -> list[dict]:
         rows.append({"phenomenon": "3 scaling law",
                      "target": "AR with the law's λ for 4T: measured / predicted breakdown length in [0.7, 1.5]",
                      "measured": "no breakdown within the grid" if ratio is None else
-                     f"{ratio:.2f} (breaks at {law['ar']['measured_ppl_breakdown']}, predicted {law['ar']['predicted']:.0f})",
+                     f"{ratio:.2f} (breaks at {law['ar']['measured_ppl_breakdown']}, "
+                     f"predicted {law['ar']['predicted']:.0f})",
                      "met": ratio is not None and 0.7 <= ratio <= 1.5})
     return rows

@@ -179,7 +179,8 @@ def flops_per_token(shape: TwinShape, vocab: int) -> float:
     """Training FLOPs per token (forward + backward = 3 × forward): 6·N for the matmul weights, 6·V·d for the
     output head, 12·layers·T·d for attention scores and values."""
     weights = shape.layers * (4 * shape.hidden * shape.heads * shape.head_dim + 3 * shape.hidden * shape.intermediate)
-    return 6 * weights + 6 * vocab * shape.hidden + 12 * shape.layers * shape.train_length * shape.heads * shape.head_dim
+    attention = 12 * shape.layers * shape.train_length * shape.heads * shape.head_dim
+    return 6 * weights + 6 * vocab * shape.hidden + attention
 
 
 def train_stage(stage: Stage, shape: TwinShape, work: Path, threads: int = 1, progress: bool = True,
