@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+from .native import DREAM, LLADA, NativeFormat
 
 #: config keys in the order they are tried, per quantity (transformers' names first, then OLMo/LLaDA and GPT-2's)
 HF_KEYS: dict[str, tuple[str, ...]] = {
@@ -34,10 +37,14 @@ class Family:
     bidirectional: Callable[[dict], str | None] = lambda config: None  # the reason it is bidirectional, or None
     logits_shift: int | None = None     # None: 1 for causal models, 0 for bidirectional ones (or config's logits_shift)
     mask_token_id: int | None = None    # used when the config names none
-    sampler: str = "auto"               # a name in measure.sampling.SAMPLERS; auto: greedy (AR) / low-confidence
+    sampler: str = "low_confidence"     # how a diffusion model of this family answers (measure.sampling.SAMPLERS)
+    sampler_defaults: dict[str, Any] = field(default_factory=dict)  # the family's own evaluation settings
+    prepend_bos: bool = False           # put the tokenizer's BOS token before every text (Dream, as LongLLaDA does)
     keys: dict[str, tuple[str, ...]] = field(default_factory=lambda: HF_KEYS)
     projections: tuple[str, str] = ("q_proj", "k_proj")
     byte_level: bool = False            # the tokenizer is UTF-8 bytes (the twins)
+    native: NativeFormat | None = None  # load onto transformers' own classes instead of the checkpoint's own code
+    tokenizer_classes: tuple[str, ...] = ()  # transformers classes that read its tokenizer files (else AutoTokenizer)
 
     def value(self, config: dict, quantity: str):
         """(key, value) of the first of the family's keys for ``quantity`` present in ``config``, or (None, None)."""
@@ -88,15 +95,20 @@ def register_family(family: Family) -> Family:
 
 register_family(Family(
     "llada", "LLaDA (GSAI-ML): OLMo-style config keys, bidirectional, each position predicts itself",
-    claims=lambda config: _model_type(config) == "llada" or ("d_model" in config and "n_heads" in config),
+    claims=lambda config: _model_type(config) == "llada",
     bidirectional=lambda config: "LLaDA is a masked-diffusion LM (model_type llada)",
-    logits_shift=0, mask_token_id=126336, sampler="low_confidence"))
+    logits_shift=0, mask_token_id=126336, native=LLADA, tokenizer_classes=("PreTrainedTokenizerFast",),
+    # LLaDA's generate.py (as LongLLaDA's evaluation runs it) lets the argmax be the mask token
+    sampler_defaults={"predict_mask": True}))
 
 register_family(Family(
     "dream", "Dream (Dream-org): Qwen2.5 layout made bidirectional, logits shifted by one as in its AR parent",
     claims=lambda config: _model_type(config) == "dream",
     bidirectional=lambda config: "Dream is a masked-diffusion LM (model_type Dream)",
-    logits_shift=1, mask_token_id=151666, sampler="low_confidence"))
+    logits_shift=1, mask_token_id=151666, native=DREAM, prepend_bos=True, sampler="dream",
+    tokenizer_classes=("Qwen2TokenizerFast", "Qwen2Tokenizer"),  # the files of its DreamTokenizer are Qwen2's
+    # Dream's diffusion_generate with the settings of LongLLaDA's evaluation (llada/llada_wrapper.py)
+    sampler_defaults={"alg": "entropy", "temperature": 0.2, "top_p": 0.95}))
 
 register_family(Family(
     "twin", "the package's twin tiny models (transformers Gemma, UTF-8 bytes as tokens)",

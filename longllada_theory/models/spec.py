@@ -26,6 +26,7 @@ from ..errors import LongLLaDAError
 from ..theory.rope import ATTENTION_KINDS, check_rope, critical_dimension, extrapolation_bound, rotation_periods
 from ..theory.scaling import ScalingPlan, plan_scaling
 from .families import Family, family_of
+from .presets import presets_matching
 from .sources import ModelSource, resolve_model
 
 
@@ -299,12 +300,19 @@ def source_config(source: ModelSource) -> tuple[dict, str, str]:
 
 def spec_for_source(source: ModelSource, config: dict, name: str, where: str, train_length: int | None = None,
                     attention: str | None = None) -> RopeSpec:
-    """The spec of a config read from ``source``, with the preset's pre-training length where the source is a
-    preset and no length was given (one rule for ``scale`` and for loading)."""
+    """The spec of a config read from ``source``, with a preset's pre-training length where no length was given and
+    the source is a preset — named by hub id or alias, or a folder whose config has the preset's fingerprint (one
+    rule for ``scale`` and for loading)."""
     spec = spec_from_config(config, name, where, train_length, attention)
-    preset = source.preset
-    if train_length is None and preset is not None and preset.train_length is not None:
-        spec = spec.with_train_length(preset.train_length, preset.train_length_source)
+    if train_length is not None:
+        return spec
+    named = source.preset is not None
+    presets = [p for p in ([source.preset] if named else presets_matching(config)) if p.train_length is not None]
+    if len({p.train_length for p in presets}) == 1:
+        where = presets[0].train_length_source
+        if not named:
+            where += f" (the config has the fingerprint of preset {', '.join(p.hub_id for p in presets)})"
+        spec = spec.with_train_length(presets[0].train_length, where)
     return spec
 
 

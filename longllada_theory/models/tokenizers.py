@@ -3,8 +3,23 @@ tokenizer puts before a text by default, e.g. BOS) and ``mask_token_id``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol
+
+
+@contextmanager
+def transformers_quiet() -> Iterator[None]:
+    """transformers' warnings off for a moment: texts longer than a model's advertised window, tokenizer classes
+    chosen deliberately, prompts past max_position_embeddings are the point of this package, not mistakes."""
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
 
 
 class Tokenizer(Protocol):
@@ -17,20 +32,28 @@ class Tokenizer(Protocol):
 
 class TextTokenizer:
     """A transformers tokenizer wrapped: ``encode`` without special tokens, plus ``prefix_ids`` — the tokens the
-    tokenizer puts in front of a text by default (e.g. BOS) — so documents start as in training."""
+    tokenizer puts in front of a text by default (e.g. BOS), or its BOS token where the model family's evaluation
+    prepends it (``prepend_bos``, Dream) — so documents start as in training. ``decode`` skips ids the tokenizer has
+    no entry for (a model's embedding may have more rows than its tokenizer has tokens, as Dream's does)."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer, prepend_bos: bool = False):
         self.hf = tokenizer
         plain = tokenizer("x", add_special_tokens=False)["input_ids"]
         full = tokenizer("x")["input_ids"]
         self.prefix_ids: list[int] = full[: len(full) - len(plain)] if full[-len(plain):] == plain else []
+        bos = getattr(tokenizer, "bos_token_id", None)
+        if prepend_bos and bos is not None and self.prefix_ids[:1] != [bos]:
+            self.prefix_ids = [bos, *self.prefix_ids]
         self.mask_token_id = getattr(tokenizer, "mask_token_id", None)
+        self.eos_token_id = getattr(tokenizer, "eos_token_id", None)
 
     def encode(self, text: str) -> list[int]:
-        return self.hf(text, add_special_tokens=False)["input_ids"]
+        with transformers_quiet():
+            return self.hf(text, add_special_tokens=False)["input_ids"]
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self.hf.decode(list(ids), skip_special_tokens=True)
+        known = len(self.hf)
+        return self.hf.decode([int(i) for i in ids if 0 <= int(i) < known], skip_special_tokens=True)
 
 
 class ByteTokenizer:
