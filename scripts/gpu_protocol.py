@@ -26,7 +26,8 @@ def main():
     tiny = "--tiny" in sys.argv
     out.mkdir(parents=True, exist_ok=True)
     device = "cpu" if tiny else "cuda"
-    shape = dict(hidden=256, heads=4, intermediate=512, vocab=1024, layers=2) if tiny else {}
+    shape = dict(d_model=256, n_heads=4, n_kv_heads=4, mlp_hidden_size=512, vocab_size=1024, embedding_size=1024,
+                 mask_token_id=1000, layers=2) if tiny else {}
     lengths = [256, 512] if tiny else [4096, 8192, 16384, 32768]
     report = {"torch": torch.__version__, "device": torch.cuda.get_device_name() if not tiny else "cpu"}
     import transformers

@@ -41,6 +41,7 @@ def test_perplexity_bench_batches_the_samples_into_one_forward(twins):
     assert result["sequential"]["forwards_per_estimate"] == 4
     assert result["se_ratio_batched_vs_sequential"] == pytest.approx(
         result["batched"]["standard_error"] / result["sequential"]["standard_error"], rel=1e-2)
+    assert set(result["memory"]) == {"scored_logits_peak_bytes", "all_logits_peak_bytes"}
 
 
 def test_perplexity_bench_needs_a_diffusion_model(twins):

@@ -20,7 +20,7 @@ def test_target_patches_rope_parameters_and_the_loaded_model_agrees(tmp_path):
     assert loaded.plan.scaling_factor == pytest.approx(spec.plan(128).scaling_factor)
     inv_freq = loaded.model.model.rotary_emb.inv_freq.double().numpy()
     assert np.allclose(inv_freq, loaded.plan.inverse_frequencies(), rtol=1e-6)
-    assert loaded.verified == ["inv_freq of model.rotary_emb"]
+    assert loaded.verified == ["cos/sin of model.rotary_emb at positions [0, 1, 31, 128, 512]"]
 
 
 def test_rope_scale_and_kind_override(tmp_path):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from longllada_theory import LongLLaDAError
-from longllada_theory.measure.sampling import check_sampler, diffusion_generate, transfer_schedule
+from longllada_theory.measure.sampling import SamplerOptions, check_sampler, diffusion_generate, transfer_schedule
 
 from helpers import FixedLossModel, fake_loaded, tiny_twin
 
@@ -40,7 +40,7 @@ def test_low_confidence_remasking_keeps_the_most_confident_prediction_each_step(
     tokens = [1, 2, 3, 4, 5, 6, 1, 2, 3, 4]
     model = Recorder(tokens)
     loaded = fake_loaded(model, mask_token_id=7)
-    (out,) = diffusion_generate(loaded, [tokens[:6]], gen_length=4, block_length=4, steps=4)
+    (out,) = diffusion_generate(loaded, [tokens[:6]], SamplerOptions(gen_length=4, block_length=4, steps=4))
     assert out == tokens[6:]
     # after step 1 only the last answer position (highest confidence) is filled
     assert model.seen[1][0, 6:].tolist() == [7, 7, 7, 4]
@@ -50,8 +50,8 @@ def test_low_confidence_remasking_keeps_the_most_confident_prediction_each_step(
 def test_blocks_fill_left_to_right():
     tokens = [1, 2, 3, 4, 5, 6, 1, 2, 3, 4]
     model = Recorder(tokens)
-    (out,) = diffusion_generate(fake_loaded(model, mask_token_id=7), [tokens[:6]], gen_length=4, block_length=2,
-                                steps=2)
+    (out,) = diffusion_generate(fake_loaded(model, mask_token_id=7), [tokens[:6]],
+                                SamplerOptions(gen_length=4, block_length=2, steps=2))
     assert out == tokens[6:]
     assert model.seen[1][0, 6:].tolist() == [1, 2, 7, 7]  # the first block is complete before the second starts
 
@@ -64,7 +64,8 @@ def test_sampler_and_greedy_on_real_twins_batched_like_one_by_one(tmp_path):
     diffusion = load_model(str(tiny_twin(tmp_path / "d", "diffusion")), device="cpu")
     batch = answers(diffusion, prompts, gen_length=8, block_length=4, steps=4, temperature=0.7, seeds=[3, 4, 5])
     assert all(len(a) == 8 and diffusion.mask_token_id not in a for a in batch)
-    single = [answers(diffusion, [p], 8, 4, 4, 0.7, seeds=[s])[0] for p, s in zip(prompts, [3, 4, 5])]
+    single = [answers(diffusion, [p], gen_length=8, block_length=4, steps=4, temperature=0.7, seeds=[s])[0]
+              for p, s in zip(prompts, [3, 4, 5])]
     assert batch == single  # each row draws from its own seeded generator
     ar = load_model(str(tiny_twin(tmp_path / "a", "ar")), device="cpu")
     greedy = answers(ar, prompts, gen_length=5)

@@ -98,6 +98,10 @@ def run_ppl(args: argparse.Namespace) -> int:
               f"loss {r['mean_loss']:.4f} ± {r['standard_error']:.4f} (spread over repeats)")
     print(f"  standard error batched / sequential: {result['se_ratio_batched_vs_sequential']:.3f}")
     print(f"  time batched / sequential: {result['time_ratio_batched_vs_sequential']:.3f}")
+    memory = result["memory"]
+    print(f"  peak memory of one estimate: scored logits only {memory['scored_logits_peak_bytes'] / GIB:.3f} GiB, "
+          f"all logits {memory['all_logits_peak_bytes'] / GIB:.3f} GiB (ratio "
+          f"{result['memory_ratio_scored_vs_all_logits']:.3f})")
     return 0
 
 

@@ -69,7 +69,9 @@ def bench_perplexity(loaded: LoadedModel, ids: list[int], chunk: int = 64, mc: i
     """The MC estimate of the last chunk of ``ids`` (given the rest as prefix), ``repeats`` times with fresh seeds,
     two ways at ``mc`` sequences each: ``batched`` (the package's: stratified mask sizes, one forward of ``mc`` rows)
     and ``sequential`` (one forward per sample, each mask size drawn independently). The spread (standard deviation
-    over repeats) is the estimator's real standard error; the ratios compare the two."""
+    over repeats) is the estimator's real standard error; the ratios compare the two. ``memory``: the peak of one
+    batched estimate computing only the scored logits (the package's) against projecting every position to the
+    vocabulary (what a forward without ``logits_to_keep`` does)."""
     import statistics
 
     from .perplexity import diffusion_chunk_samples
@@ -96,6 +98,12 @@ def bench_perplexity(loaded: LoadedModel, ids: list[int], chunk: int = 64, mc: i
                          "seconds_per_estimate": round(statistics.median(seconds), 4),
                          "mean_loss": round(statistics.fmean(estimates), 5),
                          "standard_error": round(statistics.stdev(estimates), 5)}
+    peaks = {}
+    for name, all_logits in (("scored_logits", False), ("all_logits", True)):
+        peaks[name] = measure(lambda all_logits=all_logits: diffusion_chunk_samples(
+            loaded, ids, start, end, mc, seed=seed, all_logits=all_logits), loaded.device).peak_bytes
+    results["memory"] = {f"{name}_peak_bytes": int(value) for name, value in peaks.items()}
+    results["memory_ratio_scored_vs_all_logits"] = round(peaks["scored_logits"] / max(peaks["all_logits"], 1), 4)
     batched, sequential = results["batched"], results["sequential"]
     results["se_ratio_batched_vs_sequential"] = round(batched["standard_error"] / sequential["standard_error"], 3)
     results["time_ratio_batched_vs_sequential"] = round(batched["seconds_per_estimate"]

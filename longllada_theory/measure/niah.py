@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
@@ -18,8 +18,8 @@ from ..lengths import format_length, parse_lengths
 from .needles import FORMATS, Needle, build_prompt, load_needles, needle_score, passkey_needle
 from .protocol import Protocol, option, register_protocol
 from .results import cell_seed
+from .sampling import DREAM_ALGORITHMS, SamplerOptions, check_sampler, sampler_defaults
 from .sampling import answers as model_answers
-from .sampling import check_sampler
 from .texts import load_text
 
 if TYPE_CHECKING:
@@ -51,7 +51,15 @@ class NiahSettings:
     answer_length: int = option("answer tokens", 32, parse=int)
     block_length: int | None = option("diffusion sampler block length (default: answer length)", None, parse=int)
     steps: int | None = option("diffusion sampler steps (default: answer length)", None, parse=int)
-    temperature: float = option("diffusion sampler temperature", 0.0, parse=float)
+    temperature: float | None = option("diffusion sampler temperature (default: the model family's, else 0)", None,
+                                       parse=float)
+    top_p: float | None = option("Dream's sampler: nucleus probability (default: the family's, 0.95 for Dream)", None,
+                                 parse=float, legacy=None)
+    alg: str | None = option("Dream's sampler: confidence of a drawn token (default: the family's, entropy for "
+                             "Dream)", None, choices=DREAM_ALGORITHMS, legacy=None)
+    predict_mask: bool | None = option("LLaDA's sampler: let the argmax be the mask token, as LLaDA's generate.py "
+                                       "does (default: the family's, yes for LLaDA)", None,
+                                       parse=lambda v: _yes_no(v, "predict_mask"), metavar="yes|no", legacy=None)
     seed: int = option("random seed", 0, cli=False)
     haystack: str = option("a .txt, a .jsonl (see --haystack-field), builtin:noise or builtin:stdlib", "builtin:noise")
     needles: str = option("builtin (English set), passkey, or a NeedleBench-style needles.jsonl", "builtin")
@@ -81,6 +89,29 @@ class NiahSettings:
     def keys(self) -> list[str]:
         return [cell_key(length, depth, j) for length in self.lengths for depth in self.depths
                 for j in range(self.needles_per_cell)]
+
+    def resolved(self, loaded: LoadedModel) -> NiahSettings:
+        """The settings with every sampler option left unset filled from the model family's evaluation settings
+        (temperature 0 where the family names none); an AR model keeps the diffusion-only ones unset."""
+        defaults = sampler_defaults(loaded)
+        filled = {name: defaults.get(name) for name in ("top_p", "alg", "predict_mask") if getattr(self, name) is None}
+        if self.temperature is None:
+            filled["temperature"] = float(defaults.get("temperature", 0.0))
+        return replace(self, **filled)
+
+    def sampler_options(self) -> SamplerOptions:
+        given = {"temperature": self.temperature, "top_p": self.top_p, "alg": self.alg,
+                 "predict_mask": self.predict_mask}
+        return SamplerOptions(gen_length=self.answer_length, block_length=self.block_length, steps=self.steps,
+                              **{k: v for k, v in given.items() if v is not None})
+
+
+def _yes_no(text: str, what: str) -> bool:
+    if str(text).lower() in ("yes", "true", "1"):
+        return True
+    if str(text).lower() in ("no", "false", "0"):
+        return False
+    raise LongLLaDAError(f"{what} {text!r}: expected yes or no", parameters=(what,))
 
 
 class NiahCell(TypedDict):
@@ -115,8 +146,8 @@ def niah_cells(loaded: LoadedModel, haystack_ids: list[int], needles: list[Needl
         prompt = build_prompt(loaded.tokenizer, haystack, needle, budget, depth, FORMATS[settings.format])
         prompts.append(loaded.prefix_ids + prompt.ids)
         meta.append((key, length, depth, index, needle, prompt))
-    replies = model_answers(loaded, prompts, settings.answer_length, settings.block_length, settings.steps,
-                            settings.temperature, seeds=[cell_seed(settings.seed, key + ":sample") for key in keys])
+    replies = model_answers(loaded, prompts, settings.resolved(loaded).sampler_options(),
+                            seeds=[cell_seed(settings.seed, key + ":sample") for key in keys])
     cells = []
     for (key, length, depth, index, needle, prompt), reply in zip(meta, replies):
         text = loaded.tokenizer.decode(reply)
@@ -180,6 +211,7 @@ class NeedleInAHaystack(Protocol):
         return needles, load_text(settings.haystack, settings.haystack_field, field_parameter="haystack_field")
 
     def prepare(self) -> None:
+        self.settings = self.settings.resolved(self.loaded)  # the header records what the sampler really used
         self.needles, haystack = self.inputs
         self.haystack_ids = self.loaded.tokenizer.encode(haystack[: 64 * max(self.settings.lengths)])
 

@@ -74,7 +74,7 @@ def _sample_masks(n: int, samples: int, estimator: str, rng: np.random.Generator
 
 def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int, end: int, mc: int = 8,
                             estimator: str = "paper", seed: int = 0, mc_batch: int | None = None,
-                            stratify: bool = True) -> np.ndarray:
+                            stratify: bool = True, all_logits: bool = False) -> np.ndarray:
     """Per-sample losses (nats per token) of chunk ``ids[start:end]`` given the clean prefix ``ids[:start]``.
 
     ``estimator="paper"`` (LongLLaDA's ``get_ppl_llada.py``): sample s masks m_s tokens of the chunk at random
@@ -93,7 +93,8 @@ def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int,
 
     The chunk's perplexity is exp(mean of the samples); the tests check both expectations. ``stratify=False``
     draws each sample's mask size independently (a plain loop of one sample per forward, for comparison:
-    ``longllada bench ppl``).
+    ``longllada bench ppl``); ``all_logits=True`` projects every position to the vocabulary, as a model that cannot
+    be told which logits are scored would (the benchmark's memory baseline).
     """
     import torch
     import torch.nn.functional as F
@@ -119,7 +120,8 @@ def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int,
         block = torch.as_tensor(masks[lo:lo + batch], device=loaded.device)
         inputs = sequence.repeat(len(block), 1)
         inputs[:, first:end] = torch.where(block, loaded.mask_token_id, inputs[:, first:end])
-        logits = forward_logits(loaded.model, inputs, keep_last=n + shift)[:, :n]  # rows predict first … end−1
+        kept = forward_logits(loaded.model, inputs, keep_last=None if all_logits else n + shift)
+        logits = kept[:, kept.shape[1] - n - shift:][:, :n]  # rows predict first … end−1
         ce = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.repeat(len(block)),
                              reduction="none").view(len(block), n).double().cpu().numpy()
         chosen = block.cpu().numpy()

@@ -150,6 +150,8 @@ class AttentionProbe:
         self.track_memory, self.keep_keys = track_memory, keep_keys
         self.peak_bytes = 0  # with track_memory: the most memory the statistics of one layer took at once
         self.inv_freq, self.attention_factor = self._rope()
+        #: LLaDA's own code rotates q and k in float32 (``rope_full_precision``); transformers' classes in their dtype
+        self.rotate_fp32 = bool(getattr(loaded.model.config, "rope_full_precision", False))
         self.stats: dict[int, LayerStats] = {}
         self._handles: list = []
         self._pending: dict[int, object] = {}
@@ -222,10 +224,11 @@ class AttentionProbe:
 
         freqs = positions.float()[:, None] * self.inv_freq.to(x.device)[None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
-        cos = (emb.cos() * self.attention_factor).to(x.dtype)
-        sin = (emb.sin() * self.attention_factor).to(x.dtype)
-        rot, rest = x[..., :self.rotary_dim], x[..., self.rotary_dim:]
-        return torch.cat((rot * cos + rotate_half(rot) * sin, rest), dim=-1)
+        dtype = torch.float32 if self.rotate_fp32 else x.dtype  # as the model rotates (LLaDA's code: in fp32)
+        cos = (emb.cos() * self.attention_factor).to(dtype)
+        sin = (emb.sin() * self.attention_factor).to(dtype)
+        rot, rest = x[..., :self.rotary_dim].to(dtype), x[..., self.rotary_dim:]
+        return torch.cat(((rot * cos + rotate_half(rot) * sin).to(x.dtype), rest), dim=-1)
 
     def _statistics(self, layer: int, name: str, attention, q_proj_out, k_proj_out) -> LayerStats:
         """Rotate the layer's queries and keys, then feed each chunk of queries' attention to the reducers."""

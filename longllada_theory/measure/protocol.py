@@ -28,15 +28,17 @@ if TYPE_CHECKING:
 
 def option(help: str, default: Any = MISSING, *, flag: str | None = None, parse: Callable[[str], Any] | None = None,
            choices: Callable[[], list[str]] | tuple[str, ...] | None = None, metavar: str | None = None,
-           cli: bool = True, header: bool = True):
+           cli: bool = True, header: bool = True, legacy: Any = MISSING):
     """A settings field that is also a command-line option ``--name-with-dashes`` (or ``flag``).
 
     ``parse`` turns the option's text into the field's value (``int``, :func:`~longllada_theory.lengths.parse_length`,
     …); ``choices`` may be a function, so they are read from a registry when the parser is built. ``cli=False`` keeps
     the field out of the command line (set by the library only); ``header=False`` keeps it out of the results
-    header (it does not change a result, e.g. a field name in a file whose content is hashed elsewhere)."""
+    header (it does not change a result, e.g. a field name in a file whose content is hashed elsewhere). ``legacy``
+    is the value results files written before the field existed ran with: such a file resumes when the new value
+    equals it (see :meth:`Protocol.legacy`)."""
     meta = {"help": help, "flag": flag, "parse": parse, "choices": choices, "metavar": metavar, "cli": cli,
-            "header": header}
+            "header": header, "legacy": legacy}
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda: default, metadata=meta)
     return field(default=default, metadata=meta)
@@ -112,6 +114,11 @@ class Protocol(ABC):
         keep = {f.name for f in fields(self.settings) if f.metadata.get("header", True)}
         return {**self.loaded.settings(), **{k: v for k, v in asdict(self.settings).items() if k in keep}}
 
+    def legacy(self) -> dict:
+        """Header fields added after results files were first written, with the value those files ran with."""
+        return {f.name: f.metadata["legacy"] for f in fields(self.settings)
+                if f.metadata.get("legacy", MISSING) is not MISSING}
+
     @abstractmethod
     def keys(self) -> list[str]:
         """Every cell of the run, in order (the shard takes every N-th)."""
@@ -145,7 +152,7 @@ def run(protocol: Protocol, output: str | None = None, shard: tuple[int, int] = 
     included, in order."""
     from tqdm.auto import tqdm
 
-    store = ResultsFile.open(output, protocol.name, protocol.header(), shard)
+    store = ResultsFile.open(output, protocol.name, protocol.header(), shard, legacy=protocol.legacy())
     every = protocol.keys()
     keys, pending = shard_cells(every, shard), set(store.todo(every))
     todo = [batch for batch in protocol.batches(keys) if pending.intersection(batch)]

@@ -63,8 +63,11 @@ class ResultsFile:
     done: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, path: str | Path | None, protocol: str, settings: dict,
-             shard: tuple[int, int] = (0, 1)) -> ResultsFile:
+    def open(cls, path: str | Path | None, protocol: str, settings: dict, shard: tuple[int, int] = (0, 1),
+             legacy: dict | None = None) -> ResultsFile:
+        """Open (or create) a results file for a run. ``legacy`` names settings added after older files were written,
+        with the value those files ran with: an older file without such a setting resumes when the run's value is
+        that one (its header is left as it is)."""
         settings = json.loads(json.dumps(settings))  # normalise (tuples → lists) for comparison
         if path is None:
             return cls(None, protocol, settings, shard)
@@ -75,8 +78,11 @@ class ResultsFile:
             if header.get("protocol") != protocol:
                 raise LongLLaDAError(f"{path} holds {header.get('protocol')!r} results, not {protocol!r}; "
                                      "choose another output", parameters=("output",))
-            if header.get("settings") != settings or tuple(header.get("shard", (0, 1))) != tuple(shard):
-                diff = _differences(header.get("settings", {}), settings)
+            old = header.get("settings", {})
+            absent = {k for k, v in (legacy or {}).items() if k not in old and settings.get(k) == v}
+            compared = {k: v for k, v in settings.items() if k not in absent}
+            if old != compared or tuple(header.get("shard", (0, 1))) != tuple(shard):
+                diff = _differences(old, compared)
                 if tuple(header.get("shard", (0, 1))) != tuple(shard):
                     diff.append(f"shard: {header.get('shard')} → {list(shard)}")
                 raise LongLLaDAError(f"{path} was written with other settings ({'; '.join(diff)}); results are never "

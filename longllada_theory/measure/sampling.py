@@ -1,17 +1,30 @@
-"""Answers from a model: LLaDA's low-confidence remasking sampler for masked-diffusion models, greedy decoding for
-AR models — one implementation each, used by the NIAH grid, the twins and the notebooks.
+"""Answers from a model, by the sampler its family evaluates with (one implementation each, used by the NIAH grid,
+the twins and the notebooks):
 
-LLaDA's sampler (Nie et al. 2025, arXiv 2502.09992, Algorithm "low-confidence remasking"; the paper's
-``generate.py``): the answer starts as ``gen_length`` [MASK] tokens, split into blocks of ``block_length`` filled
-left to right; each block gets steps // blocks steps; at every step the model predicts all masked tokens, and the
-``n`` most confident predictions of the current block are kept (n = masked tokens in the block / remaining steps,
-the remainder spread over the first steps). Temperature τ > 0 draws by Gumbel-max, argmax(logits/τ + g) — the
-same as the paper's exp(logits)/(−log u)^τ. ``remasking="random"`` keeps random positions instead.
+- ``greedy`` — AR models: transformers' ``generate`` without sampling.
+- ``low_confidence`` — LLaDA's sampler (Nie et al. 2025, arXiv 2502.09992, "low-confidence remasking"; its
+  ``generate.py``): the answer starts as ``gen_length`` [MASK] tokens, split into blocks of ``block_length`` filled
+  left to right; each block gets steps // blocks steps; at every step the model predicts all masked tokens and the
+  ``n`` most confident predictions of the current block are kept (n = masked tokens in the block / remaining steps,
+  the remainder to the first steps). Temperature τ > 0 draws by Gumbel-max, argmax(logits/τ + g) — the same as
+  ``generate.py``'s exp(logits)/(−log u)^τ. ``predict_mask`` lets the argmax be the mask token itself, as
+  ``generate.py`` does (it stays masked and is predicted again); otherwise the mask token is never a prediction.
+- ``dream`` — Dream's ``diffusion_generate`` (Dream-org, ``generation_utils.py``): no blocks; times
+  t_i = linspace(1, ε, steps + 1); at step i every masked position is predicted (logits shifted by one), a token is
+  drawn per position (temperature, then top-p; argmax at temperature 0) with a confidence (``entropy``: Σ p·log p;
+  ``maskgit_plus``: the drawn token's probability; ``topk_margin``: top-1 − top-2 probability), and the
+  ⌊masked · (1 − t_{i+1}/t_i)⌋ most confident are kept (all that remain at the last step). The answer ends at the
+  first end-of-text token, as LongLLaDA's evaluation cuts it.
+
+Row r of a batch draws its randomness from its own generator seeded with ``seeds[r]``, so a row's answer does not
+depend on the others in the batch (the upstream samplers draw from torch's global generator; the distributions are
+the same).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,6 +35,30 @@ if TYPE_CHECKING:
     from ..models.loading import LoadedModel
 
 REMASKING = ("low_confidence", "random")
+DREAM_ALGORITHMS = ("entropy", "maskgit_plus", "topk_margin")
+DREAM_EPSILON = 1e-3
+
+
+@dataclass(frozen=True)
+class SamplerOptions:
+    """What a sampler needs besides the prompts: answer length, blocks, steps and how tokens are drawn."""
+
+    gen_length: int = 32
+    block_length: int | None = None    # None: one block (the whole answer)
+    steps: int | None = None           # None: one token per step
+    temperature: float = 0.0
+    top_p: float | None = None         # Dream: nucleus sampling
+    alg: str = "entropy"               # Dream: how the confidence of a drawn token is scored
+    predict_mask: bool = False         # LLaDA: may the argmax be the mask token (as generate.py allows)
+    remasking: str = "low_confidence"  # LLaDA: keep the most confident (or random) predictions
+
+    @property
+    def blocks(self) -> int:
+        return self.gen_length // (self.block_length or self.gen_length)
+
+    @property
+    def step_count(self) -> int:
+        return self.steps or self.gen_length
 
 
 def transfer_schedule(masked: int, steps: int) -> list[int]:
@@ -33,53 +70,74 @@ def transfer_schedule(masked: int, steps: int) -> list[int]:
 def check_sampler(gen_length: int, block_length: int, steps: int) -> int:
     """Validate the sampler's lengths; returns the steps per block."""
     if gen_length <= 0 or block_length <= 0 or steps <= 0:
-        raise LongLLaDAError("answer length, block length and steps must be positive")
+        raise LongLLaDAError("answer length, block length and steps must be positive",
+                             parameters=("answer_length", "block_length", "steps"))
     if gen_length % block_length:
-        raise LongLLaDAError(f"answer length {gen_length} must be a multiple of the block length {block_length}")
+        raise LongLLaDAError(f"answer length {gen_length} must be a multiple of the block length {block_length}",
+                             parameters=("block_length",))
     blocks = gen_length // block_length
     if steps % blocks:
-        raise LongLLaDAError(f"steps {steps} must be a multiple of the number of blocks ({blocks})")
+        raise LongLLaDAError(f"steps {steps} must be a multiple of the number of blocks ({blocks})",
+                             parameters=("steps",))
     return steps // blocks
 
 
-def diffusion_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], gen_length: int = 32,
-                       block_length: int = 32, steps: int = 32, temperature: float = 0.0,
-                       remasking: str = "low_confidence", seeds: Sequence[int] | None = None) -> list[list[int]]:
-    """Fill ``gen_length`` masked tokens after each prompt (see module docstring); returns each answer's ids.
-
-    The prompts (all of one length) go through the model as one batch; row r draws its noise from its own
-    generator seeded with ``seeds[r]``, so a row's answer does not depend on the others in the batch."""
+def _masked_batch(loaded: LoadedModel, prompts: Sequence[Sequence[int]], gen_length: int):
+    """[batch, prompt + gen_length] ids with the answer masked, and each row's generator."""
     import torch
 
-    from ..models.loading import forward_logits
-
-    if remasking not in REMASKING:
-        raise LongLLaDAError(f"remasking {remasking!r} is unknown; expected one of {', '.join(REMASKING)}")
     if loaded.mask_token_id is None:
-        raise LongLLaDAError(f"{loaded.name} has no mask token id; the diffusion sampler needs one")
+        raise LongLLaDAError(f"{loaded.name} has no mask token id; a diffusion sampler needs one")
     if len({len(p) for p in prompts}) != 1:
         raise LongLLaDAError("a batch of prompts for the diffusion sampler must share one length")
-    per_block = check_sampler(gen_length, block_length, steps)
-    mask, shift = loaded.mask_token_id, loaded.logits_shift
-    generators = [torch.Generator().manual_seed(int(s)) for s in (seeds or [0] * len(prompts))]
-    x = torch.tensor([list(p) + [mask] * gen_length for p in prompts], dtype=torch.long, device=loaded.device)
-    start = len(prompts[0])
+    return torch.tensor([list(p) + [loaded.mask_token_id] * gen_length for p in prompts], dtype=torch.long,
+                        device=loaded.device)
+
+
+def _answer_logits(loaded: LoadedModel, x, gen_length: int):
+    """Float64 logits [batch, gen_length, vocab] whose row j predicts answer position j (shift 1: the logits of the
+    position before it)."""
+    from ..models.loading import forward_logits
+
+    shift = loaded.logits_shift
+    return forward_logits(loaded.model, x, keep_last=gen_length + shift).double()[:, :gen_length]
+
+
+def _generators(seeds: Sequence[int] | None, count: int):
+    import torch
+    return [torch.Generator().manual_seed(int(s)) for s in (seeds or [0] * count)]
+
+
+def diffusion_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]],
+                       options: SamplerOptions = SamplerOptions(),
+                       seeds: Sequence[int] | None = None) -> list[list[int]]:
+    """LLaDA's low-confidence remasking (module docstring); returns each answer's ids."""
+    import torch
+
+    o = options
+    if o.remasking not in REMASKING:
+        raise LongLLaDAError(f"remasking {o.remasking!r} is unknown; expected one of {', '.join(REMASKING)}")
+    block_length = o.block_length or o.gen_length
+    per_block = check_sampler(o.gen_length, block_length, o.step_count)
+    x = _masked_batch(loaded, prompts, o.gen_length)
+    generators, mask, start = _generators(seeds, len(prompts)), loaded.mask_token_id, len(prompts[0])
     rows = torch.arange(len(prompts), device=loaded.device)[:, None]
-    for block in range(gen_length // block_length):
+    for block in range(o.gen_length // block_length):
         lo, hi = block * block_length, (block + 1) * block_length
         for count in transfer_schedule(block_length, per_block):
-            logits = forward_logits(loaded.model, x, keep_last=gen_length + shift).double()
-            logits = logits[:, :gen_length]  # row j predicts answer position j (shift 1: the last row is unused)
-            logits[..., mask] = -np.inf  # [MASK] is never a prediction (trained models never give it weight)
-            if temperature > 0:
+            logits = _answer_logits(loaded, x, o.gen_length)
+            if not o.predict_mask:
+                logits[..., mask] = -np.inf
+            if o.temperature > 0:
                 u = torch.stack([torch.rand(logits.shape[1:], generator=g, dtype=torch.float64) for g in generators])
-                guess = (logits / temperature - torch.log(-torch.log(u.to(logits.device).clamp_min(1e-300)))).argmax(-1)
+                noise = -torch.log(-torch.log(u.to(logits.device).clamp_min(1e-300)))
+                guess = (logits / o.temperature + noise).argmax(-1)
             else:
                 guess = logits.argmax(-1)
-            if remasking == "low_confidence":
+            if o.remasking == "low_confidence":
                 confidence = torch.softmax(logits, -1).gather(-1, guess[..., None])[..., 0]
             else:
-                confidence = torch.stack([torch.rand(gen_length, generator=g, dtype=torch.float64)
+                confidence = torch.stack([torch.rand(o.gen_length, generator=g, dtype=torch.float64)
                                           for g in generators]).to(logits.device)
             answer = x[:, start:]
             open_ = answer == mask
@@ -92,22 +150,88 @@ def diffusion_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], ge
     return x[:, start:].tolist()
 
 
-def greedy_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], max_new_tokens: int = 32) -> list[list[int]]:
+def _top_p(logits, top_p: float):
+    """Keep the smallest set of tokens whose probability reaches ``top_p`` (the most likely always kept)."""
+    import torch
+
+    ordered, order = torch.sort(logits, descending=True, dim=-1)
+    cumulative = torch.cumsum(torch.softmax(ordered, -1), -1)
+    drop = cumulative > top_p
+    drop[..., 1:] = drop[..., :-1].clone()
+    drop[..., 0] = False
+    return logits.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), -torch.inf)
+
+
+def _draw(logits, options: SamplerOptions, generator):
+    """Dream's token choice at the masked positions of one row: (tokens, confidence)."""
+    import torch
+
+    if options.temperature > 0:
+        logits = logits / options.temperature
+    if options.top_p is not None and options.top_p < 1:
+        logits = _top_p(logits, options.top_p)
+    probs = torch.softmax(logits, -1)
+    if options.temperature > 0:
+        tokens = torch.multinomial(probs.cpu(), 1, generator=generator)[:, 0].to(probs.device)
+    else:
+        tokens = probs.argmax(-1)
+    if options.alg == "entropy":
+        return tokens, (probs * torch.log(probs + 1e-10)).sum(-1)
+    if options.alg == "topk_margin":
+        top = probs.topk(2, dim=-1).values
+        return tokens, top[:, 0] - top[:, 1]
+    return tokens, probs.gather(-1, tokens[:, None])[:, 0]
+
+
+def dream_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], options: SamplerOptions = SamplerOptions(),
+                   seeds: Sequence[int] | None = None) -> list[list[int]]:
+    """Dream's ``diffusion_generate`` (module docstring); returns each answer's ids up to its first end-of-text."""
+    import torch
+
+    o = options
+    if o.alg not in DREAM_ALGORITHMS:
+        raise LongLLaDAError(f"Dream sampling algorithm {o.alg!r} is unknown; expected one of "
+                             f"{', '.join(DREAM_ALGORITHMS)}", parameters=("alg",))
+    if o.blocks != 1:
+        raise LongLLaDAError("Dream's sampler has no blocks: leave block_length at the answer length",
+                             parameters=("block_length",))
+    x = _masked_batch(loaded, prompts, o.gen_length)
+    generators, mask, start = _generators(seeds, len(prompts)), loaded.mask_token_id, len(prompts[0])
+    times = torch.linspace(1, DREAM_EPSILON, o.step_count + 1)  # float32, as upstream (the counts round alike)
+    for i in range(o.step_count):
+        logits = _answer_logits(loaded, x, o.gen_length)
+        answer = x[:, start:]
+        for row, generator in enumerate(generators):
+            masked = (answer[row] == mask).nonzero()[:, 0]
+            if not len(masked):
+                continue
+            tokens, confidence = _draw(logits[row, masked], o, generator)
+            last = i == o.step_count - 1
+            count = len(masked) if last else int(torch.tensor(float(len(masked))) * (1 - times[i + 1] / times[i]))
+            if count:
+                chosen = confidence.topk(count).indices
+                answer[row, masked[chosen]] = tokens[chosen]
+    return [_until_end(row, loaded) for row in x[:, start:].tolist()]
+
+
+def _until_end(ids: list[int], loaded: LoadedModel) -> list[int]:
+    eos = getattr(loaded.tokenizer, "eos_token_id", None)
+    return ids[:ids.index(eos)] if eos is not None and eos in ids else ids
+
+
+def greedy_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], options: SamplerOptions = SamplerOptions(),
+                    seeds: Sequence[int] | None = None) -> list[list[int]]:
     """Greedy decoding with the KV cache (transformers ``generate``), prompts of one length in one batch."""
     import torch
-    from transformers.utils import logging
+
+    from ..models.tokenizers import transformers_quiet
 
     if len({len(p) for p in prompts}) != 1:
         raise LongLLaDAError("a batch of prompts for greedy decoding must share one length")
     inputs = torch.tensor([list(p) for p in prompts], dtype=torch.long, device=loaded.device)
-    verbosity = logging.get_verbosity()
-    logging.set_verbosity_error()  # prompts longer than max_position_embeddings are the point here, not a mistake
-    try:
-        with torch.no_grad():
-            out = loaded.model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=max_new_tokens,
-                                        do_sample=False, use_cache=True, pad_token_id=_pad_id(loaded))
-    finally:
-        logging.set_verbosity(verbosity)
+    with transformers_quiet(), torch.no_grad():
+        out = loaded.model.generate(inputs, attention_mask=torch.ones_like(inputs), max_new_tokens=options.gen_length,
+                                    do_sample=False, use_cache=True, pad_token_id=_pad_id(loaded))
     return out[:, inputs.shape[1]:].tolist()
 
 
@@ -122,26 +246,33 @@ def _pad_id(loaded: LoadedModel) -> int:
     return 0
 
 
-#: sampler name (a model family's ``sampler``) → function (loaded, prompts, gen_length, block_length, steps,
-#: temperature, seeds) → answers
+#: sampler name (a model family's ``sampler``) → function (loaded, prompts, options, seeds) → answers
 SAMPLERS: dict[str, Callable[..., list[list[int]]]] = {
-    "greedy": lambda loaded, prompts, gen_length, block_length, steps, temperature, seeds:
-        greedy_generate(loaded, prompts, gen_length),
-    "low_confidence": lambda loaded, prompts, gen_length, block_length, steps, temperature, seeds:
-        diffusion_generate(loaded, prompts, gen_length, block_length, steps, temperature, seeds=seeds),
+    "greedy": greedy_generate,
+    "low_confidence": diffusion_generate,
+    "dream": dream_generate,
 }
 
 
 def sampler_name(loaded: LoadedModel) -> str:
-    """The sampler a model answers with: greedy for AR models; for diffusion models their family's sampler
-    (low-confidence remasking unless the family names another)."""
+    """The sampler a model answers with: greedy for AR models, its family's for diffusion models."""
     if loaded.kind != "diffusion":
         return "greedy"
-    name = getattr(getattr(loaded, "family", None), "sampler", "auto")
-    return "low_confidence" if name == "auto" else name
+    return getattr(getattr(loaded, "family", None), "sampler", "low_confidence")
 
 
-def answers(loaded: LoadedModel, prompts: Sequence[Sequence[int]], gen_length: int = 32, block_length: int = 32,
-            steps: int = 32, temperature: float = 0.0, seeds: Sequence[int] | None = None) -> list[list[int]]:
-    """The model's answers after prompts of one length, in one batch, by its sampler (:func:`sampler_name`)."""
-    return SAMPLERS[sampler_name(loaded)](loaded, prompts, gen_length, block_length, steps, temperature, seeds)
+def sampler_defaults(loaded: LoadedModel) -> dict:
+    """The family's own evaluation settings of its sampler (e.g. Dream's temperature 0.2, top-p 0.95)."""
+    if loaded.kind != "diffusion":
+        return {}
+    return dict(getattr(getattr(loaded, "family", None), "sampler_defaults", {}))
+
+
+def answers(loaded: LoadedModel, prompts: Sequence[Sequence[int]], options: SamplerOptions | None = None,
+            seeds: Sequence[int] | None = None, **settings) -> list[list[int]]:
+    """The model's answers after prompts of one length, in one batch, by its sampler (:func:`sampler_name`).
+    ``settings`` (``gen_length``, ``steps``, …) build the options where none are given, over the family's
+    defaults."""
+    if options is None:
+        options = SamplerOptions(**{**sampler_defaults(loaded), **settings})
+    return SAMPLERS[sampler_name(loaded)](loaded, prompts, options, seeds)
