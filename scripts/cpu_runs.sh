@@ -41,3 +41,8 @@ for n in 4k 12k; do
   $L attention smollm2 --text "$DATA/gov_report_001.txt" --length $n --queries last:64 --device cpu --target 16k \
      --output "$RUNS/attention_smollm2_${n}_longllada16k.jsonl"
 done
+
+# 5. Memory of the diffusion estimator when only the scored logits are projected, on a tiny checkpoint in LLaDA's real
+#    format (real vocabulary of 126464; written by tests/real_formats.py), at 2k tokens with 8 Monte-Carlo samples
+python -c "import sys; sys.path.insert(0, 'tests'); from pathlib import Path; from real_formats import build_llada_checkpoint; build_llada_checkpoint(Path('results/llada_tiny'))"
+$L bench ppl results/llada_tiny --length 2k --chunk 64 --mc 8 --repeats 3 --device cpu --json > "$RUNS/bench_real_format_llada_ppl_2k.json"

@@ -8,6 +8,7 @@ transformers) are imported only by the commands that measure models, so ``longll
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -65,5 +66,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("longllada: interrupted; finished cells are saved, rerun the same command to resume", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `longllada scale … | head`: the reader is gone, nothing more to say
-        sys.stderr.close()
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit, when Python flushes stdout
         return 0
