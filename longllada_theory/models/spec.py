@@ -24,9 +24,11 @@ import numpy as np
 
 from ..errors import LongLLaDAError
 from ..theory.rope import ATTENTION_KINDS, check_rope, critical_dimension, extrapolation_bound, rotation_periods
+from ..theory.rope_types import rope_angles
 from ..theory.scaling import ScalingPlan, plan_scaling
 from .families import Family, family_of
 from .presets import presets_matching
+from .reading import ConfigView, RopeSetting, _number, language_part, settings
 from .sources import ModelSource, resolve_model
 
 
@@ -47,29 +49,52 @@ class RopeSpec:
     existing_scaling: dict | None = None
     family: str = "transformers"
     provenance: dict = field(default_factory=dict)
+    rope_dim: int | None = None         # D of θ_i = b^(−2i/D) where it is not the rotary dim (proportional RoPE)
+    rope_type: str = "default"          # the RoPE type the model applies (with ``existing_scaling``'s parameters)
+    layer_type: str | None = None       # the layer type this spec describes, where a model has several settings
+    other_settings: tuple[dict, ...] = ()  # the model's other RoPE settings (per layer type), reported
+    notes: tuple[str, ...] = ()         # what else a reader should know (MRoPE sections, layers without RoPE, …)
+    encoder: bool = False               # a bidirectional encoder, not a generative model
 
     def __post_init__(self):
         check_rope(self.rotary_dim, self.rope_theta, self.train_length)
+        if self.rope_dim is not None:
+            check_rope(self.rope_dim, self.rope_theta)
         if self.attention not in ATTENTION_KINDS:
             raise LongLLaDAError(f"attention {self.attention!r} is unknown; expected causal or bidirectional")
 
     @property
     def is_diffusion(self) -> bool:
-        return self.attention == "bidirectional"
+        return self.attention == "bidirectional" and not self.encoder
+
+    @property
+    def d(self) -> int:
+        """D, the dimension in the exponent of θ_i = b^(−2i/D): the rotary dimension, except for proportional RoPE."""
+        return self.rope_dim or self.rotary_dim
 
     @property
     def critical_dimension(self) -> int:
-        return int(critical_dimension(self.rotary_dim, self.rope_theta, self.train_length))
+        """d_crit of the law with D in the exponent, at most the dimensions that rotate."""
+        return min(int(critical_dimension(self.d, self.rope_theta, self.train_length)), self.rotary_dim)
 
     @property
     def extrapolation_bound(self) -> float:
-        return float(extrapolation_bound(self.rotary_dim, self.rope_theta, self.critical_dimension))
+        """The period of the first pair that did not complete a turn in pre-training (∞ when every rotated pair did:
+        RoPE then sets no bound)."""
+        if self.critical_dimension >= self.rotary_dim and self.rope_dim is not None:
+            return float("inf")
+        return float(extrapolation_bound(self.d, self.rope_theta, self.critical_dimension))
+
+    def inverse_frequencies(self) -> tuple[np.ndarray, float]:
+        """The θ_i the model's forward rotates by, with its existing scaling (and that scaling's attention factor)."""
+        return rope_angles(self.rope_type, self.d, self.rope_theta, self.existing_scaling or {},
+                           self.rotary_dim // 2, self.train_length)
 
     def periods(self) -> np.ndarray:
-        return rotation_periods(self.rotary_dim, self.rope_theta)
+        return rotation_periods(self.d, self.rope_theta)[: self.rotary_dim // 2]
 
     def plan(self, target: int, method: str = "longllada") -> ScalingPlan:
-        return plan_scaling(self.rotary_dim, self.rope_theta, self.train_length, target, method)
+        return plan_scaling(self.d, self.rope_theta, self.train_length, target, method)
 
     def with_train_length(self, train_length: int | None, source: str = "given by the user") -> RopeSpec:
         """The same spec with another pre-training length (None keeps this one)."""
@@ -91,126 +116,98 @@ class RopeSpec:
             "attention": self.attention, "family": self.family, "config_family": self.config_family,
             "critical_dimension": self.critical_dimension, "extrapolation_bound": self.extrapolation_bound,
             "existing_scaling": self.existing_scaling, "provenance": self.provenance,
+            **({"rope_dim": self.rope_dim} if self.rope_dim else {}),
+            **({"layer_type": self.layer_type, "other_settings": list(self.other_settings)}
+               if self.layer_type else {}),
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 
-def _first(config: dict, keys: tuple[str, ...]):
-    for key in keys:
-        if config.get(key) is not None:
-            return key, config[key]
-    return None, None
-
-
-def _rope_parameters(config: dict) -> tuple[dict, str]:
-    """The global rope_parameters dict, or the full-attention one where they are nested per layer type."""
-    params = config.get("rope_parameters")
-    if not isinstance(params, dict):
-        return {}, ""
-    if "rope_theta" in params or "rope_type" in params:
-        return params, "rope_parameters"
-    for layer_type in ("full_attention", "global", *params):
-        if isinstance(params.get(layer_type), dict):
-            return params[layer_type], f"rope_parameters[{layer_type!r}]"
-    return {}, ""
-
-
-def _head_dim(config: dict, family: Family, source: str, provenance: dict) -> int:
-    key, head_dim = family.value(config, "head_dim")
-    if head_dim is not None:
-        provenance["head_dim"] = f"{key} in {source}"
-        return int(head_dim)
-    width_key, width = family.value(config, "hidden")
-    heads_key, heads = family.value(config, "heads")
-    if width is None or heads is None:
-        raise LongLLaDAError(f"{source}: cannot tell the head dimension; expected head_dim, or hidden_size and "
-                             "num_attention_heads (d_model and n_heads for LLaDA)")
-    provenance["head_dim"] = f"{width_key} / {heads_key} in {source}"
-    return int(width) // int(heads)
-
-
-def _rotary_dim(config: dict, params: dict, head_dim: int, source: str, provenance: dict) -> int:
-    factor_key, factor = _first(params, ("partial_rotary_factor",))
-    if factor is None:
-        factor_key, factor = _first(config, ("partial_rotary_factor", "rotary_pct"))
-    if factor is not None:
-        provenance["rotary_dim"] = f"head_dim × {factor_key} ({factor}) in {source}"
-        return int(head_dim * float(factor))
-    if config.get("rotary_dim") is not None:
-        provenance["rotary_dim"] = f"rotary_dim in {source}"
-        return int(config["rotary_dim"])
-    provenance["rotary_dim"] = "= head_dim (no partial rotary factor)"
-    return head_dim
-
-
-def _existing_scaling(config: dict, params: dict) -> dict | None:
-    rope_type = params.get("rope_type", params.get("type", "default")) if params else "default"
-    legacy = config.get("rope_scaling")
-    if rope_type not in (None, "default"):
-        return {k: v for k, v in params.items() if k != "rope_theta"}
-    if isinstance(legacy, dict) and legacy.get("rope_type", legacy.get("type")) not in (None, "default"):
-        return dict(legacy)
-    return None
-
-
-def _train_length(config: dict, family: Family, scaling: dict | None, source: str) -> tuple[int, str]:
-    original = (scaling or {}).get("original_max_position_embeddings") or config.get("original_max_position_embeddings")
+def _train_length(view: ConfigView, family: Family, setting: RopeSetting) -> tuple[int, str]:
+    original = setting.parameters.get("original_max_position_embeddings")
     if original:
-        return int(original), f"original_max_position_embeddings in {source}"
-    key, length = family.value(config, "length")
-    if length is None:
-        raise LongLLaDAError(f"{source}: no training length (max_sequence_length / max_position_embeddings); "
-                             "give the pre-training length (train_length)")
-    where = f"{key} in {source}"
-    if key not in ("max_sequence_length", "train_length"):
-        where += " (the advertised window; override with --train-length if pre-training was shorter)"
-    return int(length), where
+        return _number(original, "original_max_position_embeddings", view.source, int), \
+            f"original_max_position_embeddings in {setting.provenance['rope_theta']}"
+    value, where = view.lookup("original_max_position_embeddings")
+    if value:
+        return _number(value, "original_max_position_embeddings", view.source, int), where
+    for key in family.keys["length"]:
+        value, where = view.lookup(key)
+        if value is not None:
+            if key not in ("max_sequence_length", "train_length"):
+                where += " (the advertised window; override with --train-length if pre-training was shorter)"
+            return _number(value, key, view.source, int), where
+    raise LongLLaDAError(f"{view.source}: no training length (max_sequence_length / max_position_embeddings); "
+                         "give the pre-training length (train_length)")
+
+
+def _attention(raw: dict, view: ConfigView, family: Family, attention: str | None) -> tuple[str, str, bool]:
+    """(attention kind, how it was decided, encoder?)."""
+    if attention is not None:
+        return attention, "given by the user", False
+    kind, why = family.attention(raw)
+    if kind == "causal":
+        flag = _flag(view)
+        if flag:
+            return "bidirectional", flag, False
+        heads = ConfigView.of(raw, "").row.get("heads", [])
+        if "masked_lm" in heads and "causal_lm" not in heads:
+            return "bidirectional", f"model_type {raw.get('model_type')!r} is an encoder (transformers registers a " \
+                                    "masked-LM head for it and no causal-LM head)", True
+        if heads == [] and view.row.get("heads") == ["masked_lm"]:
+            return "bidirectional", f"its text model {view.model_type!r} is an encoder", True
+    return kind, why, False
+
+
+def _flag(view: ConfigView) -> str | None:
+    value, where = view.lookup("use_bidirectional_attention")
+    if value:
+        return f"use_bidirectional_attention = {value!r} ({where})"
+    value, where = view.lookup("is_causal")
+    if value is False:
+        return f"is_causal false ({where})"
+    return None
 
 
 def spec_from_config(config: dict, name: str, source: str, train_length: int | None = None,
                      attention: str | None = None) -> RopeSpec:
-    """Read a ``config.json`` dict into a RopeSpec, through its model family's keys
-    (:mod:`~longllada_theory.models.families`); ``source`` names the file for provenance."""
+    """Read a ``config.json`` dict into a RopeSpec, as transformers reads it (:mod:`.reading`: aliases, class
+    defaults, text sub-configs, per-layer settings), through its model family (:mod:`.families`); ``source`` names
+    the file for provenance. A model with several RoPE settings gets the spec of the one a scaling targets (the
+    global / main attention); the others are in ``other_settings``."""
     if not isinstance(config, dict):
         raise LongLLaDAError(f"{source}: a model config must be a JSON object, got {type(config).__name__}")
     family = family_of(config)
-    provenance: dict[str, str] = {}
-    params, params_where = _rope_parameters(config)
-    if family.name == "llada":
-        config_format = "llada"
-    elif params:
-        config_format = "rope_parameters"
-    else:
-        config_format = "legacy"
-
-    base_key, base = _first(params, ("rope_theta",))
-    if base is not None:
-        provenance["rope_theta"] = f"{params_where}.rope_theta in {source}"
-    else:
-        base_key, base = _first(config, ("rope_theta", "rotary_emb_base", "rope_base"))
-        if base is None:
-            raise LongLLaDAError(
-                f"{source} has no RoPE fields: looked for rope_parameters.rope_theta, rope_theta, rotary_emb_base; "
-                "is this a RoPE model? (a config.json of a LLaMA/Qwen/LLaDA-style model is expected)")
-        provenance["rope_theta"] = f"{base_key} in {source}"
-
-    head_dim = _head_dim(config, family, source, provenance)
-    rotary_dim = _rotary_dim(config, params, head_dim, source, provenance)
-    scaling = _existing_scaling(config, params)
+    view, part = language_part(config, source)
+    found = settings(view)
+    target = found[0]
+    provenance = dict(target.provenance)
+    if part:
+        provenance["config"] = f"the language model's config: {view.source}"
     if train_length is not None:
         length, provenance["train_length"] = int(train_length), "given by the user"
     else:
-        length, provenance["train_length"] = _train_length(config, family, scaling, source)
-
-    if attention is not None:
-        kind, provenance["attention"] = attention, "given by the user"
-    else:
-        kind, provenance["attention"] = family.attention(config)
-    mask = config.get("mask_token_id", family.mask_token_id)
-    return RopeSpec(name=name, head_dim=head_dim, rotary_dim=rotary_dim, rope_theta=float(base),
+        length, provenance["train_length"] = _train_length(view, family, target)
+    kind, provenance["attention"], encoder = _attention(config, view, family, attention)
+    config_format = "llada" if family.name == "llada" else (
+        "rope_parameters" if isinstance(view.raw.get("rope_parameters"), dict) or not view.in_file("rope_theta")
+        else "legacy")
+    scaling = {k: v for k, v in target.parameters.items()} if target.rope_type not in ("default", "proportional") \
+        else None
+    if scaling is not None:
+        scaling["rope_type"] = target.rope_type
+    notes = list(target.notes)
+    no_rope = view.get("no_rope_layers")
+    if isinstance(no_rope, list) and 0 in no_rope:
+        notes.append(f"{no_rope.count(0)} of {len(no_rope)} layers use no RoPE (no_rope_layers)")
+    return RopeSpec(name=name, head_dim=target.head_dim, rotary_dim=target.rotary_dim, rope_theta=target.rope_theta,
                     train_length=length, attention=kind, config_family=config_format,
-                    model_type=str(config.get("model_type") or "") or None, mask_token_id=mask,
+                    model_type=str(config.get("model_type") or "") or None,
+                    mask_token_id=config.get("mask_token_id", family.mask_token_id),
                     logits_shift=family.shift(config, kind), existing_scaling=scaling, family=family.name,
-                    provenance=provenance)
+                    provenance=provenance, rope_dim=target.rope_dim if target.rope_dim != target.rotary_dim else None,
+                    rope_type=target.rope_type, layer_type=target.layer_type,
+                    other_settings=tuple(s.summary() for s in found[1:]), notes=tuple(notes), encoder=encoder)
 
 
 def read_json(path: Path) -> dict:
