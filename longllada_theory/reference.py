@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,8 @@ from .measure.niah import niah_grid
 from .measure.perplexity import perplexity_curve
 from .measure.results import load_results
 
-DATA = Path(__file__).parent / "data" / "reference" / "longllada_figure1_figure2.json"
+REFERENCE = Path(__file__).parent / "data" / "reference"
+DATA = REFERENCE / "longllada_figure1_figure2.json"
 PROVENANCE = ("LongLLaDA (Liu et al. 2025, arXiv 2506.14429), numbers as carried by the paper's plotting code "
               "(ppl/get_ppl_plot.py); see longllada_theory/data/reference/README.md")
 
@@ -30,6 +31,30 @@ PAPER_SCALING_FACTORS = {
 @lru_cache(maxsize=1)
 def _data() -> dict:
     return json.loads(DATA.read_text())
+
+
+@cache
+def _reference(name: str) -> dict:
+    return json.loads((REFERENCE / name).read_text())
+
+
+def table2_rows() -> list[dict]:
+    """The paper's Table 2 (RULER NIAH / AGG / QA / Avg at 4k–16k, direct and with NTK factors), one dict per row."""
+    return list(_reference("longllada_table2_ruler.json")["rows"])
+
+
+def figure6() -> dict:
+    """The paper's Figure 6: LLaDA-8B-Base's overall NIAH score under NTK factors 4/14/31/55, and the direct ones."""
+    return dict(_reference("longllada_figure6_ntk_niah.json"))
+
+
+def longdllm_factors(model: str = "GSAI-ML/LLaDA-8B-Instruct") -> dict:
+    """LongDLLM's searched per-pair LongRoPE factors for a model (head_dim, rope_theta, original_length,
+    target_length, factors), with the file's provenance under ``source``."""
+    data = _reference("longdllm_rescale_factors.json")
+    if model not in data["models"]:
+        raise LongLLaDAError(f"LongDLLM ships no factors for {model!r}; it has {', '.join(data['models'])}")
+    return {**data["models"][model], "source": data["source"], "how_applied": data["how_applied"]}
 
 
 def reference_names() -> list[str]:

@@ -16,6 +16,7 @@ from longllada_theory import (
     ntk_aware_factor,
     ntk_scaling_factor,
     plan_scaling,
+    spec_from_config,
 )
 
 
@@ -69,15 +70,22 @@ def test_position_methods_keep_the_base_and_carry_their_factor():
     assert yarn.attention_factor == pytest.approx(0.1 * math.log(4) + 1)
 
 
-def test_config_change_per_family():
-    plan = plan_scaling(128, 500000, 4096, 16384, "longllada")
-    assert plan.config_change("llada") == {"rope_theta": plan.new_rope_theta}
-    assert plan.config_change("legacy") == {"rope_theta": plan.new_rope_theta}
-    assert plan.config_change("rope_parameters") == {"rope_parameters": {"rope_type": "default",
-                                                                         "rope_theta": plan.new_rope_theta}}
-    yarn = plan_scaling(128, 500000, 4096, 16384, "yarn")
-    assert yarn.config_change("llada") is None  # LLaDA's remote code has no RoPE types
-    assert yarn.config_change("legacy")["rope_scaling"]["rope_type"] == "yarn"
+def test_config_change_per_config_format():
+    from longllada_theory.models.patching import config_change
+
+    llada = load_spec("llada")
+    plan = llada.plan(16384, "longllada")
+    assert config_change(llada, plan) == {"rope_theta": plan.new_rope_theta}
+    assert config_change(llada, llada.plan(16384, "yarn")) is None  # LLaDA's remote code has no RoPE types
+    legacy = spec_from_config({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32,
+                               "rope_theta": 500000.0, "max_position_embeddings": 8192}, "legacy", "legacy.json")
+    assert config_change(legacy, legacy.plan(16384)) == {"rope_theta": legacy.plan(16384).new_rope_theta}
+    assert config_change(legacy, legacy.plan(16384, "yarn"))["rope_scaling"]["rope_type"] == "yarn"
+    current = spec_from_config({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32,
+                                "rope_parameters": {"rope_type": "default", "rope_theta": 500000.0},
+                                "max_position_embeddings": 8192}, "current", "current.json")
+    assert config_change(current, current.plan(16384)) == {"rope_parameters": {
+        "rope_type": "default", "rope_theta": current.plan(16384).new_rope_theta}}
 
 
 @pytest.mark.parametrize("method", list(METHODS))
@@ -105,8 +113,9 @@ def test_patching_llada_style_config_sets_rope_theta_and_refuses_yarn():
     assert patch_config(OlmoStyle(), plan).rope_theta == plan.new_rope_theta
     with pytest.raises(LongLLaDAError, match="rope_parameters"):
         patch_config(OlmoStyle(), plan_scaling(128, 500000, 4096, 16384, "yarn"))
-    patched = patch_config_dict({"rope_theta": 500000.0, "d_model": 4096}, plan, "llada")
-    assert patched == {"rope_theta": plan.new_rope_theta, "d_model": 4096}
+    llada = load_spec("llada")
+    patched = patch_config_dict({"rope_theta": 500000.0, "d_model": 4096}, llada, llada.plan(16384))
+    assert patched == {"rope_theta": llada.plan(16384).new_rope_theta, "d_model": 4096}
 
 
 def test_verify_inverse_frequencies_raises_on_a_mismatch():

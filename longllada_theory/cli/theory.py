@@ -22,24 +22,66 @@ from ..errors import LongLLaDAError
 from ..lengths import format_length, parse_length
 from ..models.presets import PRESETS
 from ..models.spec import RopeSpec, load_spec
-from ..theory.rope import arc_coverage, first_unseen_position, rotation_angles
-from ..theory.scaling import METHODS, check_method
+from ..theory.scaling import METHODS, ScalingPlan, check_method, longrope_plan
 from .commands import add_json_option, add_spec_options, command, console, lengths_option, print_json
 
 
-def scale_document(spec: RopeSpec, targets: list[int], methods: list[str]) -> dict:
-    plans = []
-    for target in targets:
-        for method in methods:
-            plan = spec.plan(target, method)
-            plans.append({
-                "target": plan.target, "method": plan.method, "scaling_factor": plan.scaling_factor,
+def _finite(x: float) -> float | None:
+    return None if x == float("inf") else float(x)
+
+
+def plan_document(spec: RopeSpec, plan: ScalingPlan, pairs: bool = False) -> dict:
+    """One plan as JSON: its factor, RoPE parameters, how far it reaches, the exact config change."""
+    from ..models.pairs import pair_rows
+    from ..models.patching import config_change
+
+    document = {"target": plan.target, "method": plan.method, "scaling_factor": plan.scaling_factor,
                 "new_rope_theta": plan.new_rope_theta, "rope_parameters": plan.rope_parameters,
-                "attention_factor": plan.attention_factor, "needed": plan.needed,
-                "reaches": plan.reaches() if plan.rope_type == "default" else None,
-                "config_change": plan.config_change(spec.config_family),
-            })
-    return {**spec.to_dict(), "plans": plans}
+                "attention_factor": plan.attention_factor, "needed": plan.needed, "reaches": _finite(plan.reaches()),
+                "config_change": config_change(spec, plan), "note": plan.note}
+    if plan.pair_factors is not None:
+        document["pair_factors"] = list(plan.pair_factors)
+    if pairs:
+        document["pairs"] = pair_rows(spec, plan)
+    return document
+
+
+def plans_for(spec: RopeSpec, targets: list[int], methods: list[str], factors: str | None = None) -> list[ScalingPlan]:
+    """The plans of every method for every target, and a LongRoPE plan with the given factors."""
+    plans = [spec.plan(target, method) for target in targets for method in methods]
+    if factors:
+        values = read_factors(factors, spec)
+        plans += [longrope_plan(spec.d, spec.rope_theta, spec.train_length, target, values, pairs=spec.pairs)
+                  for target in targets]
+    return plans
+
+
+def read_factors(source: str, spec: RopeSpec) -> list[float]:
+    """Per-pair LongRoPE factors from ``longdllm`` (LongDLLM's for the spec's model, or LLaDA-8B-Instruct's), a JSON
+    file (a list, or an object with ``factors`` / ``long_factor``), or a comma-separated list."""
+    from pathlib import Path
+
+    from ..reference import longdllm_factors
+
+    if source == "longdllm":
+        model = spec.name if spec.name in ("apple/DiffuCoder-7B-Instruct",) else "GSAI-ML/LLaDA-8B-Instruct"
+        return list(longdllm_factors(model)["factors"])
+    if Path(source).is_file():
+        data = json.loads(Path(source).read_text(encoding="utf-8"))
+        data = data.get("factors", data.get("long_factor")) if isinstance(data, dict) else data
+    else:
+        data = source.split(",")
+    try:
+        return [float(x) for x in data]
+    except (TypeError, ValueError):
+        raise LongLLaDAError(f"factors {source!r}: expected longdllm, a JSON list of numbers or a file holding one, "
+                             "or a comma-separated list", parameters=("factors",)) from None
+
+
+def scale_document(spec: RopeSpec, targets: list[int], methods: list[str], pairs: bool = False,
+                   factors: str | None = None) -> dict:
+    return {**spec.to_dict(), "reach": _finite(spec.reach),
+            "plans": [plan_document(spec, plan, pairs) for plan in plans_for(spec, targets, methods, factors)]}
 
 
 def _fmt(x: float) -> str:
@@ -55,9 +97,19 @@ def scale_tables(documents: list[dict]):
                  f"T_train = {doc['train_length']} ({doc['attention']}), critical dimension "
                  f"{doc['critical_dimension']} of {doc['rotary_dim']}, extrapolation bound "
                  f"{doc['extrapolation_bound']:.0f} tokens")
-        caption = f"T_train: {doc['provenance']['train_length']}"
+        caption = f"T_train: {doc['provenance']['train_length']}; attention: {doc['provenance']['attention']}"
         if doc["existing_scaling"]:
-            caption += f"\nnote: the model already uses RoPE scaling {json.dumps(doc['existing_scaling'])}"
+            caption += (f"\nthe model already uses RoPE scaling {json.dumps(doc['existing_scaling'])} "
+                        f"(reaches {doc['reach']})")
+        if doc.get("layer_type"):
+            others = "; ".join(f"{o['layer_type']}: d {o['rotary_dim']}, rope_theta {o['rope_theta']:g}, "
+                               f"{o['rope_type']}" for o in doc["other_settings"])
+            caption += f"\nplans target the {doc['layer_type']} layers; the model's other RoPE settings: {others}"
+        for note in doc.get("notes", []):
+            caption += f"\nnote: {note}"
+        for plan in doc["plans"]:
+            if plan["note"]:
+                caption += f"\n{format_length(plan['target'])} {plan['method']}: {plan['note']}"
         table = Table(title=title, caption=caption, caption_justify="left")
         for column, justify in (("target", "right"), ("method", "left"), ("λ / s", "right"),
                                 ("new rope_theta", "right"), ("reaches", "right"), ("config change", "left")):
@@ -66,7 +118,7 @@ def scale_tables(documents: list[dict]):
             change = plan["config_change"]
             table.add_row(format_length(plan["target"]), plan["method"], _fmt(plan["scaling_factor"]),
                           _fmt(plan["new_rope_theta"]),
-                          "—" if plan["reaches"] is None else f"{plan['reaches']:.0f}",
+                          "∞" if plan["reaches"] is None else f"{plan['reaches']:.0f}",
                           "no change needed" if not plan["needed"] else
                           ("not expressible in this model's config" if change is None else json.dumps(change)))
         tables.append(table)
@@ -86,41 +138,46 @@ def scale_markdown(documents: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def explain_document(spec: RopeSpec) -> dict:
-    theta = rotation_angles(spec.rotary_dim, spec.rope_theta)
-    periods = spec.periods()
-    causal = arc_coverage(spec.rotary_dim, spec.rope_theta, spec.train_length, "causal")
-    bidir = arc_coverage(spec.rotary_dim, spec.rope_theta, spec.train_length, "bidirectional")
-    unseen_c = first_unseen_position(spec.rotary_dim, spec.rope_theta, spec.train_length, "causal")
-    unseen_b = first_unseen_position(spec.rotary_dim, spec.rope_theta, spec.train_length, "bidirectional")
-    pairs = [{"pair": i, "dims": [2 * i, 2 * i + 1], "theta": float(theta[i]), "period": float(periods[i]),
-              "period_over_train_length": float(periods[i] / spec.train_length),
-              "beyond_critical": 2 * i >= spec.critical_dimension,
-              "coverage_causal": float(causal[i]), "coverage_bidirectional": float(bidir[i]),
-              "first_unseen_causal": None if unseen_c[i] == float("inf") else float(unseen_c[i]),
-              "first_unseen_bidirectional": None if unseen_b[i] == float("inf") else float(unseen_b[i])}
-             for i in range(spec.rotary_dim // 2)]
-    return {**spec.to_dict(), "pairs": pairs}
+def explain_document(spec: RopeSpec, plan: ScalingPlan | None = None) -> dict:
+    from ..models.pairs import pair_rows
+
+    document = {**spec.to_dict(), "pairs": pair_rows(spec, plan)}
+    if plan is not None:
+        document["plan"] = plan_document(spec, plan)
+    return document
 
 
 def explain_table(doc: dict):
     from rich.table import Table
 
-    table = Table(title=f"{doc['model']}: RoPE pairs (d = {doc['rotary_dim']}, rope_theta = {doc['rope_theta']:g}, "
-                        f"T_train = {doc['train_length']}, critical dimension {doc['critical_dimension']})",
-                  caption="coverage: share of the pair's circle that training showed (causal: Δ ∈ [0, T); "
-                          "bidirectional: Δ ∈ (−T, T)); first unseen: the first distance whose angle training never "
-                          "showed (— = never)", caption_justify="left")
-    for column in ("pair", "θ_i", "period", "period / T", "causal", "bidirectional", "first unseen (causal)",
-                   "first unseen (bidir.)"):
+    plan = doc.get("plan")
+    title = (f"{doc['model']}: RoPE pairs (d = {doc['rotary_dim']}, rope_theta = {doc['rope_theta']:g}, "
+             f"T_train = {doc['train_length']}, critical dimension {doc['critical_dimension']})")
+    if plan:
+        title += f" and {plan['method']} for {format_length(plan['target'])}"
+    caption = ("coverage: share of the pair's circle that training showed (causal: Δ ∈ [0, T); bidirectional: "
+               "Δ ∈ (−T, T)); first unseen: the first distance whose angle training never showed (— = never)")
+    if plan:
+        caption += ("; after: the scaled pair at the target — its factor θ/θ′, its period, whether it completes a "
+                    "turn within the target, and whether it meets angles training never showed (causal / bidir.)")
+    table = Table(title=title, caption=caption, caption_justify="left")
+    columns = ["pair", "θ_i", "period", "period / T", "causal", "bidirectional", "first unseen (causal)",
+               "first unseen (bidir.)"]
+    if plan:
+        columns += ["factor", "period after", "turn within T′", "unseen (causal)", "unseen (bidir.)"]
+    for column in columns:
         table.add_column(column, justify="right")
     for p in doc["pairs"]:
         style = "bold red" if p["beyond_critical"] and p["pair"] == doc["critical_dimension"] // 2 else None
-        table.add_row(str(p["pair"]), f"{p['theta']:.3e}", f"{p['period']:.4g}", f"{p['period_over_train_length']:.3g}",
-                      f"{p['coverage_causal']:.3f}", f"{p['coverage_bidirectional']:.3f}",
-                      "—" if p["first_unseen_causal"] is None else f"{p['first_unseen_causal']:.0f}",
-                      "—" if p["first_unseen_bidirectional"] is None else f"{p['first_unseen_bidirectional']:.0f}",
-                      style=style)
+        row = [str(p["pair"]), f"{p['theta']:.3e}", f"{p['period']:.4g}", f"{p['period_over_train_length']:.3g}",
+               f"{p['coverage_causal']:.3f}", f"{p['coverage_bidirectional']:.3f}",
+               "—" if p["first_unseen_causal"] is None else f"{p['first_unseen_causal']:.0f}",
+               "—" if p["first_unseen_bidirectional"] is None else f"{p['first_unseen_bidirectional']:.0f}"]
+        if plan:
+            row += [f"{p['factor']:.3g}", f"{p['period_after']:.4g}", "yes" if p["completes_turn_within_target"]
+                    else "no", "yes" if p["unseen_at_target_causal"] else "no",
+                    "yes" if p["unseen_at_target_bidirectional"] else "no"]
+        table.add_row(*row, style=style)
     return table
 
 
@@ -129,7 +186,10 @@ def _scale_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", action="append", metavar="LENGTH",
                         help="target context length (16k, 32768); repeat or comma-separate for several")
     parser.add_argument("--method", action="append", metavar="METHOD",
-                        help=f"{', '.join(METHODS)} (repeatable; default: all)")
+                        help=f"{', '.join(METHODS)}, or all (repeatable; default: all)")
+    parser.add_argument("--factors", help="also a LongRoPE plan with these per-pair factors: longdllm (LongDLLM's "
+                                          "searched factors), a JSON file, or a comma-separated list")
+    parser.add_argument("--pairs", action="store_true", help="add each plan's per-pair table (JSON: a pairs list)")
     parser.add_argument("--all-presets", action="store_true", help="add every built-in preset to the models")
     add_json_option(parser, "print one JSON document instead of tables")
     parser.add_argument("--markdown", action="store_true", help="print one markdown table instead")
@@ -144,14 +204,15 @@ def run_scale(args: argparse.Namespace) -> int:
     targets = lengths_option(args.target, "--target")
     if not targets:
         raise LongLLaDAError("give at least one --target length (e.g. --target 16k)")
-    methods = args.method or list(METHODS)
+    methods = [m for m in (args.method or ["all"]) if m != "all"] or list(METHODS)
     for method in methods:
         check_method(method)
     train_length = parse_length(args.train_length, "--train-length") if args.train_length else None
     models = list(args.model) + ([p.hub_id for p in PRESETS] if args.all_presets else [])
     if not models:
         raise LongLLaDAError("name at least one model (preset, config.json, folder or hub id), or pass --all-presets")
-    documents = [scale_document(load_spec(m, train_length, args.attention), targets, methods) for m in models]
+    documents = [scale_document(load_spec(m, train_length, args.attention), targets, methods, args.pairs,
+                                args.factors) for m in models]
     if args.json:
         print_json(documents[0] if len(documents) == 1 else {"models": documents})
     elif args.markdown:
@@ -160,21 +221,45 @@ def run_scale(args: argparse.Namespace) -> int:
         out = console()
         for table in scale_tables(documents):
             out.print(table)
+        if args.pairs:
+            for doc in documents:
+                for plan in doc["plans"]:
+                    out.print(explain_table({**doc, "plan": plan, "pairs": plan["pairs"]}))
     return 0
 
 
 def _explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL")
+    parser.add_argument("--target", metavar="LENGTH", help="also show each pair after scaling for this length")
+    parser.add_argument("--method", default="longllada",
+                        help=f"the scaling method with --target: {', '.join(METHODS)}, or longrope with --factors "
+                             "(default: longllada)")
+    parser.add_argument("--factors", help="per-pair LongRoPE factors: longdllm, a JSON file, or a comma list")
     add_json_option(parser, "print one JSON document instead of a table")
     add_spec_options(parser)
 
 
-@command("explain", "per-pair rotation periods and arc coverage of one model", _explain_arguments,
+@command("explain", "per-pair rotation periods and arc coverage of one model, before and after a scaling",
+         _explain_arguments,
          "For each RoPE pair: rotation per token, period, period / T, the share of its circle that causal and "
-         "bidirectional training covered, and the first distance it leaves the range it saw.")
+         "bidirectional training covered, and the first distance it leaves the range it saw; with --target and "
+         "--method (or --factors), the pair after scaling: its factor, its period, whether it completes a turn "
+         "within the target and whether it meets angles training never showed, for causal and bidirectional "
+         "attention.")
 def run_explain(args: argparse.Namespace) -> int:
     train_length = parse_length(args.train_length, "--train-length") if args.train_length else None
-    document = explain_document(load_spec(args.model, train_length, args.attention))
+    spec = load_spec(args.model, train_length, args.attention)
+    plan = None
+    if args.target:
+        target = parse_length(args.target, "--target")
+        if args.factors:
+            plan = plans_for(spec, [target], [], args.factors)[0]
+        else:
+            check_method(args.method)
+            plan = spec.plan(target, args.method)
+    elif args.factors or args.method != "longllada":
+        raise LongLLaDAError("--method and --factors need a --target length")
+    document = explain_document(spec, plan)
     if args.json:
         print_json(document)
     else:

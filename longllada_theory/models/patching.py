@@ -14,19 +14,38 @@ import numpy as np
 from ..errors import LongLLaDAError
 from ..theory.scaling import ScalingPlan
 
+#: rope parameters that belong to a RoPE scaling type: a plan that replaces the scaling replaces them; every other
+#: key (``partial_rotary_factor``, ``mrope_section``, …) is kept
+SCALING_KEYS = {"rope_type", "type", "factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale",
+                "mscale_all_dim", "attention_factor", "short_factor", "long_factor", "low_freq_factor",
+                "high_freq_factor", "truncate"}
 
-def patch_config(config, plan: ScalingPlan):
+
+def merged_parameters(existing: dict | None, plan: ScalingPlan) -> dict:
+    """The rope parameters after a plan: the plan's, over the existing keys no scaling type owns."""
+    keep = {k: v for k, v in (existing or {}).items() if k not in SCALING_KEYS and k != "rope_theta"}
+    return {**keep, **plan.rope_parameters}
+
+
+def patch_config(config, plan: ScalingPlan, layer_type: str | None = None):
     """Set the plan's RoPE parameters on a transformers config object (in place) and return it.
 
-    transformers ≥ 5 configs carry ``rope_parameters`` (other keys in it, e.g. ``partial_rotary_factor``, are kept);
-    remote-code configs without it (LLaDA) get ``rope_theta``; a plan they cannot express (linear/YaRN) is an error.
+    transformers ≥ 5 configs carry ``rope_parameters`` (per layer type in some models: the plan goes to
+    ``layer_type``, the others are kept; keys no scaling type owns, e.g. ``partial_rotary_factor``, are kept);
+    configs without it (transformers 4.x, LLaDA's remote code) get ``rope_theta`` (and ``rope_scaling``).
     """
     params = getattr(config, "rope_parameters", None)
     if isinstance(params, dict) and params:
-        if any(isinstance(v, dict) for v in params.values()):
-            raise LongLLaDAError("this config has per-layer-type rope_parameters; patching them is not supported")
-        keep = {k: v for k, v in params.items() if k in ("partial_rotary_factor",)}
-        config.rope_parameters = {**keep, **plan.rope_parameters}
+        if all(isinstance(v, dict) for v in params.values()):
+            target = layer_type if layer_type in params else next(iter(params))
+            config.rope_parameters = {**params, target: merged_parameters(params[target], plan)}
+        else:
+            config.rope_parameters = merged_parameters(params, plan)
+        return config
+    if hasattr(config, "rope_scaling") and plan.rope_type != "default":
+        config.rope_theta = plan.new_rope_theta
+        config.rope_scaling = {k: v for k, v in merged_parameters(config.rope_scaling, plan).items()
+                               if k != "rope_theta"}
         return config
     if hasattr(config, "rope_theta"):
         if plan.rope_type != "default":
@@ -38,17 +57,51 @@ def patch_config(config, plan: ScalingPlan):
                          "scaling")
 
 
-def patch_config_dict(config: dict, plan: ScalingPlan, family: str) -> dict:
-    """A copy of a ``config.json`` dict with the plan's change applied (see ``ScalingPlan.config_change``)."""
-    change = plan.config_change(family)
-    if change is None:
-        raise LongLLaDAError(f"method {plan.method!r} cannot be expressed in a {family} config")
-    patched = copy.deepcopy(config)
-    if "rope_parameters" in change and isinstance(patched.get("rope_parameters"), dict):
-        keep = {k: v for k, v in patched["rope_parameters"].items() if k == "partial_rotary_factor"}
-        change = {"rope_parameters": {**keep, **change["rope_parameters"]}}
-    patched.update(change)
-    return patched
+def config_change(spec, plan: ScalingPlan) -> dict | None:
+    """The exact change a plan makes to the model's ``config.json``, as a nested dict to deep-merge into it (see
+    :func:`patch_config_dict`): the whole RoPE block where it changes, every key the plan does not own kept, the
+    other layer types' settings kept, inside the language sub-config where the RoPE sits. None where nothing
+    changes, or where the format cannot express the plan (LLaDA's remote code knows only ``rope_theta``; the package
+    applies other plans when it loads LLaDA natively)."""
+    if not plan.needed:
+        return None
+    if spec.config_family == "llada":
+        return {"rope_theta": plan.new_rope_theta} if plan.rope_type == "default" else None
+    rope = copy.deepcopy(spec.config_rope)
+    if spec.config_family == "rope_parameters":
+        params = rope.get("rope_parameters") or {}
+        if spec.layer_type:
+            params = {**params, spec.layer_type: merged_parameters(params.get(spec.layer_type), plan)}
+        else:
+            params = merged_parameters(params, plan)
+        change = {"rope_parameters": params}
+    else:
+        change = {"rope_theta": plan.new_rope_theta}
+        scaling = rope.get("rope_scaling") if isinstance(rope.get("rope_scaling"), dict) else None
+        if plan.rope_type != "default":
+            change["rope_scaling"] = {k: v for k, v in merged_parameters(scaling, plan).items() if k != "rope_theta"}
+    for part in reversed([p for p in spec.config_part.split(".") if p]):
+        change = {part: change}
+    return change
+
+
+def deep_merge(base: dict, change: dict) -> dict:
+    """``base`` with ``change`` merged in, nested dicts key by key (a copy)."""
+    merged = copy.deepcopy(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "rope_parameters":
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def patch_config_dict(config: dict, spec, plan: ScalingPlan) -> dict:
+    """A copy of a ``config.json`` dict with the plan's change applied (:func:`config_change`)."""
+    change = config_change(spec, plan)
+    if change is None and plan.needed:
+        raise LongLLaDAError(f"method {plan.method!r} cannot be expressed in a {spec.config_family} config")
+    return deep_merge(config, change or {})
 
 
 def transformers_inverse_frequencies(config) -> tuple[np.ndarray, float]:

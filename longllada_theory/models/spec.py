@@ -55,6 +55,9 @@ class RopeSpec:
     other_settings: tuple[dict, ...] = ()  # the model's other RoPE settings (per layer type), reported
     notes: tuple[str, ...] = ()         # what else a reader should know (MRoPE sections, layers without RoPE, …)
     encoder: bool = False               # a bidirectional encoder, not a generative model
+    max_positions: int | None = None    # max_position_embeddings (the window a RoPE type may derive its factor from)
+    config_part: str = ""               # where the language model's config sits (e.g. ``text_config``)
+    config_rope: dict = field(default_factory=dict)  # the file's own RoPE keys there (what a config change merges)
 
     def __post_init__(self):
         check_rope(self.rotary_dim, self.rope_theta, self.train_length)
@@ -88,13 +91,48 @@ class RopeSpec:
     def inverse_frequencies(self) -> tuple[np.ndarray, float]:
         """The θ_i the model's forward rotates by, with its existing scaling (and that scaling's attention factor)."""
         return rope_angles(self.rope_type, self.d, self.rope_theta, self.existing_scaling or {},
-                           self.rotary_dim // 2, self.train_length)
+                           self.rotary_dim // 2, self.max_positions)
 
     def periods(self) -> np.ndarray:
         return rotation_periods(self.d, self.rope_theta)[: self.rotary_dim // 2]
 
+    @property
+    def reach(self) -> float:
+        """How far the model reaches as configured: with a position scaling (linear, YaRN, Llama 3, LongRoPE, dynamic)
+        the window it was scaled to, factor × the original length; otherwise the extrapolation bound."""
+        if self.existing_scaling and self.rope_type != "default":
+            factor = self.existing_scaling.get("factor")
+            if factor is None and self.max_positions:
+                return float(self.max_positions)
+            return float(factor or 1.0) * self.train_length
+        return self.extrapolation_bound
+
     def plan(self, target: int, method: str = "longllada") -> ScalingPlan:
-        return plan_scaling(self.d, self.rope_theta, self.train_length, target, method)
+        """The plan of ``method`` for ``target`` tokens. A model that already has a RoPE scaling is not planned from
+        scratch: where it already reaches the target it needs nothing; a base change keeps its scaling and changes
+        the base; a method with its own RoPE type replaces the scaling (the note says so) — and a plan that would
+        reach less far than the model does now is not proposed."""
+        plan = plan_scaling(self.d, self.rope_theta, self.train_length, target, method, self.pairs)
+        if not self.existing_scaling or self.rope_type == "default":
+            return plan
+        kept = {k: v for k, v in self.existing_scaling.items() if k not in ("rope_type", "rope_theta")}
+        current = f"{self.rope_type} ×{kept.get('factor', '?')} (reaches {self.reach:.0f})"
+        unchanged = replace(plan, scaling_factor=1.0, new_rope_theta=self.rope_theta, rope_type=self.rope_type,
+                            parameters=kept, attention_factor=self.inverse_frequencies()[1], pair_factors=None)
+        if target <= self.reach:
+            return replace(unchanged, note=f"already reaches {target} with its {current}")
+        if plan.rope_type == "default":
+            return replace(plan, rope_type=self.rope_type, parameters=kept,
+                           note=f"keeps its {current} and multiplies the base by λ")
+        if plan.reaches() < self.reach:
+            return replace(unchanged, note=f"{method} would reach {plan.reaches():.0f}, less than its {current}: "
+                                           "no change proposed")
+        return replace(plan, note=f"replaces its {current}")
+
+    @property
+    def pairs(self) -> int | None:
+        """Rotated pairs where fewer than D/2 rotate (proportional RoPE), else None."""
+        return self.rotary_dim // 2 if self.rope_dim else None
 
     def with_train_length(self, train_length: int | None, source: str = "given by the user") -> RopeSpec:
         """The same spec with another pre-training length (None keeps this one)."""
@@ -127,7 +165,7 @@ def _train_length(view: ConfigView, family: Family, setting: RopeSetting) -> tup
     original = setting.parameters.get("original_max_position_embeddings")
     if original:
         return _number(original, "original_max_position_embeddings", view.source, int), \
-            f"original_max_position_embeddings in {setting.provenance['rope_theta']}"
+            f"original_max_position_embeddings of the RoPE scaling in {view.source}"
     value, where = view.lookup("original_max_position_embeddings")
     if value:
         return _number(value, "original_max_position_embeddings", view.source, int), where
@@ -192,6 +230,7 @@ def spec_from_config(config: dict, name: str, source: str, train_length: int | N
     config_format = "llada" if family.name == "llada" else (
         "rope_parameters" if isinstance(view.raw.get("rope_parameters"), dict) or not view.in_file("rope_theta")
         else "legacy")
+    rope_keys = ("rope_parameters",) if config_format == "rope_parameters" else ("rope_theta", "rope_scaling")
     scaling = {k: v for k, v in target.parameters.items()} if target.rope_type not in ("default", "proportional") \
         else None
     if scaling is not None:
@@ -207,7 +246,13 @@ def spec_from_config(config: dict, name: str, source: str, train_length: int | N
                     logits_shift=family.shift(config, kind), existing_scaling=scaling, family=family.name,
                     provenance=provenance, rope_dim=target.rope_dim if target.rope_dim != target.rotary_dim else None,
                     rope_type=target.rope_type, layer_type=target.layer_type,
-                    other_settings=tuple(s.summary() for s in found[1:]), notes=tuple(notes), encoder=encoder)
+                    other_settings=tuple(s.summary() for s in found[1:]), notes=tuple(notes), encoder=encoder,
+                    max_positions=_positive_or_none(view.get("max_position_embeddings")), config_part=part,
+                    config_rope={k: view.raw[k] for k in rope_keys if view.raw.get(k) is not None})
+
+
+def _positive_or_none(value) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
 
 
 def read_json(path: Path) -> dict:

@@ -33,23 +33,29 @@ def default_angles(dim: int, base: float, pairs: int | None = None) -> np.ndarra
     return 1.0 / float(base) ** (np.arange(0, 2 * pairs, 2, dtype=float) / dim)
 
 
-def _factor(params: dict, length: int | None) -> float:
+def _factor(params: dict, max_positions: int | None) -> float:
     factor = params.get("factor")
     if factor is None:
         original = params.get("original_max_position_embeddings")
-        if not (original and length):
+        if not (original and max_positions):
             raise LongLLaDAError(f"RoPE scaling {params.get('rope_type')!r} needs a factor (or "
                                  "original_max_position_embeddings and max_position_embeddings)")
-        factor = length / original
+        factor = max_positions / original
     return float(factor)
 
 
-def _linear(dim, base, params, length):
-    return default_angles(dim, base) / _factor(params, length), 1.0
+def _linear(dim, base, params, max_positions, at_length):
+    return default_angles(dim, base) / _factor(params, max_positions), 1.0
 
 
-def _dynamic(dim, base, params, length):
-    return default_angles(dim, base), 1.0
+def _dynamic(dim, base, params, max_positions, at_length):
+    """At initialisation the default θ; at a sequence length L beyond the model's window W the base becomes
+    b·(s·L/W − (s − 1))^(D/(D−2)) (transformers' ``_compute_dynamic_ntk_parameters``)."""
+    window = params.get("original_max_position_embeddings") or max_positions
+    if at_length is None or not window or at_length <= window:
+        return default_angles(dim, base), 1.0
+    s = _factor(params, max_positions)
+    return default_angles(dim, base * (s * at_length / window - (s - 1)) ** (dim / (dim - 2))), 1.0
 
 
 def _yarn_attention_factor(factor: float, params: dict) -> float:
@@ -63,8 +69,8 @@ def _yarn_attention_factor(factor: float, params: dict) -> float:
     return mscale(factor)
 
 
-def _yarn(dim, base, params, length):
-    factor = _factor(params, length)
+def _yarn(dim, base, params, max_positions, at_length):
+    factor = _factor(params, max_positions)
     original = params["original_max_position_embeddings"]
     beta_fast, beta_slow = params.get("beta_fast") or 32, params.get("beta_slow") or 1
 
@@ -82,20 +88,22 @@ def _yarn(dim, base, params, length):
     return theta / factor * ramp + theta * (1 - ramp), _yarn_attention_factor(factor, params)
 
 
-def _longrope(dim, base, params, length):
+def _longrope(dim, base, params, max_positions, at_length):
+    """The short factors up to the original length (and at initialisation), the long ones beyond."""
     original = params["original_max_position_embeddings"]
-    factor = _factor(params, length)
+    factor = _factor(params, max_positions)
     attention = params.get("attention_factor")
     if attention is None:
         attention = 1.0 if factor <= 1 else math.sqrt(1 + math.log(factor) / math.log(original))
-    factors = np.asarray(params["short_factor"], dtype=float)  # at initialisation: the short factors
+    which = "long_factor" if at_length is not None and at_length > original else "short_factor"
+    factors = np.asarray(params[which], dtype=float)
     if factors.shape != (dim // 2,):
-        raise LongLLaDAError(f"longrope short_factor has {factors.size} entries; the rotary dimension {dim} needs "
+        raise LongLLaDAError(f"longrope {which} has {factors.size} entries; the rotary dimension {dim} needs "
                              f"{dim // 2}")
     return default_angles(dim, base) / factors, float(attention)
 
 
-def _llama3(dim, base, params, length):
+def _llama3(dim, base, params, max_positions, at_length):
     theta = default_angles(dim, base)
     factor, low, high = params["factor"], params["low_freq_factor"], params["high_freq_factor"]
     original = params["original_max_position_embeddings"]
@@ -107,11 +115,13 @@ def _llama3(dim, base, params, length):
     return np.where(medium, blended, scaled), 1.0
 
 
-#: RoPE type → function (D, base, rope parameters, max_position_embeddings) → (θ over D/2 pairs, attention factor).
-#: ``proportional`` is ``default`` with D the head dimension; the spec keeps only the rotated pairs.
-ROPE_TYPES: dict[str, Callable[[int, float, dict, int | None], tuple[np.ndarray, float]]] = {
-    "default": lambda dim, base, params, length: (default_angles(dim, base), 1.0),
-    "proportional": lambda dim, base, params, length: (default_angles(dim, base) / params.get("factor", 1.0), 1.0),
+#: RoPE type → function (D, base, rope parameters, max_position_embeddings, sequence length or None)
+#: → (θ over D/2 pairs, attention factor). ``proportional`` is ``default`` with D the head dimension; the spec keeps
+#: only the rotated pairs.
+ROPE_TYPES: dict[str, Callable[[int, float, dict, int | None, int | None], tuple[np.ndarray, float]]] = {
+    "default": lambda dim, base, params, max_positions, at_length: (default_angles(dim, base), 1.0),
+    "proportional": lambda dim, base, params, max_positions, at_length: (
+        default_angles(dim, base) / params.get("factor", 1.0), 1.0),
     "linear": _linear,
     "dynamic": _dynamic,
     "yarn": _yarn,
@@ -121,10 +131,12 @@ ROPE_TYPES: dict[str, Callable[[int, float, dict, int | None], tuple[np.ndarray,
 
 
 def rope_angles(rope_type: str, dim: int, base: float, params: dict | None = None, pairs: int | None = None,
-                length: int | None = None) -> tuple[np.ndarray, float]:
-    """(θ of the first ``pairs`` pairs, attention factor) of a RoPE type (see module docstring)."""
+                max_positions: int | None = None, at_length: int | None = None) -> tuple[np.ndarray, float]:
+    """(θ of the first ``pairs`` pairs, attention factor) of a RoPE type (see module docstring): at initialisation,
+    or at the sequence length ``at_length`` (dynamic NTK, LongRoPE's long factors). ``max_positions`` is the
+    model's max_position_embeddings, where a type derives its factor from it."""
     if rope_type not in ROPE_TYPES:
         raise LongLLaDAError(f"RoPE type {rope_type!r} is not one this package computes (known: "
                              f"{', '.join(ROPE_TYPES)})")
-    theta, attention = ROPE_TYPES[rope_type](int(dim), float(base), dict(params or {}), length)
+    theta, attention = ROPE_TYPES[rope_type](int(dim), float(base), dict(params or {}), max_positions, at_length)
     return theta[: (dim // 2 if pairs is None else pairs)], attention

@@ -10,6 +10,13 @@ Methods (one function each, in the registry :data:`METHODS`):
 - ``linear`` — position interpolation (Chen et al. 2023): positions divided by s = T′/T; base unchanged.
 - ``yarn`` — YaRN (Peng et al. 2023, arXiv 2309.00071) with factor s = T′/T, as transformers computes it
   (``transformers.modeling_rope_utils._compute_yarn_parameters``: β_fast 32, β_slow 1, attention factor 0.1·ln s + 1).
+- ``ntk-by-parts`` — YaRN's ramp between kept fast pairs and interpolated slow pairs, without its attention factor
+  (bloc97's "NTK-by-parts").
+- ``dynamic`` — dynamic NTK (emozilla): the base grows with the sequence length at run time.
+- ``critical`` — from the theory: the pairs that complete a turn within T are kept, the pairs beyond the critical
+  dimension are divided by s = T′/T (each turns at T′ no further than at T), no attention factor; a per-pair
+  (LongRoPE-type) plan.
+- :func:`longrope_plan` — LongRoPE with given per-pair factors (e.g. LongDLLM's searched ones for LLaDA).
 
 Each factor is 1 exactly when no scaling is needed (target within reach). Factors are vectorised over targets.
 """
@@ -18,12 +25,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..errors import LongLLaDAError
-from .rope import check_rope, critical_dimension, extrapolation_bound, rotation_angles
+from .rope import check_rope, critical_dimension
+from .rope_types import rope_angles
 
 
 def _check_target(target) -> np.ndarray:
@@ -72,46 +80,26 @@ def interpolation_factor(train_length, target):
     return _scalar_or_array(np.maximum(1.0, _check_target(target) / np.asarray(train_length, dtype=float)))
 
 
-def yarn_inverse_frequencies(rotary_dim: int, base: float, train_length: int, factor: float,
-                             beta_fast: float = 32.0, beta_slow: float = 1.0) -> tuple[np.ndarray, float]:
-    """YaRN's blended inverse frequencies and attention factor, as transformers computes them.
-
-    Pairs that turn more than β_fast times within T keep θ_i; pairs that turn less than β_slow times are divided
-    by s; a linear ramp in between. Correction dimension for r rotations: d·ln(T/(2π r)) / (2 ln b), floored/ceiled.
-    Attention factor (mscale): 0.1·ln s + 1 for s > 1.
-    """
-    theta = rotation_angles(rotary_dim, base)
-    if factor <= 1:
-        return theta, 1.0
-
-    def correction_dim(rotations: float) -> float:
-        return rotary_dim * math.log(train_length / (rotations * 2 * math.pi)) / (2 * math.log(base))
-
-    low = max(math.floor(correction_dim(beta_fast)), 0)
-    high = min(math.ceil(correction_dim(beta_slow)), rotary_dim - 1)
-    if low == high:
-        high += 0.001
-    ramp = np.clip((np.arange(rotary_dim // 2) - low) / (high - low), 0.0, 1.0)
-    keep = 1.0 - ramp
-    inv_freq = theta / factor * ramp + theta * keep
-    return inv_freq, 0.1 * math.log(factor) + 1.0
-
-
 @dataclass(frozen=True)
 class ScalingPlan:
-    """What one method asks of a model to reach ``target`` tokens."""
+    """What one method asks of a model to reach ``target`` tokens: a RoPE type and its parameters (transformers 5's
+    ``rope_parameters``), from which the inverse frequencies follow (:mod:`.rope_types`, as transformers computes
+    them); per-pair methods carry their factors f_i (θ_i / f_i)."""
 
     method: str
     target: int
-    rotary_dim: int
+    rotary_dim: int                 # D, the exponent's dimension (the rotary dimension but for proportional RoPE)
     rope_theta: float
     train_length: int
-    scaling_factor: float
+    scaling_factor: float           # λ on the base, or s on positions
     new_rope_theta: float
     rope_type: str = "default"
     attention_factor: float = 1.0
     formula: str = ""
-    extra_parameters: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)  # the RoPE type's parameters (factor, original length, …)
+    pair_factors: tuple[float, ...] | None = None
+    pairs: int | None = None        # rotated pairs, where fewer than D/2 (proportional RoPE)
+    note: str = ""                  # how the plan relates to a scaling the model already has
 
     @property
     def needed(self) -> bool:
@@ -121,76 +109,80 @@ class ScalingPlan:
     @property
     def rope_parameters(self) -> dict:
         """The transformers-5 ``rope_parameters`` that realise this plan."""
-        params = {"rope_type": self.rope_type, "rope_theta": self.new_rope_theta}
-        if self.rope_type != "default":
-            params.update(factor=self.scaling_factor, **self.extra_parameters)
-        return params
+        return {"rope_type": self.rope_type, "rope_theta": self.new_rope_theta, **self.parameters}
 
-    def inverse_frequencies(self) -> np.ndarray:
-        """The θ_i a model built with this plan uses (what transformers' RoPE initialisation must produce)."""
-        if self.rope_type == "linear":
-            return rotation_angles(self.rotary_dim, self.rope_theta) / self.scaling_factor
-        if self.rope_type == "yarn":
-            return yarn_inverse_frequencies(self.rotary_dim, self.rope_theta, self.train_length, self.scaling_factor)[0]
-        return rotation_angles(self.rotary_dim, self.new_rope_theta)
-
-    def config_change(self, family: str) -> dict | None:
-        """The exact change to a model's ``config.json`` for a config family (see :mod:`longllada_theory.spec`):
-
-        - ``llada`` (OLMo-style keys, LLaDA's remote code): ``rope_theta`` only; its code has no other RoPE types,
-          so linear/YaRN have no config change (None).
-        - ``rope_parameters`` (transformers ≥ 5): the whole ``rope_parameters`` dict.
-        - ``legacy`` (transformers < 5): ``rope_theta``, plus ``rope_scaling`` for linear/YaRN.
-        """
-        if family == "rope_parameters":
-            return {"rope_parameters": self.rope_parameters}
-        if self.rope_type == "default":
-            return {"rope_theta": self.new_rope_theta}
-        if family == "llada":
-            return None
-        if family == "legacy":
-            return {"rope_scaling": {k: v for k, v in self.rope_parameters.items() if k != "rope_theta"}}
-        raise LongLLaDAError(f"config family {family!r} is unknown; expected llada, rope_parameters or legacy")
+    def inverse_frequencies(self, at_length: int | None = None) -> np.ndarray:
+        """The θ_i a model built with this plan rotates by: at initialisation (what its rotary module holds before a
+        long forward; what loading checks), or at a sequence length (dynamic NTK's grown base, LongRoPE's long
+        factors)."""
+        theta, _ = rope_angles(self.rope_type, self.rotary_dim, self.new_rope_theta, self.rope_parameters, self.pairs,
+                               at_length=at_length)
+        return theta
 
     def reaches(self) -> float:
-        """The extrapolation bound after scaling, by the law's reading (critical dimension fixed by training)."""
-        d_crit = critical_dimension(self.rotary_dim, self.rope_theta, self.train_length)
-        return extrapolation_bound(self.rotary_dim, self.new_rope_theta, d_crit)
+        """The longest context without an angle pre-training never showed, by the law's reading: the period, after
+        scaling, of the first pair that did not complete a turn within T (the critical dimension fixed by
+        pre-training), evaluated at the target length; ∞ when every rotated pair completes a turn."""
+        d_crit = int(critical_dimension(self.rotary_dim, self.rope_theta, self.train_length))
+        theta = self.inverse_frequencies(at_length=self.target)
+        if d_crit // 2 >= len(theta):
+            return float("inf")
+        return float(2 * math.pi / theta[d_crit // 2])
 
 
 def _base_change(method: str, formula: str, factor_fn: Callable[[int, float, int, int], float]):
-    def plan(rotary_dim: int, base: float, train_length: int, target: int) -> ScalingPlan:
+    def plan(rotary_dim: int, base: float, train_length: int, target: int, pairs: int | None = None) -> ScalingPlan:
         lam = float(factor_fn(rotary_dim, base, train_length, target))
         return ScalingPlan(method, int(target), int(rotary_dim), float(base), int(train_length), lam, lam * float(base),
-                           formula=formula)
+                           formula=formula, pairs=pairs)
     return plan
 
 
-def _position_scaling(method: str, formula: str):
-    def plan(rotary_dim: int, base: float, train_length: int, target: int) -> ScalingPlan:
+def _position_scaling(method: str, formula: str, parameters: Callable[[int, float, int, float], dict]):
+    """Methods that divide frequencies by s = T′/T in some way (a transformers RoPE type named ``rope_type``)."""
+    rope_type = {"ntk-by-parts": "yarn", "critical": "longrope"}.get(method, method)
+
+    def plan(rotary_dim: int, base: float, train_length: int, target: int, pairs: int | None = None) -> ScalingPlan:
         check_rope(rotary_dim, base, train_length)
         s = float(interpolation_factor(train_length, target))
         if s == 1.0:
             return ScalingPlan(method, int(target), int(rotary_dim), float(base), int(train_length), 1.0, float(base),
-                               formula=formula)
-        extra = {}
-        attention_factor = 1.0
-        if method == "yarn":
-            extra = {"original_max_position_embeddings": int(train_length), "beta_fast": 32.0, "beta_slow": 1.0}
-            attention_factor = yarn_inverse_frequencies(rotary_dim, base, train_length, s)[1]
-        return ScalingPlan(method, int(target), int(rotary_dim), float(base), int(train_length), s, float(base),
-                           rope_type=method, attention_factor=attention_factor, formula=formula, extra_parameters=extra)
+                               formula=formula, pairs=pairs)
+        extra = {"factor": s, **parameters(rotary_dim, base, train_length, s)}
+        probe = ScalingPlan(method, int(target), int(rotary_dim), float(base), int(train_length), s, float(base),
+                            rope_type=rope_type, formula=formula, parameters=extra, pairs=pairs)
+        _, attention = rope_angles(rope_type, rotary_dim, base, probe.rope_parameters, pairs)
+        factors = extra.get("long_factor")
+        return replace(probe, attention_factor=attention, pair_factors=tuple(factors) if factors else None)
     return plan
 
 
-#: method name → function (rotary_dim, base, train_length, target) → ScalingPlan
-METHODS: dict[str, Callable[[int, float, int, int], ScalingPlan]] = {
+def _yarn(rotary_dim, base, train_length, s):
+    return {"original_max_position_embeddings": int(train_length), "beta_fast": 32.0, "beta_slow": 1.0}
+
+
+def _critical(rotary_dim, base, train_length, s):
+    """Per pair: 1 for the pairs that complete a turn within T, s = T′/T for the pairs beyond the critical
+    dimension — each just enough that at T′ it turns no further than it did at T — and no attention factor."""
+    d_crit = int(critical_dimension(rotary_dim, base, train_length))
+    factors = [1.0 if 2 * i < d_crit else s for i in range(rotary_dim // 2)]
+    return {"original_max_position_embeddings": int(train_length), "short_factor": factors,
+            "long_factor": factors, "attention_factor": 1.0}
+
+
+#: method name → function (D, base, train_length, target, rotated pairs) → ScalingPlan
+METHODS: dict[str, Callable[..., ScalingPlan]] = {
     "longllada": _base_change("longllada", "λ = b⁻¹·(T′/2π)^(d/d_crit)", ntk_scaling_factor),
     "diffusion-aware": _base_change("diffusion-aware", "λ = b⁻¹·(2T′/2π)^(d/d_crit(2T))", diffusion_aware_factor),
     "ntk-aware": _base_change("ntk-aware", "λ = (T′/T)^(d/(d−2))",
                               lambda d, b, t, target: ntk_aware_factor(d, t, target)),
-    "linear": _position_scaling("linear", "positions ÷ s, s = T′/T"),
-    "yarn": _position_scaling("yarn", "YaRN ramp, s = T′/T, β_fast 32, β_slow 1"),
+    "linear": _position_scaling("linear", "positions ÷ s, s = T′/T", lambda d, b, t, s: {}),
+    "yarn": _position_scaling("yarn", "YaRN ramp, s = T′/T, β_fast 32, β_slow 1", _yarn),
+    "ntk-by-parts": _position_scaling("ntk-by-parts", "YaRN's ramp without its attention factor, s = T′/T",
+                                      lambda d, b, t, s: {**_yarn(d, b, t, s), "attention_factor": 1.0}),
+    "dynamic": _position_scaling("dynamic", "dynamic NTK: the base grows with the sequence, s = T′/T",
+                                 lambda d, b, t, s: {"original_max_position_embeddings": int(t)}),
+    "critical": _position_scaling("critical", "pairs beyond d_crit ÷ s, the others kept, s = T′/T", _critical),
 }
 
 
@@ -199,10 +191,31 @@ def check_method(method: str) -> None:
         raise LongLLaDAError(f"scaling method {method!r} is unknown; expected one of {', '.join(METHODS)}")
 
 
-def plan_scaling(rotary_dim: int, base: float, train_length: int, target: int,
-                 method: str = "longllada") -> ScalingPlan:
-    """The plan of ``method`` for reaching ``target`` tokens from (d, b, T)."""
+def plan_scaling(rotary_dim: int, base: float, train_length: int, target: int, method: str = "longllada",
+                 pairs: int | None = None) -> ScalingPlan:
+    """The plan of ``method`` for reaching ``target`` tokens from (d, b, T); ``pairs`` rotated pairs where fewer
+    than d/2 rotate (proportional RoPE)."""
     check_method(method)
     check_rope(rotary_dim, base, train_length)
     _check_target(target)
-    return METHODS[method](rotary_dim, base, train_length, target)
+    return METHODS[method](rotary_dim, base, train_length, target, pairs)
+
+
+def longrope_plan(rotary_dim: int, base: float, train_length: int, target: int, factors, name: str = "longrope",
+                  attention_factor: float | None = None, pairs: int | None = None) -> ScalingPlan:
+    """LongRoPE with given per-pair factors f_i (θ_i / f_i beyond T; Ding et al. 2024), e.g. searched ones
+    (LongDLLM's for LLaDA); the attention factor defaults to LongRoPE's √(1 + ln s / ln T)."""
+    factors = [float(f) for f in factors]
+    expected = (pairs or rotary_dim // 2)
+    if len(factors) != expected or any(not f > 0 for f in factors):
+        raise LongLLaDAError(f"LongRoPE needs {expected} positive per-pair factors (one per rotated pair); got "
+                             f"{len(factors)}", parameters=("factors",))
+    s = max(1.0, float(target) / float(train_length))
+    extra = {"factor": s, "original_max_position_embeddings": int(train_length), "short_factor": [1.0] * expected,
+             "long_factor": factors}
+    if attention_factor is not None:
+        extra["attention_factor"] = float(attention_factor)
+    plan = ScalingPlan(name, int(target), int(rotary_dim), float(base), int(train_length), s, float(base),
+                       rope_type="longrope", formula="θ_i ÷ f_i (searched per-pair factors)", parameters=extra,
+                       pair_factors=tuple(factors), pairs=pairs)
+    return replace(plan, attention_factor=rope_angles("longrope", rotary_dim, base, plan.rope_parameters, pairs)[1])

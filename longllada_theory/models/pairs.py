@@ -1,0 +1,48 @@
+"""Per RoPE pair, what pre-training showed and what a plan changes (``longllada explain``, ``scale --pairs``).
+
+For pair i with angle θ_i per token, trained at length T: its period 2π/θ_i; the share of its circle causal
+training showed (the arc [0, T·θ_i)) and bidirectional training showed ((−T·θ_i, T·θ_i)); the first distance whose
+angle training never showed. With a plan for a target T′: the angle θ′_i the scaled model uses at T′, the factor
+θ_i/θ′_i, whether the pair completes a turn within T′, and whether at T′ it meets angles training never showed —
+it does when T′·θ′_i exceeds the arc it saw (T·θ_i) and that arc was not the whole circle (2π for causal training,
+π each side for bidirectional).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..theory.scaling import ScalingPlan
+from .spec import RopeSpec
+
+
+def _seen_whole_circle(theta: np.ndarray, length: int, attention: str) -> np.ndarray:
+    reach = length * theta * (2 if attention == "bidirectional" else 1)
+    return reach >= 2 * math.pi
+
+
+def pair_rows(spec: RopeSpec, plan: ScalingPlan | None = None) -> list[dict]:
+    """One row per rotated pair (see module docstring)."""
+    theta, _ = spec.inverse_frequencies()
+    t = spec.train_length
+    rows = []
+    after = plan.inverse_frequencies(at_length=plan.target) if plan is not None else None
+    for i, th in enumerate(theta):
+        row = {"pair": i, "dims": [2 * i, 2 * i + 1], "theta": float(th), "period": float(2 * math.pi / th),
+               "period_over_train_length": float(2 * math.pi / th / t),
+               "beyond_critical": 2 * i >= spec.critical_dimension}
+        for kind in ("causal", "bidirectional"):
+            width = 2 if kind == "bidirectional" else 1
+            row[f"coverage_{kind}"] = float(min(1.0, width * t * th / (2 * math.pi)))
+            row[f"first_unseen_{kind}"] = None if _seen_whole_circle(np.array([th]), t, kind)[0] else float(t)
+        if after is not None:
+            new = float(after[i])
+            row.update(theta_after=new, factor=float(th / new), period_after=float(2 * math.pi / new),
+                       completes_turn_within_target=bool(2 * math.pi / new <= plan.target))
+            for kind in ("causal", "bidirectional"):
+                whole = bool(_seen_whole_circle(np.array([th]), t, kind)[0])
+                row[f"unseen_at_target_{kind}"] = bool((not whole) and plan.target * new > t * th * (1 + 1e-9))
+        rows.append(row)
+    return rows
