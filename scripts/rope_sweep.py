@@ -93,7 +93,7 @@ def model_tables(model_type: str, config) -> dict | None:
 
 def _agrees(table: np.ndarray, setting, length: int) -> bool:
     theta, _ = rope_angles(setting.rope_type, setting.rope_dim, setting.rope_theta, setting.parameters,
-                           setting.rotary_dim // 2, length)
+                           setting.rotary_dim // 2, length)  # the window, where a RoPE type derives its factor
     got = table[: setting.rotary_dim // 2] if setting.rope_type == "proportional" else table
     return got.shape == theta.shape and np.allclose(np.sort(got), np.sort(theta), rtol=1e-5)
 

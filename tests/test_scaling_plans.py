@@ -6,13 +6,14 @@ import json
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from longllada_theory import LongLLaDAError, load_spec, spec_from_config
 from longllada_theory.cli import main
 from longllada_theory.models.pairs import pair_rows
 from longllada_theory.models.patching import config_change, patch_config_dict
 from longllada_theory.reference import longdllm_factors
 from longllada_theory.theory.scaling import longrope_plan
+
+from conftest import ROOT
 
 CONFIGS = ROOT / "tests" / "data" / "configs"
 
