@@ -274,16 +274,26 @@ def run_presets(args: argparse.Namespace) -> int:
         spec = load_spec(preset.hub_id)
         rows.append({"hub_id": preset.hub_id, "aliases": list(preset.aliases), "rotary_dim": spec.rotary_dim,
                      "rope_theta": spec.rope_theta, "train_length": spec.train_length, "attention": spec.attention,
-                     "source": preset.source})
+                     "family": spec.family, "source": preset.source,
+                     "train_length_source": spec.provenance["train_length"], "uncertain": list(preset.uncertain),
+                     "notes": preset.notes})
     if args.json:
         print_json(rows)
         return 0
     from rich.table import Table
-    table = Table(title="Built-in presets (no network needed)")
+    table = Table(title="Built-in presets (no network needed)",
+                  caption="⚑: a number from a secondary copy (a vendored config, a report quoted elsewhere): verify "
+                          "it before relying on it. Sources below.", caption_justify="left")
     for column in ("hub id", "aliases", "d", "rope_theta", "T_train", "attention"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(r["hub_id"], ", ".join(r["aliases"]), str(r["rotary_dim"]), f"{r['rope_theta']:g}",
-                      format_length(r["train_length"]), r["attention"])
-    console().print(table)
+        flag = {key: " ⚑" if key in r["uncertain"] else "" for key in ("rope_theta", "train_length")}
+        table.add_row(r["hub_id"], ", ".join(r["aliases"]), str(r["rotary_dim"]),
+                      f"{r['rope_theta']:g}{flag['rope_theta']}",
+                      format_length(r["train_length"]) + flag["train_length"], r["attention"])
+    out = console()
+    out.print(table)
+    for r in rows:
+        uncertain = f" Uncertain: {', '.join(r['uncertain'])}." if r["uncertain"] else ""
+        out.print(f"[bold]{r['hub_id']}[/bold]: {r['source']}; T_train: {r['train_length_source']}.{uncertain}")
     return 0

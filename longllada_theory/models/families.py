@@ -35,6 +35,7 @@ class Family:
     description: str
     claims: Callable[[dict], bool]
     bidirectional: Callable[[dict], str | None] = lambda config: None  # the reason it is bidirectional, or None
+    causal_reason: str | None = None    # why a family that is not bidirectional counts as causal (block diffusion)
     logits_shift: int | None = None     # None: 1 for causal models, 0 for bidirectional ones (or config's logits_shift)
     mask_token_id: int | None = None    # used when the config names none
     sampler: str = "low_confidence"     # how a diffusion model of this family answers (measure.sampling.SAMPLERS)
@@ -58,7 +59,7 @@ class Family:
         reason = self.bidirectional(config)
         if reason:
             return "bidirectional", reason
-        return "causal", f"model_type {config.get('model_type')!r} (causal LM)"
+        return "causal", self.causal_reason or f"model_type {config.get('model_type')!r} (causal LM)"
 
     def shift(self, config: dict, attention: str) -> int:
         """Logits shift: 1 when the logits at position i predict token i+1 (AR models, and Dream, adapted from one);
@@ -109,6 +110,18 @@ register_family(Family(
     tokenizer_classes=("Qwen2TokenizerFast", "Qwen2Tokenizer"),  # the files of its DreamTokenizer are Qwen2's
     # Dream's diffusion_generate with the settings of LongLLaDA's evaluation (llada/llada_wrapper.py)
     sampler_defaults={"alg": "entropy", "temperature": 0.2, "top_p": 0.95}))
+
+register_family(Family(
+    "llada_moe", "LLaDA-MoE (inclusionAI): a masked-diffusion mixture of experts, remote code",
+    claims=lambda config: _model_type(config) == "llada_moe",
+    bidirectional=lambda config: "LLaDA-MoE is a masked-diffusion LM (model_type llada_moe)", logits_shift=0))
+
+register_family(Family(
+    "block_diffusion", "block-diffusion LMs (SDAR, LLaDA2.0): diffusion inside blocks of a few tokens, causal between "
+                       "them; remote code",
+    claims=lambda config: _model_type(config) in ("sdar", "llada2_moe"),
+    causal_reason="block diffusion: attention is causal between blocks (bidirectional only inside a block of a few "
+                  "tokens), so training sees relative distances as a causal model does"))
 
 register_family(Family(
     "twin", "the package's twin tiny models (transformers Gemma, UTF-8 bytes as tokens)",

@@ -355,6 +355,10 @@ def spec_for_source(source: ModelSource, config: dict, name: str, where: str, tr
         if not named:
             where += f" (the config has the fingerprint of preset {', '.join(p.hub_id for p in presets)})"
         spec = spec.with_train_length(presets[0].train_length, where)
+    elif presets:
+        options = ", ".join(f"{p.hub_id} {p.train_length}" for p in presets)
+        spec = spec.with_train_length(spec.train_length, f"{spec.provenance['train_length']}; the config matches "
+                                      f"presets pre-trained at different lengths ({options}): pass train_length")
     return spec
 
 
