@@ -45,3 +45,34 @@ class FixedLossModel(torch.nn.Module):
 def fake_loaded(model, mask_token_id: int = 7, shift: int = 0, kind: str = "diffusion"):
     return SimpleNamespace(model=model, device=torch.device("cpu"), mask_token_id=mask_token_id,
                            logits_shift=shift, kind=kind, name="fake")
+
+
+def byte_tokenizer(folder: Path, vocab: int = 300) -> None:
+    """A byte-level BPE tokenizer (the 256 bytes and an end-of-text token) saved in transformers' format."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    tokenizer = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(sorted(alphabet))}, merges=[]))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens(["<eos>"])
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token="<eos>").save_pretrained(folder)
+
+
+def tiny_diffusion_gemma(folder: Path, seed: int = 0) -> Path:
+    """A randomly initialised transformers DiffusionGemma (2 text layers — one sliding, one full attention with its
+    proportional RoPE and larger head — 2 experts, a one-layer vision tower) with a byte-level tokenizer."""
+    from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion
+
+    text = dict(vocab_size=300, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                num_key_value_heads=1, head_dim=16, global_head_dim=32, sliding_window=8,
+                layer_types=["sliding_attention", "full_attention"], max_position_embeddings=512, num_experts=2,
+                top_k_experts=1, moe_intermediate_size=32, eos_token_id=256, pad_token_id=256, bos_token_id=256)
+    vision = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                  num_key_value_heads=1, head_dim=8)
+    torch.manual_seed(seed)
+    config = DiffusionGemmaConfig(text_config=text, vision_config=vision, canvas_length=8)
+    DiffusionGemmaForBlockDiffusion(config).save_pretrained(folder)
+    byte_tokenizer(folder)
+    return folder

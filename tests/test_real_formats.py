@@ -75,7 +75,7 @@ def test_scaling_reaches_the_cos_sin_the_forward_uses(checkpoints, case, monkeyp
     assert np.allclose(cos[0, 0, :4].double().numpy(), np.cos(1000 * theta), atol=1e-4)
     import longllada_theory.models.patching as patching
 
-    monkeypatch.setattr(patching, "patch_config", lambda config, plan: config)  # the change never reaches it
+    monkeypatch.setattr(patching, "patch_config", lambda config, *plan: config)  # the change never reaches it
     with pytest.raises(LongLLaDAError, match="does not match the scaling plan"):
         load_model(checkpoints[case], device="cpu", rope_scale=7.0, progress=False)
 

@@ -78,3 +78,21 @@ def test_the_shipped_twins_are_what_the_report_says():
         record = json.loads((TWINS_DIR / kind / "training_record.json").read_text())
         assert [s["stage"]["name"] for s in record["stages"]] == ["ar-base", "ar-retrieval", kind]
     assert passkey_hit_rate(load_model("toy:ar", device="cpu").model, 512) <= 0.2  # the AR twin fails at 4T
+
+
+def test_the_methods_comparison_runs_each_plan_and_reports_intervals(tmp_path):
+    from longllada_theory.models.sources import TWINS_DIR
+    from longllada_theory.toy.evaluation import ReportSettings, method_comparison
+
+    settings = ReportSettings(depths=(0.0, 100.0), segments=2)
+    document = method_comparison(TWINS_DIR, tmp_path, methods=("critical",), samples=2, settings=settings,
+                                 progress=False)
+    assert document["target"] == 4 * document["train_length"] == 512
+    assert [(r["kind"], r["method"]) for r in document["rows"]] == [
+        ("ar", "direct"), ("ar", "critical"), ("diffusion", "direct"), ("diffusion", "critical")]
+    for row in document["rows"]:
+        assert (row["scaling_factor"] == 1.0) == (row["method"] == "direct")
+        retrieval = row["retrieval"]
+        assert retrieval["n"] == 4 and retrieval["low"] <= retrieval["rate"] <= retrieval["high"]
+        assert row["retrieval_within_T"]["n"] + row["retrieval_beyond_T"]["n"] == 4
+        assert row["ppl_at_target"]["ppl"] > 1 and row["ppl_at_target"]["log_se"] >= 0

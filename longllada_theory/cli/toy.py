@@ -67,3 +67,28 @@ def run_report(args: argparse.Namespace) -> int:
     if args.json or not args.output:
         print_json(report)
     return 0
+
+
+def _methods_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--twins", help="folder with ar/ and diffusion/ (default: the shipped twins)")
+    parser.add_argument("--work", default="results/twins-methods", help="results files of every cell (resumable)")
+    parser.add_argument("--output", help="also write the JSON here")
+    parser.add_argument("--multiple", type=int, default=4, help="target = this × T (default 4)")
+    parser.add_argument("--samples", type=int, default=10, help="passkeys per depth (default 10)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+@command("methods", "the scaling methods side by side on the twins (perplexity and retrieval at a target)",
+         _methods_arguments, "Each method's plan for --multiple × T (the law, the critical method, YaRN, NTK-by-parts) "
+         "and no scaling, on both twins: last-window perplexity at T and at the target with standard errors, passkey "
+         "retrieval at the target (all depths, needle within T of the question, farther) with Wilson intervals.",
+         group="toy")
+def run_methods(args: argparse.Namespace) -> int:
+    from ..toy.evaluation import method_comparison, save_report
+
+    document = method_comparison(Path(args.twins or TWINS_DIR), Path(args.work), multiple=args.multiple,
+                                 samples=args.samples, progress=not args.no_progress)
+    if args.output:
+        save_report(document, Path(args.output))
+    print_json(document)
+    return 0

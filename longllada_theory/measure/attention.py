@@ -70,6 +70,7 @@ class Attention(Protocol):
                    "T_train of each query, the half-mass distance, top-k positions, pre-softmax scores by RoPE band, "
                    "and the mass on a needle. One cell per layer.")
     settings_type = AttentionSettings
+    refused_by = "no_probe"
 
     @classmethod
     def read_inputs(cls, settings: AttentionSettings):

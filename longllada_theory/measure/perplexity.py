@@ -252,6 +252,7 @@ class Perplexity(Protocol):
                    "for AR models, the Monte-Carlo masked-token estimate for diffusion models. Every chunk is "
                    "appended to the results file as it finishes.")
     settings_type = PerplexitySettings
+    refused_by = "no_likelihood"
 
     @classmethod
     def read_inputs(cls, settings: PerplexitySettings) -> str:

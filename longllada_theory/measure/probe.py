@@ -126,6 +126,9 @@ class AttentionProbe:
                  track_memory: bool = False, keep_keys: bool = False):
         self.loaded = loaded
         family = _family(loaded)
+        if family.no_probe:
+            raise LongLLaDAError(f"the attention probe cannot measure {getattr(loaded, 'name', 'this model')}: "
+                                 f"{family.no_probe}")
         self.projections = family.projections
         self.modules = list(attention_modules or find_attention_modules(loaded.model, family.projections))
         count = len(self.modules)

@@ -94,8 +94,12 @@ class Protocol(ABC):
     help: ClassVar[str]
     description: ClassVar[str] = ""
     settings_type: ClassVar[type]
+    refused_by: ClassVar[str | None] = None  # the Family field that says why a family cannot be measured this way
 
     def __init__(self, loaded: LoadedModel, settings: Any, inputs: Any = None):
+        reason = getattr(getattr(loaded, "family", None), self.refused_by or "", None)
+        if reason:
+            raise LongLLaDAError(f"{self.name} cannot measure {loaded.name}: {reason}")
         self.loaded, self.settings = loaded, settings
         self.inputs = self.read_inputs(settings) if inputs is None else inputs
         self.prepare()

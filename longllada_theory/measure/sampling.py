@@ -246,11 +246,31 @@ def _pad_id(loaded: LoadedModel) -> int:
     return 0
 
 
+def model_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], options: SamplerOptions = SamplerOptions(),
+                   seeds: Sequence[int] | None = None) -> list[list[int]]:
+    """A model's own ``generate`` with its checkpoint's generation settings (transformers' DiffusionGemma: block
+    diffusion over canvases), ``gen_length`` new tokens; randomness from torch's global generator seeded with the
+    batch's first seed (rows of a batch are not independent)."""
+    import torch
+
+    from ..models.tokenizers import transformers_quiet
+
+    if len({len(p) for p in prompts}) != 1:
+        raise LongLLaDAError("a batch of prompts must share one length")
+    inputs = torch.tensor([list(p) for p in prompts], dtype=torch.long, device=loaded.device)
+    torch.manual_seed(int((seeds or [0])[0]))
+    with transformers_quiet(), torch.no_grad():
+        out = loaded.model.generate(inputs, max_new_tokens=options.gen_length)
+    sequences = getattr(out, "sequences", out)
+    return [_until_end(row, loaded) for row in sequences[:, inputs.shape[1]:].tolist()]
+
+
 #: sampler name (a model family's ``sampler``) → function (loaded, prompts, options, seeds) → answers
 SAMPLERS: dict[str, Callable[..., list[list[int]]]] = {
     "greedy": greedy_generate,
     "low_confidence": diffusion_generate,
     "dream": dream_generate,
+    "model_generate": model_generate,
 }
 
 

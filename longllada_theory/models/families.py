@@ -46,6 +46,10 @@ class Family:
     byte_level: bool = False            # the tokenizer is UTF-8 bytes (the twins)
     native: NativeFormat | None = None  # load onto transformers' own classes instead of the checkpoint's own code
     tokenizer_classes: tuple[str, ...] = ()  # transformers classes that read its tokenizer files (else AutoTokenizer)
+    model_class: str | None = None      # the transformers class to load (else AutoModelForCausalLM / AutoModel)
+    no_likelihood: str | None = None    # why a perplexity cannot be measured on it (None: it can)
+    no_probe: str | None = None         # why the attention probe cannot measure it (None: it can)
+    behaviour_check: bool = True        # check at load that position 0 sees later tokens exactly when bidirectional
 
     def value(self, config: dict, quantity: str):
         """(key, value) of the first of the family's keys for ``quantity`` present in ``config``, or (None, None)."""
@@ -81,6 +85,11 @@ def _flag_bidirectional(config: dict) -> str | None:
     if config.get("is_causal") is False:
         return "is_causal false in the config"
     return None
+
+
+def _gemma_encoder(config: dict) -> str:
+    text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
+    return "bidirectional" if text.get("use_bidirectional_attention") == "all" else "causal"
 
 
 FAMILIES: dict[str, Family] = {}
@@ -122,6 +131,19 @@ register_family(Family(
     claims=lambda config: _model_type(config) in ("sdar", "llada2_moe"),
     causal_reason="block diffusion: attention is causal between blocks (bidirectional only inside a block of a few "
                   "tokens), so training sees relative distances as a causal model does"))
+
+register_family(Family(
+    "diffusion_gemma", "transformers' DiffusionGemma: block diffusion with an encoder over the context and a decoder "
+                       "that denoises a canvas of tokens",
+    claims=lambda config: _model_type(config) in ("diffusion_gemma", "diffusion_gemma_text"),
+    bidirectional=lambda config: "DiffusionGemma's decoder denoises its canvas with bidirectional attention (its "
+                                 f"encoder over the context is {_gemma_encoder(config)})",
+    logits_shift=0, sampler="model_generate", model_class="DiffusionGemmaForBlockDiffusion", behaviour_check=False,
+    no_likelihood="DiffusionGemma denoises a canvas that starts from random tokens, without a mask token: its "
+                  "objective defines no masked-token likelihood to estimate a perplexity from",
+    no_probe="DiffusionGemma's layers use two RoPE settings (sliding and full attention, with different head sizes) "
+             "and its decoder attends to the encoder's cache; the probe handles one setting per model and "
+             "self-attention"))
 
 register_family(Family(
     "twin", "the package's twin tiny models (transformers Gemma, UTF-8 bytes as tokens)",

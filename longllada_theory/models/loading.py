@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import LongLLaDAError
-from ..theory.rope import extrapolation_bound, rotation_angles
+from ..theory.rope import extrapolation_bound
 from ..theory.scaling import ScalingPlan
 from .families import FAMILIES, Family, family_of
 from .sources import ModelSource, resolve_model
@@ -80,9 +80,9 @@ def manual_plan(spec: RopeSpec, factor: float) -> ScalingPlan:
     if not factor > 0:
         raise LongLLaDAError(f"rope_scale {factor} must be a positive number (the factor λ on rope_theta)",
                              parameters=("rope_scale",))
-    reach = extrapolation_bound(spec.rotary_dim, factor * spec.rope_theta, spec.critical_dimension)
-    return ScalingPlan("manual", int(round(reach)), spec.rotary_dim, spec.rope_theta, spec.train_length,
-                       float(factor), float(factor) * spec.rope_theta, formula="λ given by the user")
+    reach = extrapolation_bound(spec.d, factor * spec.rope_theta, spec.critical_dimension)
+    return ScalingPlan("manual", int(round(min(reach, 1e12))), spec.d, spec.rope_theta, spec.train_length,
+                       float(factor), float(factor) * spec.rope_theta, formula="λ given by the user", pairs=spec.pairs)
 
 
 def _tokenizer(source: ModelSource, spec: RopeSpec, trust_remote_code: bool) -> Tokenizer:
@@ -105,19 +105,37 @@ def _tokenizer(source: ModelSource, spec: RopeSpec, trust_remote_code: bool) -> 
     return TextTokenizer(tokenizer, prepend_bos=family.prepend_bos)
 
 
+def _padded(theta: np.ndarray, rope_dim: int | None) -> np.ndarray:
+    """Proportional RoPE's module holds D/2 entries, the unrotated ones 0."""
+    return np.concatenate([theta, np.zeros(rope_dim // 2 - len(theta))]) if rope_dim else theta
+
+
+def expected_rotations(spec: RopeSpec, plan: ScalingPlan | None) -> dict[str | None, tuple[np.ndarray, float]]:
+    """What each rotary setting of the loaded model must apply at initialisation: the plan's on the targeted layer
+    type (or the model's one setting), the pre-trained ones elsewhere; by layer type (None: the target)."""
+    from ..theory.rope_types import rope_angles
+
+    target = (plan.inverse_frequencies(), plan.attention_factor) if plan else spec.inverse_frequencies()
+    expected = {None: (_padded(target[0], spec.rope_dim), target[1])}
+    if spec.layer_type:
+        expected[spec.layer_type] = expected[None]
+    for other in spec.other_settings:
+        theta, factor = rope_angles(other["rope_type"], other["rope_dim"], other["rope_theta"], other["parameters"],
+                                    other["rotary_dim"] // 2, spec.max_positions)
+        padded = _padded(theta, other["rope_dim"] if other["rope_dim"] != other["rotary_dim"] else None)
+        expected[other["layer_type"]] = (padded, factor)
+    return expected
+
+
 def _check_rope(model, spec: RopeSpec, plan: ScalingPlan | None) -> list[str]:
     """Compare the RoPE the loaded model really applies with the prediction; raise on a mismatch. Returns what was
     compared: the cos/sin tables of every rotary module that computes them (transformers' classes), else the
     ``rope_theta`` of every module that has one (LLaDA's remote code), else the config's base."""
     from .patching import verify_rotary_tables
 
-    expected = plan.inverse_frequencies() if plan else rotation_angles(spec.rotary_dim, spec.rope_theta)
-    factor = plan.attention_factor if plan else 1.0
     positions = sorted({0, 1, spec.train_length - 1, 4 * spec.train_length, 4 * (plan.target if plan else 0)})
-    checked = []
-    if spec.existing_scaling is None or plan is not None:
-        checked += [f"cos/sin of {name or 'model'} at positions {positions}"
-                    for name in verify_rotary_tables(model, expected, factor, positions)]
+    checked = [f"cos/sin of {label} at positions {positions}"
+               for label in verify_rotary_tables(model, expected_rotations(spec, plan), positions)]
     base = plan.new_rope_theta if plan else spec.rope_theta
     for name, module in model.named_modules():
         theta = getattr(module, "rope_theta", None)
@@ -234,27 +252,31 @@ def _load_error(source: ModelSource, error: Exception, model_class: str) -> Long
 
 
 def _plan(spec: RopeSpec, rope_scale: float | None, target: int | None, method: str) -> ScalingPlan | None:
+    """The plan to apply: λ on the base (keeping a scaling the model already has), or a method's plan for a target
+    (which starts from the model's existing scaling, see :meth:`RopeSpec.plan`)."""
     if rope_scale is not None:
         plan = manual_plan(spec, rope_scale)
-    elif target is not None:
-        plan = spec.plan(target, method)
-    else:
-        return None
-    if spec.existing_scaling is not None:
-        raise LongLLaDAError(f"{spec.name} already uses RoPE scaling {spec.existing_scaling}; stacking another "
-                             "scaling on it is not supported")
-    return plan
+        if spec.rope_type == "proportional":
+            plan = replace(plan, rope_type="proportional")
+        elif spec.existing_scaling:
+            kept = {k: v for k, v in spec.existing_scaling.items() if k not in ("rope_type", "rope_theta")}
+            plan = replace(plan, rope_type=spec.rope_type, parameters=kept, note=f"keeps its {spec.rope_type} scaling")
+        return plan
+    return spec.plan(target, method) if target is not None else None
 
 
-def _from_pretrained(source: ModelSource, kwargs: dict, progress: bool):
-    """The weights, through transformers' Auto classes (AutoModel where a model registers no causal-LM class)."""
+def _from_pretrained(source: ModelSource, kwargs: dict, progress: bool, model_class: str | None = None):
+    """The weights, through the family's class or transformers' Auto classes (AutoModel where a model registers no
+    causal-LM class)."""
+    import transformers
     from transformers import AutoModel, AutoModelForCausalLM
 
     config = kwargs["config"]
     with _gguf_progress(progress):
         try:
             try:
-                return AutoModelForCausalLM.from_pretrained(source.location, **kwargs)
+                loader = getattr(transformers, model_class) if model_class else AutoModelForCausalLM
+                return loader.from_pretrained(source.location, **kwargs)
             except ValueError as error:
                 if "Unrecognized configuration class" not in str(error):
                     raise
@@ -265,7 +287,7 @@ def _from_pretrained(source: ModelSource, kwargs: dict, progress: bool):
 
 
 def _build(resolved: ModelSource, raw: dict | None, config, family: Family, plan: ScalingPlan | None,
-           options: dict, progress: bool):
+           options: dict, progress: bool, layer_type: str | None = None):
     """The model, with the plan applied to its config before it is built: natively for a family that maps onto
     transformers' classes (``config`` is None then), otherwise through transformers' Auto classes."""
     import torch
@@ -273,7 +295,7 @@ def _build(resolved: ModelSource, raw: dict | None, config, family: Family, plan
     from .patching import patch_config
 
     def scale(config):
-        return patch_config(config, plan) if plan is not None else config
+        return patch_config(config, plan, layer_type) if plan is not None else config
 
     dtype = getattr(torch, options["dtype"])
     if config is None:
@@ -291,7 +313,7 @@ def _build(resolved: ModelSource, raw: dict | None, config, family: Family, plan
     for key in ("device_map", "attn_implementation"):
         if options[key]:
             kwargs[key] = options[key]
-    model = _from_pretrained(resolved, kwargs, progress)
+    model = _from_pretrained(resolved, kwargs, progress, family.model_class)
     if not options["device_map"]:
         model.to(options["device"])
     return model
@@ -339,13 +361,13 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
 
     logging.disable_progress_bar()  # one line per model is enough; measurements have their own bars
     try:
-        model = _build(resolved, raw, config, FAMILIES[spec.family], plan, options, progress)
+        model = _build(resolved, raw, config, FAMILIES[spec.family], plan, options, progress, spec.layer_type)
     finally:
         logging.enable_progress_bar()
     model.eval()
     verified = _check_rope(model, spec, plan)
     placed = torch.device(device) if not device_map else next(model.parameters()).device
-    if kind is None:
+    if kind is None and FAMILIES[spec.family].behaviour_check:
         _check_attention_kind(model, spec, placed)
     tokenizer = _tokenizer(resolved, spec, trust_remote_code)
     return LoadedModel(model, tokenizer, spec, plan, source, placed, dtype, verified)

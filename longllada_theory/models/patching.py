@@ -35,6 +35,10 @@ def patch_config(config, plan: ScalingPlan, layer_type: str | None = None):
     configs without it (transformers 4.x, LLaDA's remote code) get ``rope_theta`` (and ``rope_scaling``).
     """
     params = getattr(config, "rope_parameters", None)
+    text = config.get_text_config() if hasattr(config, "get_text_config") and not params else config
+    if text is not config:  # a composite model: the language model's RoPE sits in its text config
+        patch_config(text, plan, layer_type)
+        return config
     if isinstance(params, dict) and params:
         if all(isinstance(v, dict) for v in params.values()):
             target = layer_type if layer_type in params else next(iter(params))
@@ -147,44 +151,66 @@ def verify_inverse_frequencies(model, expected: np.ndarray, rtol: float = 1e-5) 
     return len(found)
 
 
-def _rotary_tables(module, positions: list[int]):
-    """(cos, sin) [positions, rotary dim] that a transformers rotary module produces for ``positions`` (float32), or
-    None when the module cannot be called that way (remote code that caches its own tables)."""
+def _rotary_tables(module, positions: list[int], layer_type: str | None = None):
+    """(cos, sin) [positions, rotary dim] that a transformers rotary module produces for ``positions`` (float32; for
+    ``layer_type`` where it holds one setting per layer type), or None when the module cannot be called that way
+    (remote code that caches its own tables)."""
     import torch
 
+    buffer = module.inv_freq if layer_type is None else getattr(module, f"{layer_type}_inv_freq")
+    extra = {} if layer_type is None else {"layer_type": layer_type}
     try:
-        device = module.inv_freq.device
         with torch.no_grad():
-            cos, sin = module(torch.zeros(1, dtype=torch.float32, device=device),
-                              torch.tensor([positions], device=device))
+            cos, sin = module(torch.zeros(1, dtype=torch.float32, device=buffer.device),
+                              torch.tensor([positions], device=buffer.device), **extra)
     except Exception:  # any other signature: fall back to the buffer
         return None
     return cos[0].double().cpu().numpy(), sin[0].double().cpu().numpy()
 
 
-def verify_rotary_tables(model, expected: np.ndarray, attention_factor: float, positions: list[int]) -> list[str]:
-    """Check what every rotary module of ``model`` applies against the plan: the cos/sin tables its forward returns at
-    ``positions`` (rotate-half layout, times the attention factor) where it can be called, its ``inv_freq`` otherwise.
-    The tolerance is float32's: 4 units in the last place of each angle (transformers forms them in float32), plus
-    1e-6. Returns the names of the modules checked; raises on the first mismatch."""
+def _layer_types(module) -> list[str | None]:
+    """The settings a rotary module holds: one (``inv_freq``), or one per layer type (``{type}_inv_freq``)."""
+    if hasattr(getattr(module, "inv_freq", None), "detach"):
+        return [None]
+    return [name[: -len("_inv_freq")] for name, _ in module.named_buffers(recurse=False)
+            if name.endswith("_inv_freq") and not name.endswith("original_inv_freq")]
+
+
+def _in_language_model(model, module) -> bool:
+    """Whether a module belongs to the language model the RoPE reading describes, not a vision or audio tower: its
+    own config (transformers' rotary modules keep one) is the model's text config, or it has none."""
+    config = getattr(module, "config", None)
+    text = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    return getattr(config, "model_type", None) in (None, getattr(text, "model_type", None))
+
+
+def verify_rotary_tables(model, expected: dict[str | None, tuple[np.ndarray, float]],
+                         positions: list[int]) -> list[str]:
+    """Check what every rotary module of ``model`` applies against the prediction — ``expected`` maps a layer type
+    (None: the model's one setting) to (inverse frequencies, attention factor): the cos/sin tables its forward returns
+    at ``positions`` (rotate-half layout, times the attention factor) where it can be called, its ``inv_freq``
+    otherwise. The tolerance is float32's: 4 units in the last place of each angle (transformers forms them in
+    float32), plus 1e-6. Returns the names of the settings checked; raises on the first mismatch."""
     checked = []
     for name, module in model.named_modules():
-        buffer = getattr(module, "inv_freq", None)
-        if buffer is None or not hasattr(buffer, "detach"):
+        if not _in_language_model(model, module):
             continue
-        tables = _rotary_tables(module, positions)
-        if tables is None:
-            verify_inverse_frequencies(module, expected)
-            checked.append(name)
-            continue
-        angles = np.asarray(positions, dtype=float)[:, None] * np.concatenate([expected, expected])[None, :]
-        tolerance = (4 * np.finfo(np.float32).eps * np.abs(angles) + 1e-6) * attention_factor
-        for got, want, what in ((tables[0], np.cos(angles) * attention_factor, "cos"),
-                                (tables[1], np.sin(angles) * attention_factor, "sin")):
-            if got.shape != want.shape or np.any(np.abs(got - want) > tolerance):
-                worst = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
-                raise LongLLaDAError(f"RoPE of module {name or 'model'} does not match the scaling plan: its {what} "
-                                     f"table at positions {positions} differs by up to {worst:.2e} (shape "
-                                     f"{got.shape} vs {want.shape}); the config change did not reach the model")
-        checked.append(name)
+        for layer_type in _layer_types(module):
+            label = f"{name or 'model'}" + (f"[{layer_type}]" if layer_type else "")
+            inv_freq, factor = expected.get(layer_type, expected[None])
+            tables = _rotary_tables(module, positions, layer_type)
+            if tables is None:
+                verify_inverse_frequencies(module, inv_freq)
+                checked.append(label)
+                continue
+            angles = np.asarray(positions, dtype=float)[:, None] * np.concatenate([inv_freq, inv_freq])[None, :]
+            tolerance = (4 * np.finfo(np.float32).eps * np.abs(angles) + 1e-6) * factor
+            for got, want, what in ((tables[0], np.cos(angles) * factor, "cos"),
+                                    (tables[1], np.sin(angles) * factor, "sin")):
+                if got.shape != want.shape or np.any(np.abs(got - want) > tolerance):
+                    worst = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
+                    raise LongLLaDAError(f"RoPE of module {label} does not match the scaling plan: its {what} table "
+                                         f"at positions {positions} differs by up to {worst:.2e} (shape {got.shape} "
+                                         f"vs {want.shape}); the config change did not reach the model")
+            checked.append(label)
     return checked

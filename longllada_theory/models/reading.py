@@ -175,7 +175,8 @@ class RopeSetting:
 
     def summary(self) -> dict:
         return {"layer_type": self.layer_type, "head_dim": self.head_dim, "rotary_dim": self.rotary_dim,
-                "rope_dim": self.rope_dim, "rope_theta": self.rope_theta, "rope_type": self.rope_type}
+                "rope_dim": self.rope_dim, "rope_theta": self.rope_theta, "rope_type": self.rope_type,
+                "parameters": self.parameters}
 
 
 def _number(value: Any, key: str, source: str, kind: type = float) -> Any:
@@ -249,11 +250,24 @@ def _legacy_per_layer(view: ConfigView) -> dict[str, dict]:
     return {layer: _standard(p) for layer, p in out.items()}
 
 
+def _layer_override(view: ConfigView, layer_type: str | None, key: str):
+    """A per-layer value of a layer type from the file's ``per_layer_config`` (layer index → overrides)."""
+    types, overrides = view.raw.get("layer_types"), view.raw.get("per_layer_config")
+    if layer_type is None or not isinstance(types, list) or not isinstance(overrides, dict) or layer_type not in types:
+        return None
+    return (overrides.get(str(types.index(layer_type))) or {}).get(key)
+
+
 def _head_dim(view: ConfigView, layer_type: str | None, provenance: dict) -> int:
+    override = _layer_override(view, layer_type, "head_dim")
+    if override is not None:
+        provenance["head_dim"] = f"per_layer_config of the first {layer_type} layer in {view.source}"
+        return _number(override, "head_dim", view.source, int)
     per_layer = view.row.get("layer_head_dims", {})
-    if layer_type in per_layer:
+    if per_layer.get(layer_type, view.row.get("defaults", {}).get("head_dim")) != view.row.get("defaults", {}).get(
+            "head_dim"):  # a layer type with a head dim of its own (Gemma 4's global layers), not the file's head_dim
         value, where = per_layer[layer_type], f"{view.class_name}'s head dim of {layer_type} layers"
-        if layer_type in TARGET_LAYER_TYPES and view.raw.get("global_head_dim") is not None:
+        if view.raw.get("global_head_dim") is not None:
             value, where = view.raw["global_head_dim"], f"global_head_dim in {view.source}"
         provenance["head_dim"] = where
         return _number(value, "head_dim", view.source, int)

@@ -113,6 +113,8 @@ class RopeSpec:
         the base; a method with its own RoPE type replaces the scaling (the note says so) — and a plan that would
         reach less far than the model does now is not proposed."""
         plan = plan_scaling(self.d, self.rope_theta, self.train_length, target, method, self.pairs)
+        if self.rope_type == "proportional":
+            return self._proportional(plan)
         if not self.existing_scaling or self.rope_type == "default":
             return plan
         kept = {k: v for k, v in self.existing_scaling.items() if k not in ("rope_type", "rope_theta")}
@@ -133,6 +135,14 @@ class RopeSpec:
     def pairs(self) -> int | None:
         """Rotated pairs where fewer than D/2 rotate (proportional RoPE), else None."""
         return self.rotary_dim // 2 if self.rope_dim else None
+
+    def _proportional(self, plan: ScalingPlan) -> ScalingPlan:
+        """Proportional RoPE keeps its type under a base change; transformers has no position-scaling variant of it."""
+        if plan.rope_type == "default":
+            return replace(plan, rope_type="proportional")
+        return replace(plan, scaling_factor=1.0, new_rope_theta=self.rope_theta, rope_type="proportional",
+                       parameters={}, attention_factor=1.0, pair_factors=None,
+                       note=f"not applicable: transformers has no {plan.method} form of proportional RoPE")
 
     def with_train_length(self, train_length: int | None, source: str = "given by the user") -> RopeSpec:
         """The same spec with another pre-training length (None keeps this one)."""

@@ -320,3 +320,36 @@ def verdicts(report: dict) -> list[dict]:
                      f"predicted {law['ar']['predicted']:.0f})",
                      "met": ratio is not None and 0.7 <= ratio <= 1.5})
     return rows
+
+
+def method_comparison(twins_dir: Path, work: Path, methods: tuple[str, ...] = ("longllada", "critical", "yarn",
+                                                                                 "ntk-by-parts"),
+                      multiple: int = 4, samples: int = 10, settings: ReportSettings = ReportSettings(),
+                      progress: bool = True) -> dict:
+    """Each scaling method's plan for ``multiple`` × T on both twins, and no scaling: the last-window perplexity at
+    T (what the plan costs inside the window) and at the target (standard errors across held-out segments), and
+    passkey retrieval at the target over all depths, with the needle within T of the question, and farther (Wilson
+    95 % intervals)."""
+    from tqdm.auto import tqdm
+
+    from ..measure.stats import rate_with_interval
+
+    bench = TwinBench(twins_dir, work, settings, progress)
+    t = bench.model("ar").spec.train_length
+    length = multiple * t
+    rows = []
+    plans = [(kind, method) for kind in KINDS for method in ("direct", *methods)]
+    for kind, method in tqdm(plans, desc="scaling methods on the twins", disable=not progress):
+        loaded = bench.model(kind, None if method == "direct" else method, None if method == "direct" else length)
+        cells = bench.retrieval(loaded, length, samples)
+        row = {"kind": kind, "method": method, "target": length,
+               "scaling_factor": round(loaded.plan.scaling_factor, 4) if loaded.plan else 1.0}
+        for name, at in (("ppl_at_T", t), ("ppl_at_target", length)):
+            ppl, log_se = bench.window_ppl(loaded, at)
+            row[name] = {"ppl": round(ppl, 4), "log_se": round(log_se, 4)}
+        row["retrieval"] = rate_with_interval(c["hit"] for c in cells)
+        row["retrieval_within_T"] = rate_with_interval(c["hit"] for c in cells if c["distance"] <= t)
+        row["retrieval_beyond_T"] = rate_with_interval(c["hit"] for c in cells if c["distance"] > t)
+        rows.append(row)
+    return {"train_length": t, "target": length, "samples_per_depth": samples, "depths": list(settings.depths),
+            "corpus": bench.corpus.digest, "rows": rows}
