@@ -19,9 +19,9 @@ class LongLLaDAError(ValueError):
 
     def for_cli(self, flags: dict[str, str] | None = None) -> str:
         """The message with each named parameter written as its command-line flag (``flags`` maps a parameter to
-        its flag; otherwise ``--`` and dashes)."""
+        its flag; otherwise ``--`` and dashes) where the message names it first — later mentions are prose."""
         message = str(self)
         for name in self.parameters:
             flag = (flags or {}).get(name, "--" + name.replace("_", "-"))
-            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message)
+            message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message, count=1)
         return message

@@ -4,6 +4,7 @@ see ``data/reference/README.md`` — and the comparison of a user's results with
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LongLLaDAError
+from .measure.needlebench import LENGTH_BUFFER
 from .measure.niah import niah_grid
 from .measure.perplexity import perplexity_curve
 from .measure.results import load_results
@@ -20,12 +22,30 @@ DATA = REFERENCE / "longllada_figure1_figure2.json"
 PROVENANCE = ("LongLLaDA (Liu et al. 2025, arXiv 2506.14429), numbers as carried by the paper's plotting code "
               "(ppl/get_ppl_plot.py); see longllada_theory/data/reference/README.md")
 
-#: NTK factors λ in the paper's evaluation scripts (eval/eval_llada_niah.py, eval_llada_ruler.py, eval_llada_long.py)
-PAPER_SCALING_FACTORS = {
-    "LLaDA-8B (Base, Instruct, 1.5)": {8192: 4, 16384: 14, 24576: 31, 32768: 55},
-    "LLaMA3-8B (Base, Instruct)": {"used": [4, 13]},
-    "Dream-v0-7B (Base, Instruct)": {"used": [5]},
-}
+#: NTK factors λ the paper's evaluation scripts run (eval/eval_llada_niah.py, eval_llada_ruler.py, eval_llada_long.py of
+#: OpenMOSS/LongLLaDA at cb4278f), by model. The paper names the targets of LLaDA's (Figure 6: 8k, 16k, 24k, 32k);
+#: the scripts run LLaMA3's and Dream's without naming a target, Dream's 5 at every length.
+PAPER_SCALING_FACTORS = {"GSAI-ML/LLaDA-8B-Base": (4, 14, 31, 55), "meta-llama/Meta-Llama-3-8B": (4, 13),
+                         "Dream-org/Dream-v0-Base-7B": (5,)}
+
+
+def paper_factors_against_the_law(targets: tuple[int, ...] = (4096, 8192, 16384, 24576, 32768)) -> list[dict]:
+    """Each factor of :data:`PAPER_SCALING_FACTORS` beside the scaling law: the target the paper names for it (None
+    where it names none) and the targets among ``targets`` whose law λ rounds up to it."""
+    from .models.spec import load_spec
+
+    stated = {int(k): v for k, v in figure6()["target_of_each_factor"].items()}
+    rows = []
+    for model, factors in PAPER_SCALING_FACTORS.items():
+        spec = load_spec(model)
+        law = {target: spec.plan(target).scaling_factor for target in targets}
+        for factor in factors:
+            matches = [t for t, lam in law.items() if math.ceil(lam) == factor]
+            rows.append({"model": model, "factor": factor,
+                         "paper's target": stated.get(factor) if model == "GSAI-ML/LLaDA-8B-Base" else None,
+                         "targets where ⌈law λ⌉ = factor": matches,
+                         "law λ there": [round(law[t], 2) for t in matches]})
+    return rows
 
 
 @lru_cache(maxsize=1)
@@ -122,18 +142,27 @@ def _check_model(settings: dict, reference: Reference) -> None:
                              f"{reference.name}); pass any_model to compare anyway", parameters=("any_model",))
 
 
-def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.05) -> dict:
-    """Per-cell differences between a NIAH grid and the paper's; lengths match within ``tolerance`` (relative), since
-    the paper counts lengths in gpt-4 tiktoken tokens (2000, 4000, …)."""
+def paper_length_in_run(length: int, protocol: str) -> int:
+    """Where the paper's nominal NIAH length falls in a run of ``protocol``: the same nominal length under the paper's
+    protocol (its prompts hold length − 600 − needle tokens of haystack, then the template); under the package's,
+    whose prompts are exactly their length, the haystack and needle the paper's prompt holds, length − 600."""
+    return length if protocol == "paper" else length - LENGTH_BUFFER
+
+
+def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.05, protocol: str = "paper") -> dict:
+    """Per-cell differences between a NIAH grid and the paper's; each paper length is matched to the run's length
+    nearest :func:`paper_length_in_run`, within ``tolerance`` (relative) — the paper counts tokens with gpt-4's
+    tiktoken encoding, the run with the model's own tokenizer."""
     ours = niah_grid(cells)
     theirs = reference_grid(reference.model)
     matched, missing = {}, []
     for length in theirs.columns:
-        close = [c for c in ours.columns if abs(c - length) <= tolerance * length]
+        wanted = paper_length_in_run(int(length), protocol)
+        close = [c for c in ours.columns if abs(c - wanted) <= tolerance * wanted]
         if not close:
             missing += [f"length {length} (all depths)"]
             continue
-        matched[length] = min(close, key=lambda c: abs(c - length))
+        matched[length] = min(close, key=lambda c: abs(c - wanted))
         for depth in theirs.index:
             if depth not in ours.index or np.isnan(ours.loc[depth, matched[length]]):
                 missing.append(f"length {length} depth {depth:g}")
@@ -147,7 +176,7 @@ def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.0
                                "paper": round(float(theirs[length].mean()), 2)} for length in theirs.columns}
     mae = float(np.abs(values).mean())
     worst_length = max(abs(v["ours"] - v["paper"]) for v in by_length.values())
-    return {"reference": reference.name, "kind": "niah",
+    return {"reference": reference.name, "kind": "niah", "protocol": protocol,
             "matched_lengths": {int(k): int(v) for k, v in matched.items()},
             "difference": diff, "mean_by_length": by_length, "mean_abs_difference": round(mae, 2),
             "max_abs_difference": round(float(np.abs(values).max()), 2),
@@ -192,10 +221,17 @@ def compare(paths: list[str], name: str, tolerance: float = 0.05, any_model: boo
     if not any_model:
         _check_model(results.settings, reference)
     cells = list(results.cells)
+    protocol = results.settings.get("protocol", "package")  # files written before --protocol existed: the package's
     if reference.protocol == "niah":
-        document = compare_niah(cells, reference, tolerance)
+        document = compare_niah(cells, reference, tolerance, protocol)
     else:
         document = compare_ppl(cells, reference)
+        document["protocol"] = protocol if results.settings.get("kind") == "diffusion" else "next-token"
+    if protocol != "paper" and document["protocol"] != "next-token":
+        document["note"] = ("this run used the package's protocol, not the paper's (--protocol paper); " +
+                            ("the paper's lengths are matched to its prompt's haystack and needle, length − 600"
+                             if reference.protocol == "niah" else
+                             "its stratified mask counts estimate the same quantity with a lower variance"))
     document["results"] = [str(p) for p in paths]
     document["model"] = results.settings.get("model")
     return document, cells

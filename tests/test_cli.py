@@ -78,3 +78,16 @@ def test_scale_does_not_import_torch_or_transformers():
 def test_presets_listing(capsys):
     rows = run_json(capsys, "presets", "--json")
     assert {r["hub_id"] for r in rows} >= {"GSAI-ML/LLaDA-8B-Base", "meta-llama/Meta-Llama-3-8B"}
+
+
+def test_every_command_prints_its_help(capsys):
+    from longllada_theory.cli.commands import COMMANDS
+    from longllada_theory.cli.main import build_parser
+
+    build_parser()  # registers every command
+    for group, name in COMMANDS:
+        argv = [name, "--help"] if group is None else [group, name, "--help"]
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0, argv
+        assert "usage:" in capsys.readouterr().out

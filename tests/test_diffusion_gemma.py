@@ -45,7 +45,7 @@ def test_niah_runs_through_its_own_generation(folder):
     assert len(cells) == 2 and all(isinstance(c["answer"], str) for c in cells)
 
 
-@pytest.mark.parametrize("command, message", [(["ppl", "--max-length", "64"], "no masked-token likelihood"),
+@pytest.mark.parametrize("command, message", [(["ppl", "--max-length", "128"], "no masked-token likelihood"),
                                               (["attention", "--length", "64"], "two RoPE settings")])
 def test_measurements_that_do_not_apply_are_refused_with_the_reason(folder, tmp_path, command, message):
     result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", command[0], str(folder), *command[1:],

@@ -89,7 +89,7 @@ def test_toy_report_without_twins_says_how_to_regenerate(tmp_path):
 def test_a_folder_without_weights_is_named(tmp_path):
     folder = tiny_twin(tmp_path / "twin", "ar")
     (folder / "model.safetensors").unlink()
-    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "ppl", str(folder), "--max-length", "64",
+    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "ppl", str(folder), "--max-length", "128",
                              "--device", "cpu", "--output", str(tmp_path / "r.jsonl")], capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
     assert "longllada: error: cannot load the weights" in result.stderr and "model.safetensors" in result.stderr
@@ -98,7 +98,7 @@ def test_a_folder_without_weights_is_named(tmp_path):
 def test_a_corrupted_checkpoint_is_named(tmp_path):
     folder = tiny_twin(tmp_path / "twin", "ar")
     (folder / "model.safetensors").write_bytes(b"not a safetensors file")
-    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "ppl", str(folder), "--max-length", "64",
+    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "ppl", str(folder), "--max-length", "128",
                              "--device", "cpu", "--output", str(tmp_path / "r.jsonl")], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("longllada: error: cannot load the weights")

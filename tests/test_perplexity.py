@@ -9,6 +9,7 @@ import torch
 from longllada_theory.measure.perplexity import (
     ar_token_losses,
     diffusion_chunk_samples,
+    paired_log_ratio,
     perplexity_cells,
     perplexity_curve,
     stratified_mask_counts,
@@ -30,16 +31,40 @@ def test_stratified_counts_follow_the_papers_forward_process():
 
 @pytest.mark.parametrize("estimator", ["paper", "elbo"])
 @pytest.mark.parametrize("shift", [0, 1])
-def test_masked_estimate_is_unbiased_for_the_chunks_mean_loss(estimator, shift):
+@pytest.mark.parametrize("stratify", [True, False])
+def test_masked_estimate_is_unbiased_for_the_chunks_mean_loss(estimator, shift, stratify):
     # prefix of 16 tokens, chunk of 16; token losses differ by position, independent of what is masked
     rng = np.random.default_rng(3)
     tokens = rng.integers(0, 7, size=32).tolist()
     losses = rng.uniform(0.2, 3.0, size=32).tolist()
     loaded = fake_loaded(FixedLossModel(tokens, losses, shift=shift), shift=shift)
-    estimates = np.concatenate([diffusion_chunk_samples(loaded, tokens, 16, 32, mc=8, estimator=estimator, seed=s)
-                                for s in range(150)])
+    estimates = np.concatenate([diffusion_chunk_samples(loaded, tokens, 16, 32, mc=8, estimator=estimator, seed=s,
+                                                        stratify=stratify) for s in range(150)])
     truth = float(np.mean(losses[16:32]))
     assert abs(estimates.mean() - truth) < 4 * estimates.std() / math.sqrt(len(estimates))
+
+
+def test_the_papers_protocol_draws_each_samples_mask_count_independently(monkeypatch):
+    """LongLLaDA's get_ppl_llada.py runs its 8 samples as batches of one: each draws k ~ U{1..n} on its own."""
+    import longllada_theory.measure.perplexity as perplexity
+
+    drawn = []
+    original = perplexity._sample_masks
+
+    def record(n, samples, estimator, rng, stratify=True):
+        masks, weights = original(n, samples, estimator, rng, stratify)
+        drawn.append((stratify, sorted(masks.sum(1).tolist())))
+        return masks, weights
+
+    monkeypatch.setattr(perplexity, "_sample_masks", record)
+    tokens, losses = list(range(8)) * 16, [1.0] * 128
+    loaded = fake_loaded(FixedLossModel(tokens, losses))
+    for protocol in ("paper", "package"):
+        perplexity.perplexity_cells(loaded, tokens, chunk=64, mc=8, stratify=protocol == "package")
+    (paper_stratified, paper_counts), (package_stratified, package_counts) = drawn
+    assert not paper_stratified and package_stratified
+    assert set(np.diff(package_counts).tolist()) <= {7, 8, 9}          # spread evenly over 1..64
+    assert set(np.diff(paper_counts).tolist()) - {7, 8, 9}              # independent draws are not
 
 
 def test_masked_estimate_is_seeded_by_run_seed_and_chunk():
@@ -80,3 +105,14 @@ def test_cells_curve_and_windows(tmp_path):
     cells = perplexity_cells(diffusion, ids, chunk=32, mc=4)
     assert [c["start"] for c in cells] == [32, 64, 96]  # chunk 0 has no prefix
     assert all(len(c["samples"]) == 4 and c["se"] >= 0 for c in cells)
+
+
+def test_a_paired_ratio_compares_two_runs_chunk_by_chunk():
+    base = [{"start": 64 * i, "end": 64 * (i + 1), "tokens": 64, "loss": 1.0 + (i % 4)} for i in range(8)]
+    other = [{**c, "loss": c["loss"] + 0.1 + 0.01 * (i % 2)} for i, c in enumerate(base)]
+    paired = paired_log_ratio(other, base, 128, 512)
+    assert paired["chunks"] == 6 and paired["log_ratio"] == pytest.approx(0.105)
+    assert paired["ratio"] == pytest.approx(math.exp(0.105))
+    assert paired["se"] == pytest.approx(np.std([0.1, 0.11] * 3, ddof=1) / math.sqrt(6))  # the text's spread cancels
+    window = window_perplexity(base, 256)
+    assert window["log_se"][0] == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)

@@ -27,8 +27,8 @@ def test_reference_data_integrity_and_provenance():
     assert reference_grid("LLaMA3-8B-Base")[16000].max() < 10
 
 
-def _niah_results(path, model, grid, lengths=None, drop=()):
-    store = ResultsFile.open(path, "niah", {"model": model})
+def _niah_results(path, model, grid, lengths=None, drop=(), protocol="paper"):
+    store = ResultsFile.open(path, "niah", {"model": model, "protocol": protocol})
     for length in grid.columns:
         for depth in grid.index:
             if (length, depth) in drop:
@@ -45,9 +45,18 @@ def test_identical_grid_is_reproduced_and_lengths_match_within_tolerance(tmp_pat
     path = _niah_results(tmp_path / "r.jsonl", "GSAI-ML/LLaDA-8B-Base", grid, lengths=binary)
     document, cells = compare([path], "paper:figure2:LLaDA-8B-Base")
     assert document["reproduced"] and document["mean_abs_difference"] == 0
-    assert document["matched_lengths"][16000] == 16384
+    assert document["matched_lengths"][16000] == 16384 and "note" not in document
     figure = comparison_figure(document, cells)
     assert len(figure.axes) >= 3
+
+
+def test_a_package_protocol_run_is_matched_at_the_haystack_the_papers_prompt_holds(tmp_path):
+    grid = reference_grid("LLaDA-8B-Base")
+    shorter = {length: length - 600 for length in grid.columns}
+    path = _niah_results(tmp_path / "r.jsonl", "GSAI-ML/LLaDA-8B-Base", grid, lengths=shorter, protocol="package")
+    document, _ = compare([path], "paper:figure2:LLaDA-8B-Base")
+    assert document["matched_lengths"][4000] == 3400 and document["reproduced"]
+    assert document["protocol"] == "package" and "--protocol paper" in document["note"]
 
 
 def test_a_different_grid_is_not_reproduced(tmp_path):
@@ -87,3 +96,15 @@ def test_ppl_curve_comparison(tmp_path):
 def test_reference_names_cover_both_figures():
     names = reference_names()
     assert "paper:figure2:LLaDA-8B-Instruct" in names and "paper:figure1a:LLaMA3-8B-Instruct" in names
+
+
+def test_the_papers_factors_are_the_law_rounded_up_at_the_targets_it_names():
+    from longllada_theory.reference import paper_factors_against_the_law
+
+    rows = {(r["model"], r["factor"]): r for r in paper_factors_against_the_law()}
+    for factor, target in ((4, 8192), (14, 16384), (31, 24576), (55, 32768)):
+        row = rows[("GSAI-ML/LLaDA-8B-Base", factor)]
+        assert row["paper's target"] == target and row["targets where ⌈law λ⌉ = factor"] == [target]
+    assert rows[("meta-llama/Meta-Llama-3-8B", 4)]["targets where ⌈law λ⌉ = factor"] == [16384]
+    assert rows[("meta-llama/Meta-Llama-3-8B", 13)]["targets where ⌈law λ⌉ = factor"] == [32768]
+    assert rows[("Dream-org/Dream-v0-Base-7B", 5)]["targets where ⌈law λ⌉ = factor"] == [4096]

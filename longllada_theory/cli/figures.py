@@ -56,7 +56,8 @@ def _describe_comparison(document: dict) -> str:
                  f"{document['log_correlation']}; at {document['final']['position']}: ours "
                  f"{document['final']['ours']}, paper {document['final']['paper']}"]
     verdict = "REPRODUCED" if document["reproduced"] else "NOT reproduced"
-    return "\n".join(lines + [f"{verdict} ({document['criterion']})"])
+    note = [f"note: {document['note']}"] if document.get("note") else []
+    return "\n".join(lines + [f"{verdict} ({document['criterion']})"] + note)
 
 
 @command("compare", "compare your results with the paper's published numbers", _compare_arguments,

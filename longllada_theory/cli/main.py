@@ -68,3 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `longllada scale … | head`: the reader is gone, nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit, when Python flushes stdout
         return 0
+    except OSError as error:  # a file the checks could not foresee (a full disk, a special file system)
+        if args.debug:
+            raise
+        print(f"longllada: error: cannot use {error.filename or 'a file'}: {error.strerror or error}", file=sys.stderr)
+        return 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from ..measure.protocol import PROTOCOLS, Protocol, add_settings_arguments, run, settings_from_args
-from ..measure.results import parse_shard
+from ..measure.results import check_output, parse_shard
 from .commands import COMMANDS, Command, add_loading_options, add_output_options, load, output_path, print_json
 
 
@@ -20,6 +20,8 @@ def measurement_command(protocol: type[Protocol]) -> Command:
         shard = parse_shard(args.shard)
         settings = settings_from_args(protocol.settings_type, args, seed=args.seed)
         inputs = protocol.read_inputs(settings)        # bad input fails before the model loads
+        if args.output:
+            check_output(args.output)
         loaded = load(args)
         measurement = protocol(loaded, settings, inputs)
         output = output_path(args, protocol.name, loaded, shard)

@@ -22,7 +22,7 @@ from ..errors import LongLLaDAError
 from ..lengths import format_length, parse_length
 from ..models.presets import PRESETS
 from ..models.spec import RopeSpec, load_spec
-from ..theory.scaling import METHODS, ScalingPlan, check_method, longrope_plan
+from ..theory.scaling import METHODS, ScalingPlan, check_method
 from .commands import add_json_option, add_spec_options, command, console, lengths_option, print_json
 
 
@@ -51,8 +51,7 @@ def plans_for(spec: RopeSpec, targets: list[int], methods: list[str], factors: s
     plans = [spec.plan(target, method) for target in targets for method in methods]
     if factors:
         values = read_factors(factors, spec)
-        plans += [longrope_plan(spec.d, spec.rope_theta, spec.train_length, target, values, pairs=spec.pairs)
-                  for target in targets]
+        plans += [spec.plan_with_factors(target, values) for target in targets]
     return plans
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import LongLLaDAError
 from ..lengths import parse_length
 from .needles import FORMATS, build_prompt, load_needles, passkey_needle
-from .probe import find_attention_modules, instrumented_forward
+from .probe import find_attention_modules, instrumented_forward, parse_queries
 from .protocol import Protocol, option, register_protocol
 from .texts import load_text, text_ids
 
@@ -57,6 +57,10 @@ class AttentionSettings:
         if self.queries == "answer" and self.niah_depth is None:
             raise LongLLaDAError("queries answer needs a needle prompt: add niah_depth D",
                                  parameters=("queries", "niah_depth"))
+        if self.queries != "answer":
+            parse_queries(self.queries, self.length, self.seed)  # a malformed spec fails before the model loads
+        if self.map_bins is not None and not 1 <= self.map_bins <= 4096:
+            raise LongLLaDAError(f"map_bins {self.map_bins} must be from 1 to 4096", parameters=("map_bins",))
 
 
 @register_protocol

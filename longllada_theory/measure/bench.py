@@ -81,6 +81,9 @@ def bench_perplexity(loaded: LoadedModel, ids: list[int], chunk: int = 64, mc: i
                              "model")
     if repeats < 3:
         raise LongLLaDAError(f"repeats {repeats}: the spread needs at least 3 repeats", parameters=("repeats",))
+    if not 0 < chunk < len(ids) or mc < 2:
+        raise LongLLaDAError(f"chunk {chunk} must be positive and shorter than the {len(ids)}-token input (the rest is "
+                             f"its prefix), and mc {mc} at least 2", parameters=("chunk", "mc"))
     start, end = len(ids) - chunk, len(ids)
     ways = {"batched": dict(mc_batch=None, stratify=True), "sequential": dict(mc_batch=1, stratify=False)}
     diffusion_chunk_samples(loaded, ids, start, end, mc, seed=seed)  # warm-up

@@ -1,11 +1,20 @@
 """The needle-in-a-haystack grid (Figures 1b, 2 and 6 of the paper; the ``niah`` measurement): lengths × depths ×
-needles, each cell a prompt of exactly ``length`` tokens in the model's own tokenizer, answered by the model's sampler
-(greedy for AR, the family's sampler for diffusion), scored 0–100 as NeedleBench does
-(:func:`~longllada_theory.measure.needles.needle_score`).
+needles, answered by the model's sampler (greedy for AR, the family's sampler for diffusion), scored 0–100 as
+NeedleBench does (:func:`~longllada_theory.measure.needles.needle_score`).
+
+Two protocols (``--protocol``):
+
+- ``paper``: NeedleBench "origin" as LongLLaDA ran it (:mod:`.needlebench`): the haystack cut to length − 600 − needle
+  tokens with the template on top, 10 repeats per cell with the needle and document order fixed per repeat, scored
+  against the needle sentence. Needs NeedleBench's ``needles.jsonl``.
+- ``package``: a prompt of exactly ``length`` tokens (haystack cut from a cyclic window at a random offset, a random
+  needle per cell, the chosen ``--format``), scored against the needle's expected answer — every cell the same size,
+  any needle set (built-in, pass keys).
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -15,12 +24,15 @@ import numpy as np
 
 from ..errors import LongLLaDAError
 from ..lengths import format_length, parse_lengths
+from .needlebench import REPEATS, needle_rows, paper_prompt
+from .needlebench import repeat as paper_repeat
 from .needles import FORMATS, Needle, build_prompt, load_needles, needle_score, passkey_needle
 from .protocol import Protocol, option, register_protocol
 from .results import cell_seed
 from .sampling import DREAM_ALGORITHMS, SamplerOptions, check_sampler, sampler_defaults
 from .sampling import answers as model_answers
-from .texts import load_text
+from .stats import mean_with_se, rate_with_interval
+from .texts import load_documents, load_text
 
 if TYPE_CHECKING:
     from ..models.loading import LoadedModel
@@ -31,12 +43,13 @@ def parse_depths(text: str) -> tuple[float, ...]:
     try:
         if ":" in text:
             start, stop, step = (float(x) for x in text.split(":"))
-            if step <= 0:
+            if not step > 0 or not (stop - start) / step <= 1000:
                 raise ValueError
             return tuple(float(round(x, 6)) for x in np.arange(start, stop + step / 2, step))
         return tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise LongLLaDAError(f"depths {text!r}: expected start:stop:step like 0:100:10, or a list like 0,50,100",
+        raise LongLLaDAError(f"depths {text!r}: expected start:stop:step like 0:100:10 (at most 1001 values), or a "
+                             "list like 0,50,100",
                              parameters=("depths",)) from None
 
 
@@ -46,7 +59,10 @@ class NiahSettings:
                                       parse=lambda v: tuple(parse_lengths(v, "--lengths")))
     depths: tuple[float, ...] = option("needle depths in %: start:stop:step or a list", tuple(range(0, 101, 10)),
                                        parse=parse_depths)
-    needles_per_cell: int = option("needles asked per length × depth", 1, parse=int)
+    protocol: str = option("paper: NeedleBench origin as LongLLaDA ran it (needs --needles needles.jsonl); package: "
+                           "prompts of exactly each length", "package", choices=("paper", "package"), legacy="package")
+    needles_per_cell: int | None = option("needles asked per length × depth (default: 10 repeats for paper, else 1)",
+                                          None, parse=int)
     format: str = option("prompt layout", "plain", choices=tuple(FORMATS))
     answer_length: int = option("answer tokens", 32, parse=int)
     block_length: int | None = option("diffusion sampler block length (default: answer length)", None, parse=int)
@@ -71,6 +87,11 @@ class NiahSettings:
         for name in ("block_length", "steps"):  # the sampler's defaults: one block, one step per token
             if getattr(self, name) is None:
                 object.__setattr__(self, name, self.answer_length)
+        if self.needles_per_cell is None:
+            object.__setattr__(self, "needles_per_cell", REPEATS if self.protocol == "paper" else 1)
+        if self.protocol == "paper" and self.needles in ("builtin", "passkey"):
+            raise LongLLaDAError("--protocol paper asks NeedleBench's own needles: give --needles needles.jsonl",
+                                 parameters=("needles",))
         if self.format not in FORMATS:
             raise LongLLaDAError(f"prompt format {self.format!r} is unknown; expected one of {', '.join(FORMATS)}",
                                  parameters=("format",))
@@ -83,6 +104,14 @@ class NiahSettings:
             if not 0 <= depth <= 100:
                 raise LongLLaDAError(f"depth {depth} must be a percentage from 0 to 100", parameters=("depths",))
         check_sampler(self.answer_length, self.block_length, self.steps)
+        if self.protocol == "package" and self.answer_length >= min(self.lengths):
+            raise LongLLaDAError(f"answer_length {self.answer_length} must be smaller than every length (the prompt "
+                                 "holds the answer)", parameters=("answer_length",))
+        if self.temperature is not None and not 0 <= self.temperature < float("inf"):
+            raise LongLLaDAError(f"temperature {self.temperature} must be a finite number ≥ 0",
+                                 parameters=("temperature",))
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise LongLLaDAError(f"top_p {self.top_p} must be in (0, 1]", parameters=("top_p",))
         if self.batch_size < 1:
             raise LongLLaDAError(f"batch_size {self.batch_size} must be at least 1", parameters=("batch_size",))
 
@@ -132,29 +161,44 @@ def cell_key(length: int, depth: float, index: int) -> str:
     return f"L{length}/D{depth:g}/N{index}"
 
 
-def niah_cells(loaded: LoadedModel, haystack_ids: list[int], needles: list[Needle] | str, settings: NiahSettings,
-               keys: list[str]) -> list[NiahCell]:
-    """Build, answer (in one batch) and score the cells ``keys`` of one length. Each cell is a pure function of the
+def niah_cells(loaded: LoadedModel, inputs: tuple, settings: NiahSettings, keys: list[str]) -> list[NiahCell]:
+    """Build, answer (in one batch) and score the cells ``keys`` of one length; ``inputs`` is what
+    :meth:`NeedleInAHaystack.prepare` made of the needles and haystack. Each cell is a pure function of the
     settings' seed and its key (and, to float rounding, of the batch it is answered in)."""
     prompts, meta = [], []
     for key in keys:
         length, depth, index = _parse_key(key)
-        rng = random.Random(cell_seed(settings.seed, key))
-        needle = passkey_needle(rng) if needles == "passkey" else needles[rng.randrange(len(needles))]
-        budget = length - len(loaded.prefix_ids)
-        haystack = _cyclic(haystack_ids, rng.randrange(len(haystack_ids)), budget)
-        prompt = build_prompt(loaded.tokenizer, haystack, needle, budget, depth, FORMATS[settings.format])
-        prompts.append(loaded.prefix_ids + prompt.ids)
-        meta.append((key, length, depth, index, needle, prompt))
+        ids, needle, distance = _cell_prompt(loaded, inputs, settings, key, length, depth, index)
+        prompts.append(ids)
+        meta.append((key, length, depth, index, needle, distance))
     replies = model_answers(loaded, prompts, settings.resolved(loaded).sampler_options(),
                             seeds=[cell_seed(settings.seed, key + ":sample") for key in keys])
     cells = []
-    for (key, length, depth, index, needle, prompt), reply in zip(meta, replies):
+    for (key, length, depth, index, needle, distance), reply in zip(meta, replies):
         text = loaded.tokenizer.decode(reply)
         score = needle_score(text, needle)
         cells.append({"key": key, "length": length, "depth": depth, "needle": index, "keyword": needle.keyword,
-                      "distance": prompt.distance, "answer": text, "score": round(score, 4), "hit": score == 100.0})
+                      "distance": distance, "answer": text, "score": round(score, 4), "hit": score == 100.0})
     return cells
+
+
+def _cell_prompt(loaded: LoadedModel, inputs: tuple, settings: NiahSettings, key: str, length: int, depth: float,
+                 index: int) -> tuple[list[int], Needle, int]:
+    """One cell's prompt ids, needle and the needle's distance in tokens from the answer, by the run's protocol."""
+    tokenizer = loaded.tokenizer
+    if settings.protocol == "paper":
+        documents, rows = inputs
+        chosen = paper_repeat(documents, rows, index)
+        prompt = paper_prompt(tokenizer, chosen.documents, chosen.needle, length, depth)
+        return (loaded.prefix_ids + tokenizer.encode(prompt.text), chosen.needle,
+                len(tokenizer.encode(prompt.distance_text)))
+    haystack_ids, needles = inputs
+    rng = random.Random(cell_seed(settings.seed, key))
+    needle = passkey_needle(rng) if needles == "passkey" else needles[rng.randrange(len(needles))]
+    budget = length - len(loaded.prefix_ids)
+    haystack = _cyclic(haystack_ids, rng.randrange(len(haystack_ids)), budget)
+    prompt = build_prompt(tokenizer, haystack, needle, budget, depth, FORMATS[settings.format])
+    return loaded.prefix_ids + prompt.ids, needle, prompt.distance
 
 
 def batches(keys: list[str], size: int) -> list[list[str]]:
@@ -192,6 +236,17 @@ def niah_grid(cells: Iterable[dict], value: str = "score"):
     return frame.pivot_table(index="depth", columns="length", values=value, aggfunc="mean").sort_index()
 
 
+def score_by_length(cells: Iterable[dict]) -> dict[int, dict]:
+    """Per length, over all depths and needles: the mean score with its standard error and n, and the share of
+    exact answers (score 100) with its Wilson 95 % interval."""
+    by_length: dict[int, list[float]] = {}
+    for cell in cells:
+        by_length.setdefault(int(cell["length"]), []).append(float(cell["score"]))
+    return {length: {**{k: round(v, 3) for k, v in mean_with_se(scores).items() if k != "n"}, "n": len(scores),
+                     "exact": rate_with_interval(score >= 100 for score in scores)}
+            for length, scores in sorted(by_length.items())}
+
+
 @register_protocol
 class NeedleInAHaystack(Protocol):
     """The NIAH grid (module docstring)."""
@@ -203,7 +258,10 @@ class NeedleInAHaystack(Protocol):
     settings_type = NiahSettings
 
     @classmethod
-    def read_inputs(cls, settings: NiahSettings) -> tuple[list[Needle] | str, str]:
+    def read_inputs(cls, settings: NiahSettings) -> tuple:
+        if settings.protocol == "paper":
+            return needle_rows(settings.needles), load_documents(settings.haystack, settings.haystack_field,
+                                                                 field_parameter="haystack_field")
         if settings.needles == "passkey":
             needles = "passkey"
         else:
@@ -212,8 +270,16 @@ class NeedleInAHaystack(Protocol):
 
     def prepare(self) -> None:
         self.settings = self.settings.resolved(self.loaded)  # the header records what the sampler really used
-        self.needles, haystack = self.inputs
-        self.haystack_ids = self.loaded.tokenizer.encode(haystack[: 64 * max(self.settings.lengths)])
+        needles, haystack = self.inputs
+        if self.settings.protocol == "paper":
+            self.cell_inputs = (haystack, needles)
+        else:
+            self.cell_inputs = (self.loaded.tokenizer.encode(haystack[: 64 * max(self.settings.lengths)]), needles)
+
+    def header(self) -> dict:
+        """The settings, and a digest of the needles and haystack read, so a resume never mixes other inputs."""
+        digest = hashlib.sha256(repr(self.inputs).encode("utf-8")).hexdigest()[:16]
+        return {**super().header(), "inputs_sha256": digest}
 
     def keys(self) -> list[str]:
         return self.settings.keys()
@@ -222,19 +288,23 @@ class NeedleInAHaystack(Protocol):
         return batches(keys, self.settings.batch_size)
 
     def measure(self, keys: list[str]) -> list[dict]:
-        return niah_cells(self.loaded, self.haystack_ids, self.needles, self.settings, keys)
+        return niah_cells(self.loaded, self.cell_inputs, self.settings, keys)
 
     def summary(self, cells: list[dict]) -> dict:
         grid = niah_grid(cells)
         return {"mean_by_length": {str(k): round(float(v), 2) for k, v in grid.mean(axis=0).items()},
+                "by_length": {str(k): v for k, v in score_by_length(cells).items()},
                 "grid": {str(c): {str(d): round(float(v), 2) for d, v in grid[c].items()} for c in grid.columns}}
 
     def describe(self, summary: dict) -> str:
         import pandas as pd
 
         grid = pd.DataFrame(summary["grid"])
-        return (grid.to_string() + "\nmean by length: "
-                + " ".join(f"{format_length(float(k))}:{v}" for k, v in summary["mean_by_length"].items()))
+        lines = [f"  {format_length(float(k))}: score {v['mean']:.1f} ± {v['se']:.1f} (n = {v['n']}), exact "
+                 f"{100 * v['exact']['rate']:.0f}% [{100 * v['exact']['low']:.0f}, {100 * v['exact']['high']:.0f}]"
+                 for k, v in summary["by_length"].items()]
+        return grid.to_string() + "\nby length (mean ± standard error; exact answers with Wilson 95 %):\n" + "\n".join(
+            lines)
 
     @classmethod
     def figure(cls, runs, title: str | None = None):

@@ -8,6 +8,11 @@ curve reports the running geometric mean of chunk perplexities.
 - Masked-diffusion models: a Monte-Carlo estimate of the masked-token loss of chunk k given its prefix, which is
   never masked (:func:`diffusion_chunk_samples`). The MC samples go through the model as one batch (or in batches
   of ``mc_batch``).
+
+Protocols (``--protocol``): ``paper`` is LongLLaDA's ``ppl/get_ppl_llada.py`` — each of the 8 samples draws its mask
+count independently; ``package`` spreads the counts evenly over the samples as LLaDA's ``get_log_likelihood.py``
+does — the same expectation with a lower variance (``longllada bench ppl`` measures by how much). AR perplexity is the
+same under both.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from ..errors import LongLLaDAError
 from ..lengths import format_length, parse_length
 from .protocol import Protocol, option, register_protocol
 from .results import cell_seed
+from .stats import mean_with_se
 from .texts import load_text
 
 if TYPE_CHECKING:
     from ..models.loading import LoadedModel
 
 ESTIMATORS = ("paper", "elbo")
+PROTOCOLS = ("paper", "package")
 
 
 class ChunkCell(TypedDict, total=False):
@@ -47,10 +54,9 @@ ELBO_EPSILON = 1e-3
 
 
 def stratified_mask_counts(n: int, samples: int, rng: np.random.Generator) -> np.ndarray:
-    """The paper's mask sizes: k ~ U{1..n}; sample s masks round(k + s·n/b) tokens, wrapped into 1..n.
-
-    The b counts are spread evenly over 1..n, so b samples cover the mask ratios far better than b independent
-    draws (LLaDA's ``forward_process``)."""
+    """LLaDA's stratified mask sizes (``forward_process`` of ``get_log_likelihood.py`` over a batch of b): k ~ U{1..n};
+    sample s masks round(k + s·n/b) tokens, wrapped into 1..n. The b counts are spread evenly over 1..n, so b samples
+    cover the mask ratios better than b independent draws (LongLLaDA's batch of one, ``stratify=False``)."""
     k = int(rng.integers(1, n + 1))
     counts = np.round(np.linspace(k, k + (samples - 1) * n / samples, samples)).astype(int)
     return (counts - 1) % n + 1
@@ -78,8 +84,9 @@ def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int,
     """Per-sample losses (nats per token) of chunk ``ids[start:end]`` given the clean prefix ``ids[:start]``.
 
     ``estimator="paper"`` (LongLLaDA's ``get_ppl_llada.py``): sample s masks m_s tokens of the chunk at random
-    positions, m_s stratified as in :func:`stratified_mask_counts`; its value is the mean cross-entropy over its
-    masked tokens. The quantity estimated is
+    positions — m_s ~ U{1..n} drawn independently per sample (``stratify=False``, LongLLaDA's protocol) or spread
+    over the samples as in :func:`stratified_mask_counts` (``stratify=True``, LLaDA's); its value is the mean
+    cross-entropy over its masked tokens. The quantity estimated is
 
         E_{m ~ U{1..n}} E_{|M| = m} [ (1/m) Σ_{i∈M} −log p_θ(x_i | x_{chunk∖M}, prefix) ],
 
@@ -91,10 +98,9 @@ def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int,
     unbiased for the same per-token loss when a token's prediction does not depend on which others are masked; in
     general they bound the log-likelihood with the Binomial vs. uniform distribution of mask counts.
 
-    The chunk's perplexity is exp(mean of the samples); the tests check both expectations. ``stratify=False``
-    draws each sample's mask size independently (a plain loop of one sample per forward, for comparison:
-    ``longllada bench ppl``); ``all_logits=True`` projects every position to the vocabulary, as a model that cannot
-    be told which logits are scored would (the benchmark's memory baseline).
+    The chunk's perplexity is exp(mean of the samples); the tests check both expectations under both ways of drawing
+    the counts. ``all_logits=True`` projects every position to the vocabulary, as a model that cannot be told which
+    logits are scored would (the benchmark's memory baseline).
     """
     import torch
     import torch.nn.functional as F
@@ -169,10 +175,10 @@ def chunk_bounds(length: int, chunk: int) -> list[tuple[int, int]]:
 
 def perplexity_cells(loaded: LoadedModel, ids: Sequence[int], chunk: int = 64, mc: int = 8, estimator: str = "paper",
                      seed: int = 0, score_from: int = 0, mc_batch: int | None = None,
-                     key_prefix: str = "") -> list[ChunkCell]:
+                     key_prefix: str = "", stratify: bool = True) -> list[ChunkCell]:
     """One cell dict per chunk of ``ids`` that starts at or after ``score_from``:
     ``{key, start, end, tokens, loss, se, samples?}``. Diffusion models skip chunk 0, which has no prefix (as the
-    paper does)."""
+    paper does); ``stratify`` chooses how their mask counts are drawn (:func:`diffusion_chunk_samples`)."""
     diffusion = loaded.kind == "diffusion"
     todo = [(lo, hi) for lo, hi in chunk_bounds(len(ids), chunk) if lo >= score_from and not (diffusion and lo == 0)]
     if not todo:
@@ -183,7 +189,7 @@ def perplexity_cells(loaded: LoadedModel, ids: Sequence[int], chunk: int = 64, m
                  "loss": float(token_losses[max(lo, 1) - 1:hi - 1].mean()), "se": 0.0} for lo, hi in todo]
     cells = []
     for lo, hi in todo:
-        samples = diffusion_chunk_samples(loaded, ids, lo, hi, mc, estimator, seed, mc_batch)
+        samples = diffusion_chunk_samples(loaded, ids, lo, hi, mc, estimator, seed, mc_batch, stratify)
         cells.append({"key": f"{key_prefix}{lo}", "start": lo, "end": hi, "tokens": hi - max(lo, loaded.logits_shift),
                       "loss": float(samples.mean()),
                       "se": float(samples.std(ddof=1) / math.sqrt(mc)) if mc > 1 else 0.0,
@@ -204,19 +210,50 @@ def perplexity_curve(cells: Iterable[ChunkCell]) -> dict[str, np.ndarray]:
 
 
 def window_perplexity(cells: Iterable[ChunkCell], window: int) -> dict[str, np.ndarray]:
-    """Perplexity of consecutive windows of ``window`` tokens (token-weighted mean of chunk losses inside each)."""
+    """Perplexity of consecutive windows of ``window`` tokens (token-weighted mean of chunk losses inside each) and
+    its standard error on the log scale: the spread of the window's chunk losses / √chunks (how much the value
+    depends on which text fell in the window; it includes the Monte-Carlo error of diffusion estimates)."""
     cells = list(cells)
     starts = np.array([c["start"] for c in cells])
     loss = np.array([c["loss"] for c in cells])
     tokens = np.array([c["tokens"] for c in cells])
     edges = np.arange(0, starts.max() + window, window) if len(cells) else np.array([0])
-    out_end, out_ppl = [], []
+    out_end, out_ppl, out_se = [], [], []
     for lo in edges:
         inside = (starts >= lo) & (starts < lo + window)
         if inside.any():
             out_end.append(lo + window)
             out_ppl.append(math.exp(float((loss[inside] * tokens[inside]).sum() / tokens[inside].sum())))
-    return {"end": np.array(out_end), "ppl": np.array(out_ppl)}
+            out_se.append(mean_with_se(loss[inside])["se"])
+    return {"end": np.array(out_end), "ppl": np.array(out_ppl), "log_se": np.array(out_se)}
+
+
+def paired_log_ratio(cells: Iterable[ChunkCell], baseline: Iterable[ChunkCell], start: int, end: int) -> dict:
+    """How two runs on the same text differ over tokens [start, end): the mean difference of their chunk losses
+    (the log of the perplexity ratio) with its paired standard error — chunk by chunk, so the text's own difficulty
+    cancels. {"ratio", "log_ratio", "se", "chunks"}."""
+    own, base = ({c["start"]: c["loss"] for c in run if start <= c["start"] < end} for run in (cells, baseline))
+    common = sorted(set(own) & set(base))
+    if not common:
+        raise LongLLaDAError(f"the two runs share no chunks in [{start}, {end})")
+    summary = mean_with_se(own[k] - base[k] for k in common)
+    return {"ratio": math.exp(summary["mean"]), "log_ratio": summary["mean"], "se": summary["se"],
+            "chunks": summary["n"]}
+
+
+def perplexity_comparison(runs: dict[str, list[ChunkCell]], baseline: str, window: int) -> list[dict]:
+    """Runs on the same text side by side, one row per run and window of ``window`` tokens: the window's perplexity
+    with its standard error (:func:`window_perplexity`) and its ratio to the ``baseline`` run's (``ratio``), paired
+    chunk by chunk (:func:`paired_log_ratio`)."""
+    rows = []
+    for name, cells in runs.items():
+        windows = window_perplexity(cells, window)
+        for end, ppl, log_se in zip(windows["end"], windows["ppl"], windows["log_se"]):
+            paired = paired_log_ratio(cells, runs[baseline], int(end) - window, int(end))
+            rows.append({"run": name, "window": f"{format_length(int(end) - window)}–{format_length(int(end))}",
+                         "ppl": float(ppl), "log_se": float(log_se), "ratio": paired["ratio"],
+                         "log_ratio_se": paired["se"]})
+    return rows
 
 
 @dataclass(frozen=True)
@@ -227,8 +264,11 @@ class PerplexitySettings:
     chunk: int = option("chunk size in tokens (the paper's: 64)", 64, parse=int)
     mc: int = option("Monte-Carlo samples per chunk for diffusion models", 8, parse=int)
     mc_batch: int | None = option("samples per forward pass (default: all in one)", None, parse=int)
-    estimator: str = option("paper: mean masked loss, stratified counts; elbo: LLaDA's 1/t-weighted loss", "paper",
-                            choices=ESTIMATORS)
+    estimator: str = option("paper: the mean loss over the masked tokens (LongLLaDA's); elbo: LLaDA's 1/t-weighted "
+                            "loss", "paper", choices=ESTIMATORS)
+    protocol: str = option("paper: LongLLaDA's, each Monte-Carlo sample draws its mask count independently; package: "
+                           "the counts spread over the samples as LLaDA's get_log_likelihood (same expectation, lower "
+                           "variance)", "paper", choices=PROTOCOLS, legacy="package")
     window: int | None = option("also report perplexity per window of this many tokens (default: T_train)", None,
                                 parse=lambda v: parse_length(v, "--window"))
     seed: int = option("random seed", 0, cli=False)
@@ -236,6 +276,12 @@ class PerplexitySettings:
     def __post_init__(self):
         if self.chunk <= 0:
             raise LongLLaDAError(f"chunk {self.chunk} must be a positive number of tokens", parameters=("chunk",))
+        if self.chunk >= self.max_length:
+            raise LongLLaDAError(f"chunk {self.chunk} must be smaller than max_length {self.max_length}: a diffusion "
+                                 "model scores a chunk given the ones before it", parameters=("chunk", "max_length"))
+        if self.mc < 1 or (self.mc_batch is not None and self.mc_batch < 1):
+            raise LongLLaDAError(f"mc {self.mc} and mc_batch {self.mc_batch} must be at least 1",
+                                 parameters=("mc", "mc_batch"))
         if self.max_length % self.chunk:
             low = self.max_length - self.max_length % self.chunk
             raise LongLLaDAError(f"max_length {self.max_length} is not a multiple of chunk {self.chunk}; use {low} or "
@@ -275,7 +321,8 @@ class Perplexity(Protocol):
         return {**self.loaded.settings(), "text": s.text,
                 "tokens_sha256": hashlib.sha256(str(self.ids).encode()).hexdigest()[:16],
                 "max_length": s.max_length, "chunk": s.chunk, "mc": s.mc if self.diffusion else None,
-                "estimator": s.estimator if self.diffusion else "next-token", "seed": s.seed}
+                "estimator": s.estimator if self.diffusion else "next-token", "seed": s.seed,
+                **({"protocol": s.protocol} if self.diffusion else {})}
 
     def keys(self) -> list[str]:
         return [str(lo) for lo, _ in chunk_bounds(self.settings.max_length, self.settings.chunk)
@@ -291,7 +338,8 @@ class Perplexity(Protocol):
         s = self.settings
         first, last = int(keys[0]), int(keys[-1])
         cells = perplexity_cells(self.loaded, self.ids[:min(last + s.chunk, s.max_length)], s.chunk, s.mc,
-                                 s.estimator, s.seed, score_from=first, mc_batch=s.mc_batch)
+                                 s.estimator, s.seed, score_from=first, mc_batch=s.mc_batch,
+                                 stratify=s.protocol == "package")
         return [c for c in cells if c["key"] in set(keys)]
 
     def summary(self, cells: list[dict]) -> dict:

@@ -53,6 +53,19 @@ def find_attention_modules(model, projections: tuple[str, str] = FAMILIES[FALLBA
 
 def parse_queries(spec: str | Sequence[int], length: int, seed: int = 0) -> list[int]:
     """``last``, ``last:N``, ``sample:N`` (N positions drawn without replacement, sorted), ``range:A-B`` or a list."""
+    try:
+        positions = _query_positions(spec, length, seed)
+    except ValueError:
+        raise LongLLaDAError(f"queries {spec!r}: expected last, last:N, sample:N, range:A-B (A < B) or all, with whole "
+                             "numbers", parameters=("queries",)) from None
+    bad = [p for p in positions if not 0 <= p < length]
+    if bad or not positions:
+        raise LongLLaDAError(f"query positions {bad[:5] or positions} are outside the input of {length} tokens",
+                             parameters=("queries",))
+    return positions
+
+
+def _query_positions(spec: str | Sequence[int], length: int, seed: int) -> list[int]:
     if not isinstance(spec, str):
         positions = sorted(int(p) for p in spec)
     elif spec == "last":
@@ -68,10 +81,7 @@ def parse_queries(spec: str | Sequence[int], length: int, seed: int = 0) -> list
     elif spec == "all":
         positions = list(range(length))
     else:
-        raise LongLLaDAError(f"queries {spec!r}: expected last, last:N, sample:N, range:A-B or all")
-    bad = [p for p in positions if not 0 <= p < length]
-    if bad or not positions:
-        raise LongLLaDAError(f"query positions {bad[:5] or positions} are outside the input of {length} tokens")
+        raise ValueError(spec)
     return positions
 
 

@@ -19,7 +19,7 @@ from dataclasses import MISSING, asdict, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import LongLLaDAError
-from .results import ResultsFile, shard_cells
+from .results import ResultsFile, shard_cells, writer_lock
 
 if TYPE_CHECKING:
     from ..models.loading import LoadedModel
@@ -57,8 +57,9 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_type: type,
                                                                   else None)
         help_text = meta["help"] + (f"; one of {', '.join(choices)}" if choices else "")
         help_text += f" (default: {default})" if default not in (None, False, MISSING) else ""
+        help_text = help_text.replace("%", "%%")  # argparse formats help strings with %
         if f.type in ("bool", bool):
-            parser.add_argument(flag, dest=f.name, action="store_true", help=meta["help"])
+            parser.add_argument(flag, dest=f.name, action="store_true", help=meta["help"].replace("%", "%%"))
         else:
             parser.add_argument(flag, dest=f.name, default=None, metavar=meta["metavar"] or f.name.upper(),
                                 help=help_text)
@@ -156,17 +157,18 @@ def run(protocol: Protocol, output: str | None = None, shard: tuple[int, int] = 
     included, in order."""
     from tqdm.auto import tqdm
 
-    store = ResultsFile.open(output, protocol.name, protocol.header(), shard, legacy=protocol.legacy())
-    every = protocol.keys()
-    keys, pending = shard_cells(every, shard), set(store.todo(every))
-    todo = [batch for batch in protocol.batches(keys) if pending.intersection(batch)]
-    with tqdm(total=sum(len(b) for b in todo), desc=f"{protocol.name} {protocol.loaded.name}", unit="cell",
-              disable=not progress) as bar:
-        for batch in todo:
-            for cell in protocol.measure(batch):
-                if cell["key"] not in store.done:
-                    store.append(**cell)
-            bar.update(len(batch))
+    with writer_lock(output):
+        store = ResultsFile.open(output, protocol.name, protocol.header(), shard, legacy=protocol.legacy())
+        every = protocol.keys()
+        keys, pending = shard_cells(every, shard), set(store.todo(every))
+        todo = [batch for batch in protocol.batches(keys) if pending.intersection(batch)]
+        with tqdm(total=sum(len(b) for b in todo), desc=f"{protocol.name} {protocol.loaded.name}", unit="cell",
+                  disable=not progress) as bar:
+            for batch in todo:
+                for cell in protocol.measure(batch):
+                    if cell["key"] not in store.done:
+                        store.append(**cell)
+                bar.update(len(batch))
     return [store.done[key] for key in keys if key in store.done]
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +118,54 @@ class ResultsFile:
         return [k for k in shard_cells(keys, self.shard) if k not in self.done]
 
 
+def check_output(path: str | Path) -> None:
+    """Refuse an output a run could not write, or must not touch, before any work: a directory, a path under a file,
+    a folder without write permission, an existing file that is not one of our results files."""
+    path = Path(path)
+    if path.is_dir():
+        raise LongLLaDAError(f"output {path} is a directory; give a file name such as {path / 'results.jsonl'}",
+                             parameters=("output",))
+    if path.exists() and path.stat().st_size > 0:  # an empty file is a run that stopped before its header
+        read_header(path)
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise LongLLaDAError(f"output {path} is read-only", parameters=("output",))
+        return
+    folder = path.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise LongLLaDAError(f"output {path} lies under {folder}, which is a file", parameters=("output",))
+    if not os.access(folder, os.W_OK):
+        raise LongLLaDAError(f"cannot write output {path}: {folder} is not writable", parameters=("output",))
+
+
+@contextmanager
+def writer_lock(path: str | Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on a results file while a run writes it: a second process given the same output is
+    refused before it reads or repairs anything (POSIX ``flock``; where there is none, no lock)."""
+    if path is None:
+        yield
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise LongLLaDAError(f"output {path} is a directory; give a file name such as {path / 'results.jsonl'}",
+                             parameters=("output",))
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:  # "a" creates the file and never changes what it holds
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise LongLLaDAError(f"another process is writing {path}; wait for it to finish or give this run another "
+                                 "output", parameters=("output",)) from None
+        yield
+
+
 def read_header(path: Path) -> dict:
     """The header of a results file (a clear error when it is not one)."""
     return _read(Path(path))[0]
@@ -128,29 +177,44 @@ def _differences(old: dict, new: dict) -> list[str]:
 
 
 def _read(path: Path, repair: bool = False) -> tuple[dict, list[dict]]:
+    """The header and cells of a results file. With ``repair``, a last line cut short by a kill is dropped — only once
+    the first line has proved the file is one of ours: any other file is refused untouched."""
+    if path.is_dir():
+        raise LongLLaDAError(f"{path} is a directory, not a results file")
     raw = path.read_bytes()
-    if repair and raw and not raw.endswith(b"\n"):
+    first = raw.split(b"\n", 1)[0]
+    try:
+        header = json.loads(first.decode("utf-8")) if first.strip() else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = None
+    if not isinstance(header, dict) or header.get("type") != "header" or not isinstance(header.get("settings"), dict):
+        torn = b"\n" not in raw and raw.startswith(b'{"type": "header"')
+        raise LongLLaDAError(f"{path} " + ("holds a header cut off while it was written; delete the file to start over"
+                                           if torn else "is not a longllada results file (its first line is not a "
+                                           "header); choose another output or move the file away"))
+    if repair and not raw.endswith(b"\n"):
         cut = raw.rfind(b"\n") + 1
         with path.open("r+b") as handle:  # drop the line a kill cut short; its cell runs again
             handle.truncate(cut)
         raw = raw[:cut]
-    lines = raw.decode("utf-8").splitlines()
     try:
-        header = json.loads(lines[0]) if lines else {}
-    except json.JSONDecodeError:
-        header = {}
-    if header.get("type") != "header":
-        raise LongLLaDAError(f"{path} is not a longllada results file (its first line is not a header)")
+        lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        raise LongLLaDAError(f"{path}: bytes that are not UTF-8 at offset {error.start}; the file is damaged") from None
     cells = []
     for number, line in enumerate(lines[1:], 2):
         if not line.strip():
             continue
         try:
-            cells.append(json.loads(line))
+            cell = json.loads(line)
         except json.JSONDecodeError:
             if number == len(lines) and not repair:
                 continue  # a run is writing this line right now
             raise LongLLaDAError(f"{path}, line {number}: not valid JSON; the file is damaged") from None
+        if not isinstance(cell, dict) or not isinstance(cell.get("key"), str):
+            raise LongLLaDAError(f"{path}, line {number}: not a results cell (an object with a key); the file is "
+                                 "damaged")
+        cells.append(cell)
     return header, cells
 
 

@@ -60,39 +60,47 @@ def load_corpus() -> Corpus:
                   digest, len(files))
 
 
-def load_text(source: str | Path, field: str = "text", limit_chars: int | None = None,
-              field_parameter: str = "text_field") -> str:
-    """The text of ``source`` (see module docstring); jsonl lines are joined with blank lines. ``field_parameter``
-    names the option that chose ``field``, for the error message."""
+def load_documents(source: str | Path, field: str = "text", field_parameter: str = "text_field") -> list[str]:
+    """The documents of ``source``: one per line of a ``.jsonl`` file (its ``field``), else the whole text as one.
+    ``field_parameter`` names the option that chose ``field``, for the error message."""
     source = str(source)
     if source == "builtin:noise":
-        return NOISE * (1 + (limit_chars or 20_000) // len(NOISE))
+        return [NOISE * 250]
     if source == "builtin:stdlib":
-        return load_corpus().heldout[:limit_chars].tobytes().decode("utf-8", errors="replace")
+        return [load_corpus().heldout.tobytes().decode("utf-8", errors="replace")]
     if source.startswith("builtin:"):
         raise LongLLaDAError(f"unknown built-in text {source!r}; available: {', '.join(BUILTINS)}")
     path = Path(source)
     if not path.is_file():
         raise LongLLaDAError(f"text file {path} does not exist (a .txt, a .jsonl with a {field!r} field, or one of "
                              f"{', '.join(BUILTINS)})")
+    try:
+        lines = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LongLLaDAError(f"{path} is not UTF-8 text") from None
+    documents = [lines]
     if path.suffix == ".jsonl":
-        parts = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        documents = []
+        for number, line in enumerate(lines.splitlines(), 1):
             if line.strip():
                 try:
-                    parts.append(str(json.loads(line)[field]))
+                    documents.append(str(json.loads(line)[field]))
                 except (json.JSONDecodeError, KeyError, TypeError):
                     raise LongLLaDAError(f"{path}, line {number}: expected a JSON object with a {field!r} field "
                                          f"(choose it with {field_parameter})",
                                          parameters=(field_parameter,)) from None
-        text = "\n\n".join(parts)
-    else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise LongLLaDAError(f"{path} is not UTF-8 text") from None
-    if not text.strip():
+    if not any(d.strip() for d in documents):
         raise LongLLaDAError(f"text file {path} is empty")
+    return documents
+
+
+def load_text(source: str | Path, field: str = "text", limit_chars: int | None = None,
+              field_parameter: str = "text_field") -> str:
+    """The text of ``source`` (see module docstring): its documents (:func:`load_documents`) joined with blank
+    lines; ``builtin:noise`` repeats to at least ``limit_chars``."""
+    if str(source) == "builtin:noise":
+        return NOISE * (1 + (limit_chars or 20_000) // len(NOISE))
+    text = "\n\n".join(load_documents(source, field, field_parameter))
     return text[:limit_chars] if limit_chars else text
 
 

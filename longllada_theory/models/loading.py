@@ -110,6 +110,26 @@ def _padded(theta: np.ndarray, rope_dim: int | None) -> np.ndarray:
     return np.concatenate([theta, np.zeros(rope_dim // 2 - len(theta))]) if rope_dim else theta
 
 
+def check_device(device: str) -> str:
+    """``device`` if torch knows it and this machine has it, else a clear error."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise LongLLaDAError(f"device {device!r} is unknown; expected cpu, cuda, cuda:N or mps",
+                             parameters=("device",)) from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise LongLLaDAError(f"device {device!r}: this torch ({torch.__version__}) sees no CUDA device; use cpu",
+                             parameters=("device",))
+    if parsed.type == "cuda" and (parsed.index or 0) >= torch.cuda.device_count():
+        raise LongLLaDAError(f"device {device!r}: there are {torch.cuda.device_count()} CUDA device(s)",
+                             parameters=("device",))
+    if parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise LongLLaDAError(f"device {device!r}: MPS is not available here; use cpu", parameters=("device",))
+    return device
+
+
 def expected_rotations(spec: RopeSpec, plan: ScalingPlan | None) -> dict[str | None, tuple[np.ndarray, float]]:
     """What each rotary setting of the loaded model must apply at initialisation: the plan's on the targeted layer
     type (or the model's one setting), the pre-trained ones elsewhere; by layer type (None: the target)."""
@@ -352,7 +372,7 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     spec = spec_for_source(resolved, raw if native else config.to_dict(), source, f"config of {source}",
                            train_length, attention)
     plan = _plan(spec, rope_scale, target, method)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if dtype == "auto":
         dtype = "bfloat16" if str(device).startswith("cuda") or device_map else "float32"
     options = {"load_kwargs": load_kwargs, "dtype": dtype, "device": device, "device_map": device_map,

@@ -200,9 +200,36 @@ def _standard(params: dict) -> dict:
     return params
 
 
+#: numeric RoPE parameters and list-of-number ones, checked where they are read
+NUMERIC_PARAMETERS = ("factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "low_freq_factor",
+                      "high_freq_factor", "attention_factor", "mscale", "mscale_all_dim", "partial_rotary_factor")
+LIST_PARAMETERS = ("short_factor", "long_factor", "mrope_section")
+
+
+def _checked(params: dict[str | None, dict], view: ConfigView) -> dict[str | None, dict]:
+    """The parameters, each numeric one a number and each list one a list of numbers, or an error naming the key."""
+    for values in params.values():
+        for key, value in values.items():
+            if key in NUMERIC_PARAMETERS and value is not None:
+                _number(value, f"rope parameter {key}", view.source)
+            if key in LIST_PARAMETERS and value is not None and (
+                    not isinstance(value, list) or any(isinstance(x, bool) or not isinstance(x, (int, float))
+                                                       for x in value)):
+                raise LongLLaDAError(f"{view.source}: rope parameter {key} = {value!r} is not a list of numbers")
+    return params
+
+
 def rope_parameters(view: ConfigView) -> tuple[dict[str | None, dict], str]:
     """{layer type or None: parameters} and where they were read. The file's ``rope_parameters`` (flat or per layer
     type), else its legacy ``rope_theta`` / ``rope_scaling`` / ``partial_rotary_factor``, else the class defaults."""
+    params, where = _rope_parameters(view)
+    return _checked(params, view), where
+
+
+def _rope_parameters(view: ConfigView) -> tuple[dict[str | None, dict], str]:
+    for key in ("rope_parameters", "rope_scaling"):
+        if view.raw.get(key) is not None and not isinstance(view.raw[key], dict):
+            raise LongLLaDAError(f"{view.source}: {key} = {view.raw[key]!r} is not an object of RoPE parameters")
     params, where = view.raw.get("rope_parameters"), f"rope_parameters in {view.source}"
     if not isinstance(params, dict) and view.model_type in LEGACY_LAYER_KEYS:
         return _legacy_per_layer(view), f"legacy RoPE keys of {view.source} (as {view.class_name} converts them)"

@@ -16,10 +16,12 @@ def llada_shaped(device: str = "cuda", layers: int = 32, dtype: str = "bfloat16"
     import torch
     from transformers import AutoConfig, LlamaForCausalLM
 
+    from .loading import check_device
     from .native import llada_config, make_bidirectional
     from .presets import find_preset
     from .spec import spec_from_config
 
+    check_device(device)
     raw = {**find_preset("llada").config, "n_layers": layers, **shape}
     config = AutoConfig.for_model(*llada_config(raw)[:1], **llada_config(raw)[1])
     torch.manual_seed(seed)

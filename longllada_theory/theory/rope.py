@@ -22,13 +22,18 @@ ATTENTION_KINDS: tuple[str, ...] = ("causal", "bidirectional")
 INTEGER_TOLERANCE = 1e-9
 
 
+#: the largest RoPE base accepted — far above any published model's — so periods 2π·b^(2i/d) and λ·b stay finite
+MAX_BASE = 1e100
+
+
 def check_rope(rotary_dim, base, train_length=None) -> None:
     """Raise :class:`LongLLaDAError` unless d is a positive even integer, b > 1 and T > 2π."""
     dims = np.atleast_1d(np.asarray(rotary_dim, dtype=float))
     if np.any(dims <= 0) or np.any(dims != np.round(dims)) or np.any(np.round(dims) % 2 != 0):
         raise LongLLaDAError(f"rotary dimension {rotary_dim!r} must be a positive even integer (e.g. 128)")
-    if np.any(~(np.asarray(base, dtype=float) > 1)):
-        raise LongLLaDAError(f"RoPE base {base!r} must be a number greater than 1 (e.g. 10000 or 500000)")
+    if np.any(~(np.asarray(base, dtype=float) > 1)) or np.any(~(np.asarray(base, dtype=float) <= MAX_BASE)):
+        raise LongLLaDAError(f"RoPE base {base!r} must be a number greater than 1 and at most {MAX_BASE:g} (e.g. 10000 "
+                             "or 500000)")
     if train_length is not None and np.any(~(np.asarray(train_length, dtype=float) > 2 * math.pi)):
         raise LongLLaDAError(
             f"training length {train_length!r} must exceed 2π ≈ 6.28 tokens (no RoPE pair completes a rotation "

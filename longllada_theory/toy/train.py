@@ -128,7 +128,7 @@ def passkey_hit_rate(model, length: int, samples: int = 30, seed: int = 12345, d
                             needles_per_cell=samples // len(depths), seed=seed)
     haystack = load_corpus().heldout.tolist()
     with torch.no_grad():
-        hits = [cell["hit"] for cell in niah_cells(loaded, haystack, "passkey", settings, settings.keys())]
+        hits = [cell["hit"] for cell in niah_cells(loaded, (haystack, "passkey"), settings, settings.keys())]
     model.train(was_training)
     return sum(hits) / len(hits)
 

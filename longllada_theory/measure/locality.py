@@ -1,0 +1,41 @@
+"""Readings of the attention probe's statistics for local perception (notebook ``04_local_perception``): the share of
+attention on the first token (an attention sink), the share uniform attention would keep within T — the baseline a
+measured local share is read against — and whether keys beyond T sit near keys inside it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def first_token_share(topk_positions, topk_weights) -> float:
+    """Mean over queries of the (head-averaged) attention on position 0, read from the probe's top-k positions:
+    exact whenever position 0 is among a query's top k, counted 0 otherwise."""
+    positions, weights = np.asarray(topk_positions), np.asarray(topk_weights)
+    return float((weights * (positions == 0)).sum(axis=1).mean())
+
+
+def uniform_local_share(queries, length: int, train_length: int, causal: bool) -> float:
+    """The share of attention within ``train_length`` of each query that uniform attention over the keys it sees
+    would give (causal: the keys up to the query; bidirectional: all ``length``), averaged over ``queries``."""
+    queries = np.asarray(queries)
+    if causal:
+        return float(np.mean(np.minimum(queries + 1, train_length) / (queries + 1)))
+    near = np.minimum(queries + train_length, length) - np.maximum(queries - train_length + 1, 0)
+    return float(np.mean(near / length))
+
+
+def nearest_inside_share(keys, train_length: int, gap: int = 16) -> float:
+    """For each key beyond ``train_length``: is its nearest key (Euclidean, among keys at least ``gap`` positions
+    away, so neighbouring tokens do not decide) inside the window? The share over the keys beyond it."""
+    keys = np.asarray(keys, dtype=float)
+    distance = ((keys[:, None, :] - keys[None, :, :]) ** 2).sum(-1)
+    positions = np.arange(len(keys))
+    distance[np.abs(positions[:, None] - positions[None, :]) < gap] = np.inf
+    nearest = distance.argmin(axis=1)
+    return float((nearest[positions >= train_length] < train_length).mean())
+
+
+def chance_inside_share(length: int, train_length: int, gap: int = 16) -> float:
+    """What :func:`nearest_inside_share` gives when position does not matter: the share of a far key's candidate
+    neighbours that lie inside the window."""
+    return train_length / (length - 2 * gap + 1)

@@ -1,0 +1,83 @@
+"""Careless input gets one clear line and exit status 2 — never a traceback — and loses nothing: a file that is not a
+results file is never modified, a torn header is not emptied, and one results file has one writer at a time."""
+
+import json
+
+import pytest
+
+from longllada_theory.cli import main
+from longllada_theory.measure.results import writer_lock
+
+BASE = {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 2, "max_position_embeddings": 512,
+        "rope_theta": 10000.0}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"rope_theta": "abc"}, "rope_theta = 'abc' is not a number"),
+    ({"num_attention_heads": 0}, "must be a positive finite number"),
+    ({"max_position_embeddings": "2k"}, "is not a number"),
+    ({"partial_rotary_factor": 3}, "must be at most 1"),
+    ({"rope_scaling": "junk"}, "is not an object of RoPE parameters"),
+    ({"rope_scaling": {"rope_type": "yarn", "factor": "x"}}, "rope parameter factor = 'x' is not a number"),
+    ({"rope_theta": 1e308}, "at most 1e+100"),
+])
+def test_config_values_of_the_wrong_kind_name_the_key(tmp_path, capsys, change, message):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({**BASE, **change}))
+    assert main(["scale", str(path), "--target", "16k"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and len(error.splitlines()) == 1
+
+
+def test_a_config_that_is_not_utf8_is_refused(tmp_path, capsys):
+    path = tmp_path / "config.json"
+    path.write_bytes(json.dumps({**BASE, "model_type": "llamé"}, ensure_ascii=False).encode("latin-1"))
+    assert main(["scale", str(path), "--target", "16k"]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ppl", "toy:ar", "--device", "foo"], "--device 'foo' is unknown"),
+    (["ppl", "toy:ar", "--device", "cuda:7"], "--device 'cuda:7'"),
+    (["ppl", "toy:diffusion", "--max-length", "256", "--mc-batch", "-1"], "must be at least 1"),
+    (["ppl", "toy:ar", "--max-length", "256", "--chunk", "256"], "must be smaller than --max-length"),
+    (["niah", "toy:ar", "--lengths", "512", "--temperature", "nan"], "--temperature nan must be a finite number"),
+    (["niah", "toy:ar", "--lengths", "512", "--depths", "0:1e9:1"], "at most 1001 values"),
+    (["niah", "toy:ar", "--lengths", "512", "--answer-length", "100000"], "smaller than every length"),
+    (["niah", "toy:ar", "--protocol", "paper"], "--needles needles.jsonl"),
+    (["attention", "toy:ar", "--length", "256", "--queries", "last:abc"], "--queries 'last:abc'"),
+    (["attention", "toy:ar", "--length", "256", "--queries", "range:5"], "range:A-B"),
+    (["attention", "toy:ar", "--length", "256", "--map-bins", "-1"], "from 1 to 4096"),
+    (["attention", "toy:ar", "--length", "256", "--layers", "a"], "--layers 'a'"),
+    (["bench", "ppl", "--length", "256", "--chunk", "300"], "shorter than the 256-token input"),
+    (["ppl", "toy:ar", "--max-length", "256", "--rope-scale", "inf"], "RoPE base inf"),
+])
+def test_bad_options_get_one_line_before_any_work(tmp_path, capsys, argv, message):
+    output = tmp_path / "out.jsonl"
+    extra = [] if argv[0] == "bench" else ["--output", str(output)]
+    assert main([*argv, *extra]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert message in error[-1] and len(error) <= 2  # at most the loading line, then the error
+    assert not output.exists() or output.read_text().count("\n") <= 1
+
+
+def test_an_output_that_is_not_ours_is_never_touched(tmp_path, capsys):
+    for name, content in (("notes.txt", b"hello world, no final newline"), ("data.bin", bytes(range(256)) * 4),
+                          ("torn.jsonl", b'{"type": "header", "proto')):
+        path = tmp_path / name
+        path.write_bytes(content)
+        assert main(["ppl", "toy:ar", "--max-length", "256", "--device", "cpu", "--output", str(path)]) == 2
+        assert path.read_bytes() == content
+        assert ("cut off" if name == "torn.jsonl" else "not a longllada results file") in capsys.readouterr().err
+    for output, message in ((tmp_path, "is a directory"), (tmp_path / "notes.txt" / "r.jsonl", "which is a file")):
+        assert main(["ppl", "toy:ar", "--max-length", "256", "--output", str(output)]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_one_writer_per_results_file(tmp_path, capsys):
+    output = tmp_path / "r.jsonl"
+    argv = ["ppl", "toy:ar", "--max-length", "256", "--device", "cpu", "--no-progress", "--output", str(output)]
+    with writer_lock(output):
+        assert main(argv) == 2
+    assert "another process is writing" in capsys.readouterr().err
+    assert main(argv) == 0 and output.read_text().count("\n") == 1 + 4  # header and 4 chunks of 64
