@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from longllada_theory.figures.catalog import SMOLLM2_METHODS
 from longllada_theory.lengths import format_length
 from longllada_theory.measure.niah import niah_grid
-from longllada_theory.measure.perplexity import window_perplexity
+from longllada_theory.measure.perplexity import perplexity_comparison, window_perplexity
 from longllada_theory.measure.results import load_results
-from longllada_theory.toy.evaluation import verdicts
+from longllada_theory.toy.evaluation import methods_table, verdicts
 
 DATA = Path(__file__).resolve().parents[1] / "longllada_theory" / "data"
 RUNS = DATA / "runs"
@@ -95,8 +96,23 @@ def probe_benchmarks() -> list[str]:
     return rows
 
 
+def scaling_methods() -> list[str]:
+    runs = {label: load_results([RUNS / f"ppl_smollm2_{name}.jsonl"]).cells for name, label, _ in SMOLLM2_METHODS}
+    rows = [_row(["SmolLM2-135M, plan for 16k", "perplexity 0–8k", "perplexity 8k–16k",
+                  "8k–16k ratio to the law (± paired SE)"]), "|---|---|---|---|"]
+    table = perplexity_comparison(runs, "law's λ for 16k", 8192)
+    for label in runs:
+        inside, beyond = (r for r in table if r["run"] == label)
+        rows.append(_row([label, f"{inside['ppl']:.2f}", f"{beyond['ppl']:.2f}",
+                          f"{beyond['ratio']:.3f} ± {beyond['log_ratio_se']:.3f}"]))
+    twins_table = methods_table(json.loads((DATA / "twins" / "methods.json").read_text()))
+    columns = ["twin", "method", "factor", "ppl at 512", "retrieval %"]
+    rows += ["", _row(columns), "|---" * len(columns) + "|"]
+    return rows + [_row([r[c] for c in columns]) for r in twins_table]
+
+
 TABLES = {"SmolLM2 perplexity per 1k window": smollm2_perplexity, "SmolLM2 NIAH": smollm2_niah,
-          "The twins": twins, "The attention probe": probe_benchmarks}
+          "The twins": twins, "The attention probe": probe_benchmarks, "Scaling methods": scaling_methods}
 
 
 def main() -> None:

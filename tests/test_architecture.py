@@ -16,10 +16,11 @@ ALLOWED = {
     "theory": {"errors", "lengths"},
     "models": {"errors", "lengths", "theory"},
     "measure": {"errors", "lengths", "theory", "models", "figures.draw"},
-    "reference": {"errors", "lengths", "measure"},
+    "reference": {"errors", "lengths", "theory", "models", "measure"},
     "figures": {"errors", "lengths", "theory", "models", "measure", "reference"},
+    "claims": {"errors", "lengths", "theory", "models", "measure", "reference", "toy"},
     "toy": {"errors", "lengths", "theory", "models", "measure"},
-    "cli": {"errors", "lengths", "theory", "models", "measure", "reference", "figures", "toy"},
+    "cli": {"errors", "lengths", "theory", "models", "measure", "reference", "figures", "toy", "claims"},
 }
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from longllada_theory import LongLLaDAError, load_spec, spec_from_config
 from longllada_theory.cli import main
-from longllada_theory.models.pairs import pair_rows
+from longllada_theory.models.pairs import critical_pair, pair_comparison, pair_rows
 from longllada_theory.models.patching import config_change, patch_config_dict
 from longllada_theory.reference import longdllm_factors
 from longllada_theory.theory.scaling import longrope_plan
@@ -82,6 +82,19 @@ def test_longdllm_factors_read_as_a_longrope_plan():
     assert plan.attention_factor == pytest.approx(np.sqrt(1 + np.log(32) / np.log(4096)))
     with pytest.raises(LongLLaDAError, match="64 positive per-pair factors"):
         longrope_plan(128, 5e5, 4096, 131072, [1.0] * 10)
+
+
+def test_longdllms_step_lies_between_the_causal_and_the_bidirectional_critical_pair():
+    llada = load_spec("GSAI-ML/LLaDA-8B-Instruct")
+    assert critical_pair(llada, "causal") == llada.critical_dimension // 2 == 32   # period > T from here
+    assert critical_pair(llada, "bidirectional") == 35                            # period > 2T from here
+    searched = longdllm_factors()
+    rows = pair_comparison(llada, {"longdllm": llada.plan_with_factors(131072, searched["factors"]),
+                                   "critical": llada.plan(131072, "critical")})
+    stretched = [r["pair"] for r in rows if r["longdllm_factor"] > 30]
+    assert stretched == list(range(34, 64))
+    assert all(r["critical_factor"] == pytest.approx(32) for r in rows[32:])
+    assert rows[34]["critical_period_over_target"] == pytest.approx(rows[34]["period"] * 32 / 131072)
 
 
 def test_scale_compares_every_method_and_explains_pairs(capsys):

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import ScalarFormatter
 
 from ..errors import LongLLaDAError
 from ..lengths import format_length
@@ -17,7 +18,13 @@ from ..measure.perplexity import window_perplexity
 from ..measure.results import load_results
 from ..reference import reference_curve, reference_grid
 from .draw import COLORS, attention_figure, niah_figure, perplexity_figure, save_figure, style
-from .theory import arc_coverage_figure, cos_over_distance_figure, rope_periods_figure, scaling_factors_figure
+from .theory import (
+    arc_coverage_figure,
+    cos_over_distance_figure,
+    pair_factors_figure,
+    rope_periods_figure,
+    scaling_factors_figure,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -40,6 +47,81 @@ def paper_figure2_figure():
                         ("LLaMA3-8B-Base", "LLaMA3-8B-Instruct", "LLaDA-8B-Base", "LLaDA-8B-Instruct")])
 
 
+def paper_figure6_figure():
+    """Figure 6 of the paper from its published numbers: LLaDA-8B-Base's overall NIAH score with each NTK factor
+    (and the target the paper gives it), beside the direct scores of the four models of Figure 2."""
+    from ..reference import figure6
+
+    plt = style()
+    data = figure6()
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    direct = data["overall_direct"]
+    labels = [f"{m.replace('-8B-', '-8B ')}\ndirect".replace(" ", "\n", 1) for m in direct]
+    values = list(direct.values())
+    for factor, score in data["overall_with_ntk"]["LLaDA-8B-Base"].items():
+        labels.append(f"LLaDA-8B\nBase\nλ = {factor} ({format_length(data['target_of_each_factor'][factor])})")
+        values.append(score)
+    colors = [COLORS["ar"] if "LLaMA" in label else COLORS["diffusion"] for label in labels]
+    bars = ax.bar(range(len(values)), values, color=colors)
+    for bar, label in zip(bars, labels):
+        bar.set_alpha(0.45 if "direct" in label else 0.9)
+    ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(range(len(values)), labels, fontsize=7)
+    ax.set_ylabel("overall NIAH score (2k–32k × depths)")
+    ax.set_title("Paper, Figure 6: NTK scaling lifts LLaDA's overall NIAH score (published numbers)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def paper_table2_figure():
+    """Table 2 of the paper (RULER) from its published numbers: the average score of each model and NTK factor at
+    4k, 8k and 16k."""
+    import pandas as pd
+    import seaborn as sns
+
+    from ..reference import table2_rows
+
+    plt = style()
+    frame = pd.DataFrame(table2_rows())
+    frame["row"] = frame["model"] + ", λ = " + frame["ntk_scaling_factor"].astype(str)
+    table = frame.pivot_table(index="row", columns="length", values="Avg", sort=False)
+    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(table) + 1.2))
+    sns.heatmap(table, ax=ax, vmin=0, vmax=100, cmap="RdYlGn", annot=True, fmt=".1f", annot_kws={"fontsize": 7},
+                cbar_kws={"label": "RULER Avg"})
+    ax.set_xticklabels([format_length(float(c.get_text())) for c in ax.get_xticklabels()])
+    ax.set_xlabel("context length")
+    ax.set_ylabel("")
+    ax.set_title("Paper, Table 2: RULER average by length (published numbers)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def relative_perplexity_figure():
+    """Perplexity relative to its value at T against context / T: the paper's LLaMA3-8B and LLaDA-8B (running
+    means, published numbers) beside SmolLM2-135M (per 1k window) and the twins (the last T tokens) measured here."""
+    series = []
+    for model, t, color in (("LLaMA3-8B-Base", 8192, COLORS["ar"]), ("LLaDA-8B-Base", 4096, COLORS["diffusion"])):
+        ends, values = reference_curve(model)
+        series.append({"label": f"paper: {model} (running mean)", "end": ends / t,
+                       "ppl": values / np.interp(t, ends, values), "color": color, "ls": ":"})
+    smol = window_perplexity(load_results([DATA / "runs" / "ppl_smollm2_direct.jsonl"]).cells, 1024)
+    series.append({"label": "SmolLM2-135M, per 1k window (here)", "end": smol["end"] / 8192,
+                   "ppl": smol["ppl"] / smol["ppl"][7], "color": "#ff7f0e"})
+    report = _twins_report()
+    for kind, color in (("ar", "#8c2d04"), ("diffusion", "#08519c")):
+        lengths = np.array([int(k) for k in report["ppl"][kind]])
+        values = np.array([v["ppl"] for v in report["ppl"][kind].values()])
+        series.append({"label": f"{kind} twin, last T tokens (here)", "end": lengths / report["train_length"],
+                       "ppl": values / values[0], "color": color})
+    fig = perplexity_figure(series, "Perplexity relative to its value at T, against context / T")
+    ax = fig.axes[0]
+    ax.set_xlabel("context length / training length")
+    ax.set_ylabel("perplexity / its value at T")
+    ax.set_xscale("log", base=2)
+    ax.axvline(1, color="black", lw=1, ls="--")
+    return fig
+
+
 def smollm2_perplexity_figure():
     """SmolLM2-135M on gov_report_001 to 16k: per-1k-window perplexity, direct and with the law's λ (stored runs)."""
     series = []
@@ -50,6 +132,23 @@ def smollm2_perplexity_figure():
         series.append({"label": f"SmolLM2-135M, {label}", "end": windows["end"], "ppl": windows["ppl"],
                        "color": color, "train_length": 8192})
     return perplexity_figure(series, "SmolLM2-135M (CPU, fp32): perplexity of each 1k-token window")
+
+
+SMOLLM2_METHODS = (("direct", "direct extrapolation", COLORS["ar"]), ("longllada16k", "law's λ for 16k", "#2ca02c"),
+                   ("critical16k", "critical method for 16k", "#ff7f0e"), ("yarn16k", "YaRN for 16k", "#9467bd"),
+                   ("ntk-by-parts16k", "NTK-by-parts for 16k", "#8c564b"))
+
+
+def smollm2_methods_figure():
+    """SmolLM2-135M on gov_report_001 to 16k with each method's plan for 16k: perplexity of each 1k-token window
+    (stored runs; ``scripts/method_runs.sh``)."""
+    series = []
+    for name, label, color in SMOLLM2_METHODS:
+        run = load_results([DATA / "runs" / f"ppl_smollm2_{name}.jsonl"])
+        windows = window_perplexity(run.cells, 1024)
+        series.append({"label": label, "end": windows["end"], "ppl": windows["ppl"], "color": color,
+                       "train_length": 8192})
+    return perplexity_figure(series, "SmolLM2-135M (Q4_1 GGUF dequantised to fp32): perplexity of each 1k window")
 
 
 def smollm2_niah_figure():
@@ -133,20 +232,60 @@ def twins_ntk_figure():
     return fig
 
 
+def twins_methods_figure():
+    """Each scaling method's plan for 4T on both twins (stored ``toy methods`` run): last-window perplexity at 4T with
+    ±2 standard errors, and passkey retrieval at 4T with Wilson 95 % intervals."""
+    plt = style()
+    path = DATA / "twins" / "methods.json"
+    document = json.loads(path.read_text())
+    methods = list(dict.fromkeys(row["method"] for row in document["rows"]))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for offset, kind in ((-0.18, "ar"), (0.18, "diffusion")):
+        rows = {row["method"]: row for row in document["rows"] if row["kind"] == kind}
+        x = np.arange(len(methods)) + offset
+        ppl = np.array([rows[m]["ppl_at_target"]["ppl"] for m in methods])
+        se = np.array([rows[m]["ppl_at_target"]["log_se"] for m in methods])
+        axes[0].errorbar(x, ppl, yerr=[ppl - ppl * np.exp(-2 * se), ppl * np.exp(2 * se) - ppl], fmt="o",
+                         color=COLORS[kind], capsize=3, label=f"{kind} twin")
+        rate = np.array([100 * rows[m]["retrieval"]["rate"] for m in methods])
+        low = np.array([100 * rows[m]["retrieval"]["low"] for m in methods])
+        high = np.array([100 * rows[m]["retrieval"]["high"] for m in methods])
+        axes[1].errorbar(x, rate, yerr=[rate - low, high - rate], fmt="o", color=COLORS[kind], capsize=3,
+                         label=f"{kind} twin (n = {rows[methods[0]]['retrieval']['n']} per point)")
+    target = format_length(document["target"])
+    axes[0].set_ylabel(f"perplexity of the last T tokens at {target} (±2 SE)")
+    axes[0].set_yscale("log")
+    axes[0].yaxis.set_major_formatter(ScalarFormatter())
+    axes[0].yaxis.set_minor_formatter(ScalarFormatter())
+    axes[1].set_ylabel(f"passkey retrieval at {target} (%, Wilson 95 %)")
+    for ax in axes:
+        ax.set_xticks(range(len(methods)), methods)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Twins (T = {document['train_length']}): scaling methods planned for {target}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 #: figure file name → function drawing it
 FIGURES: dict[str, Callable] = {
     "rope_periods": rope_periods_figure,
     "arc_coverage": arc_coverage_figure,
     "cos_over_distance": cos_over_distance_figure,
     "scaling_factors": scaling_factors_figure,
+    "pair_factors": pair_factors_figure,
     "paper_figure1a": paper_figure1a_figure,
     "paper_figure2": paper_figure2_figure,
+    "paper_figure6": paper_figure6_figure,
+    "paper_table2": paper_table2_figure,
+    "relative_perplexity": relative_perplexity_figure,
     "smollm2_perplexity": smollm2_perplexity_figure,
     "smollm2_niah": smollm2_niah_figure,
     "smollm2_attention": smollm2_attention_figure,
+    "smollm2_methods": smollm2_methods_figure,
     "twins_perplexity": twins_perplexity_figure,
     "twins_niah": twins_niah_figure,
     "twins_ntk": twins_ntk_figure,
+    "twins_methods": twins_methods_figure,
 }
 
 

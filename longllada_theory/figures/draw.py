@@ -54,28 +54,27 @@ def perplexity_figure(series: list[dict], title: str = "Perplexity against conte
     return fig
 
 
-def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_line: bool = True):
-    """Lengths × depths heatmap of NIAH scores (0–100), red to green as in the paper, with the mean score per
-    length as a line (right axis)."""
+def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_row: bool = True):
+    """Depths × lengths heatmap of NIAH scores (0–100), red to green as in the paper, with the mean score of each
+    length as a labelled last row below a separating line."""
     plt = style()
     import seaborn as sns
 
+    shown = grid.copy()
+    if mean_row:
+        shown.loc["mean"] = grid.mean(axis=0)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(1.0 + 0.9 * grid.shape[1], 4.2))
-    sns.heatmap(grid, ax=ax, vmin=0, vmax=100, cmap="RdYlGn", cbar=colorbar, annot=grid.shape[1] <= 8,
-                fmt=".0f", annot_kws={"fontsize": 7}, linewidths=0.3, linecolor="white",
+        fig, ax = plt.subplots(figsize=(1.0 + 0.9 * grid.shape[1], 4.4))
+    sns.heatmap(shown.astype(float), ax=ax, vmin=0, vmax=100, cmap="RdYlGn", cbar=colorbar,
+                annot=grid.shape[1] <= 8, fmt=".0f", annot_kws={"fontsize": 7}, linewidths=0.3, linecolor="white",
                 cbar_kws={"label": "score"} if colorbar else None)
     ax.set_xticklabels([format_length(float(c)) for c in grid.columns], rotation=0)
-    ax.set_yticklabels([f"{float(d):g}" for d in grid.index], rotation=0)
+    ax.set_yticklabels([f"{float(d):g}" for d in grid.index] + (["mean"] if mean_row else []), rotation=0)
+    if mean_row:
+        ax.axhline(len(grid.index), color="black", lw=1.5)
     ax.set_xlabel("context length")
     ax.set_ylabel("needle depth (%)")
     ax.set_title(title, fontsize=10)
-    if mean_line:
-        twin = ax.twinx()
-        twin.plot(np.arange(grid.shape[1]) + 0.5, grid.mean(axis=0).values, color="black", marker="o", lw=1.5)
-        twin.set_ylim(0, 105)
-        twin.set_yticks([])
-        twin.grid(False)
     return ax.figure
 
 

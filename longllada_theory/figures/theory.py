@@ -97,21 +97,70 @@ def cos_over_distance_figure(model: str = PAPER_MODELS[0], offsets: tuple[int, i
 
 
 def scaling_factors_figure(models: tuple[str, ...] = PAPER_MODELS, max_multiple: int = 16):
-    """λ (or s) of every method against the target length."""
+    """How much every method slows the slowest RoPE pair (θ/θ′ of pair d/2 − 1: λ^((d−2)/d) for a base change, s for
+    position and per-pair methods) against the target length; methods whose curves coincide share one line."""
     plt = style()
     fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 3.8), squeeze=False)
     for ax, name in zip(axes[0], models):
         spec = load_spec(name)
         targets = np.unique(np.geomspace(spec.train_length / 2, spec.train_length * max_multiple, 60).astype(int))
+        theta = spec.inverse_frequencies()[0][-1]
+        curves: list[tuple[list[str], np.ndarray]] = []
         for method in METHODS:
-            factors = [spec.plan(int(x), method).scaling_factor for x in targets]
-            ax.plot(targets, factors, lw=1.8, label=method)
+            slowdown = np.array([theta / spec.plan(int(x), method).inverse_frequencies(at_length=int(x))[-1]
+                                 for x in targets])
+            same = next((names for names, curve in curves if np.allclose(curve, slowdown, rtol=1e-6)), None)
+            if same is None:
+                curves.append(([method], slowdown))
+            else:
+                same.append(method)
+        for names, curve in curves:
+            ax.plot(targets, curve, lw=1.8, label=", ".join(names))
         ax.axvline(spec.extrapolation_bound, color="black", lw=1, ls="--", label="extrapolation bound")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("target length T′ (tokens)")
         ax.set_title(f"{spec.name.split('/')[-1]} (T = {format_length(spec.train_length)})")
         ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("scaling factor λ (base) or s (positions)")
+    axes[0][0].set_ylabel("slowest pair's θ / θ′")
+    fig.tight_layout()
+    return fig
+
+
+def pair_factors_figure(model: str = "GSAI-ML/LLaDA-8B-Instruct", methods: tuple[str, ...] = ("longllada", "critical",
+                                                                                                 "yarn")):
+    """LongDLLM's searched per-pair factors for ``model`` beside the plans of ``methods`` for the same target: the
+    factor θ_i/θ′_i of each pair, and each pair's period after scaling over the target, with the first pair causal
+    and bidirectional training did not see whole marked."""
+    from ..models.pairs import critical_pair, pair_comparison
+    from ..reference import longdllm_factors
+
+    plt = style()
+    spec, searched = load_spec(model), longdllm_factors(model)
+    target = searched["target_length"]
+    plans = {"LongDLLM (searched)": spec.plan_with_factors(target, searched["factors"]),
+             **{method: spec.plan(target, method) for method in methods}}
+    rows = pair_comparison(spec, plans)
+    pairs = [r["pair"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for name in plans:
+        style_of = {"lw": 2.4, "color": "black"} if name.startswith("LongDLLM") else {"lw": 1.5}
+        axes[0].plot(pairs, [r[f"{name}_factor"] for r in rows], label=name, **style_of)
+        axes[1].plot(pairs, [r[f"{name}_period_over_target"] for r in rows], label=name, **style_of)
+    axes[1].plot(pairs, [r["period"] / target for r in rows], color="grey", ls=":", label="before scaling")
+    axes[1].axhline(1, color="grey", lw=0.8)
+    for attention in ("causal", "bidirectional"):
+        pair = critical_pair(spec, attention)
+        for ax in axes:
+            ax.axvline(pair, color=COLORS[attention], ls="--", lw=1,
+                       label=f"first pair not seen whole, {attention} (pair {pair})")
+    axes[0].set_ylabel("factor θ_i / θ′_i")
+    axes[1].set_ylabel(f"period after scaling / target ({format_length(target)})")
+    for ax in axes:
+        ax.set_yscale("log")
+        ax.set_xlabel("RoPE pair i")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{spec.name}: per-pair factors for {format_length(spec.train_length)} → {format_length(target)}",
+                 fontsize=10)
     fig.tight_layout()
     return fig

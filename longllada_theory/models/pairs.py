@@ -3,7 +3,8 @@
 For pair i with angle θ_i per token, trained at length T: its period 2π/θ_i; the share of its circle causal
 training showed (the arc [0, T·θ_i)) and bidirectional training showed ((−T·θ_i, T·θ_i)); the first distance whose
 angle training never showed. With a plan for a target T′: the angle θ′_i the scaled model uses at T′, the factor
-θ_i/θ′_i, whether the pair completes a turn within T′, and whether at T′ it meets angles training never showed —
+θ_i/θ′_i, whether the pair completes a turn within T′, how far its arc at T′ reaches past the one training showed
+(T′·θ′_i / T·θ_i), and whether at T′ it meets angles training never showed —
 it does when T′·θ′_i exceeds the arc it saw (T·θ_i) and that arc was not the whole circle (2π for causal training,
 π each side for bidirectional).
 """
@@ -40,9 +41,30 @@ def pair_rows(spec: RopeSpec, plan: ScalingPlan | None = None) -> list[dict]:
         if after is not None:
             new = float(after[i])
             row.update(theta_after=new, factor=float(th / new), period_after=float(2 * math.pi / new),
-                       completes_turn_within_target=bool(2 * math.pi / new <= plan.target))
+                       completes_turn_within_target=bool(2 * math.pi / new <= plan.target),
+                       arc_at_target_over_seen=float(plan.target * new / (t * th)))
             for kind in ("causal", "bidirectional"):
                 whole = bool(_seen_whole_circle(np.array([th]), t, kind)[0])
                 row[f"unseen_at_target_{kind}"] = bool((not whole) and plan.target * new > t * th * (1 + 1e-9))
         rows.append(row)
+    return rows
+
+
+def critical_pair(spec: RopeSpec, attention: str) -> int:
+    """The first pair whose circle training did not show whole: period 2π/θ_i > T for causal training, > 2T for
+    bidirectional (it sees (−Tθ_i, Tθ_i)). For causal attention this is pair d_crit/2."""
+    theta, _ = spec.inverse_frequencies()
+    unseen = np.flatnonzero(~_seen_whole_circle(theta, spec.train_length, attention))
+    return int(unseen[0]) if len(unseen) else len(theta)
+
+
+def pair_comparison(spec: RopeSpec, plans: dict[str, ScalingPlan]) -> list[dict]:
+    """Several plans side by side, one row per pair: its period before (and over T), and for each plan its factor
+    θ_i/θ′_i and its period after over the plan's target (≤ 1: the pair completes a turn within the target)."""
+    rows = [{"pair": r["pair"], "period": r["period"], "period_over_train_length": r["period_over_train_length"]}
+            for r in pair_rows(spec)]
+    for name, plan in plans.items():
+        for row, after in zip(rows, pair_rows(spec, plan)):
+            row[f"{name}_factor"] = after["factor"]
+            row[f"{name}_period_over_target"] = after["period_after"] / plan.target
     return rows

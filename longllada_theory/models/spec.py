@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import LongLLaDAError
 from ..theory.rope import ATTENTION_KINDS, check_rope, critical_dimension, extrapolation_bound, rotation_periods
 from ..theory.rope_types import rope_angles
-from ..theory.scaling import ScalingPlan, plan_scaling
+from ..theory.scaling import ScalingPlan, longrope_plan, plan_scaling
 from .families import Family, family_of
 from .presets import presets_matching
 from .reading import ConfigView, RopeSetting, _number, language_part, settings
@@ -130,6 +130,10 @@ class RopeSpec:
             return replace(unchanged, note=f"{method} would reach {plan.reaches():.0f}, less than its {current}: "
                                            "no change proposed")
         return replace(plan, note=f"replaces its {current}")
+
+    def plan_with_factors(self, target: int, factors) -> ScalingPlan:
+        """A LongRoPE plan for ``target`` with given per-pair factors (searched ones such as LongDLLM's)."""
+        return longrope_plan(self.d, self.rope_theta, self.train_length, target, factors, pairs=self.pairs)
 
     @property
     def pairs(self) -> int | None:
@@ -271,6 +275,9 @@ def read_json(path: Path) -> dict:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise LongLLaDAError(f"cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise LongLLaDAError(f"{path} is not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+                             f"{error.start}); a config file is UTF-8 JSON") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,10 +116,11 @@ class TwinRetrieval(NeedleInAHaystack):
         return "passkey", None
 
     def prepare(self) -> None:
-        self.needles, self.haystack_ids = "passkey", load_corpus().heldout.tolist()
+        self.cell_inputs = (load_corpus().heldout.tolist(), "passkey")
 
     def header(self) -> dict:
-        header = {k: v for k, v in super().header().items() if k not in ("lengths", "needles_per_cell")}
+        header = {k: v for k, v in super().header().items()
+                  if k not in ("lengths", "needles_per_cell", "inputs_sha256")}  # the corpus digest names the input
         return {**header, "corpus": load_corpus().digest}
 
 
@@ -353,3 +355,37 @@ def method_comparison(twins_dir: Path, work: Path, methods: tuple[str, ...] = ("
         rows.append(row)
     return {"train_length": t, "target": length, "samples_per_depth": samples, "depths": list(settings.depths),
             "corpus": bench.corpus.digest, "rows": rows}
+
+
+def methods_table(document: dict) -> list[dict]:
+    """The rows of :func:`method_comparison` for reading: perplexities with a ×/÷ e^(2·SE) band and hit rates in % with
+    their Wilson 95 % intervals."""
+    def ppl(value: dict) -> str:
+        return f"{value['ppl']:.2f} (×/÷ {math.exp(2 * value['log_se']):.2f})"
+
+    def rate(value: dict) -> str:
+        return f"{100 * value['rate']:.0f} [{100 * value['low']:.0f}, {100 * value['high']:.0f}] of {value['n']}"
+
+    return [{"twin": row["kind"], "method": row["method"], "factor": f"{row['scaling_factor']:.3g}",
+             "ppl at T": ppl(row["ppl_at_T"]), f"ppl at {document['target']}": ppl(row["ppl_at_target"]),
+             "retrieval %": rate(row["retrieval"]), "needle within T %": rate(row["retrieval_within_T"]),
+             "needle beyond T %": rate(row["retrieval_beyond_T"])} for row in document["rows"]]
+
+
+def passkey_probe(loaded: LoadedModel, length: int, depth: float = 100.0, seed: int = 0,
+                  answer_length: int = 8) -> tuple[list[int], list[int], tuple[int, int]]:
+    """A passkey prompt of ``length`` tokens on held-out text for the attention probe: its ids (a diffusion model's
+    answer as ``answer_length`` mask tokens at the end), the answer's query positions (an AR model's: its last
+    position) and the needle's span."""
+    from ..measure.needles import FORMATS, build_prompt, passkey_needle
+
+    rng = random.Random(seed)
+    needle = passkey_needle(rng)
+    answer = answer_length if loaded.kind == "diffusion" else 0
+    heldout = load_corpus().heldout
+    start = rng.randrange(len(heldout) - length)
+    prompt = build_prompt(loaded.tokenizer, heldout[start:start + length].tolist(), needle, length - answer, depth,
+                          FORMATS["plain"])
+    ids = prompt.ids + [loaded.mask_token_id] * answer
+    queries = list(range(len(ids) - answer, len(ids))) if answer else [len(ids) - 1]
+    return ids, queries, (prompt.needle_start, prompt.needle_end)
