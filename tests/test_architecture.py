@@ -19,8 +19,9 @@ ALLOWED = {
     "reference": {"errors", "lengths", "theory", "models", "measure"},
     "figures": {"errors", "lengths", "theory", "models", "measure", "reference"},
     "claims": {"errors", "lengths", "theory", "models", "measure", "reference", "toy"},
+    "report": {"errors", "lengths", "theory", "models", "measure", "reference", "figures", "claims"},
     "toy": {"errors", "lengths", "theory", "models", "measure"},
-    "cli": {"errors", "lengths", "theory", "models", "measure", "reference", "figures", "toy", "claims"},
+    "cli": {"errors", "lengths", "theory", "models", "measure", "reference", "figures", "toy", "claims", "report"},
 }
 
 

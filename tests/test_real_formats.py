@@ -171,7 +171,8 @@ def test_unsupported_llada_settings_are_refused_by_name(checkpoints, tmp_path, c
     shutil.copytree(checkpoints["llada_llama"], folder)
     raw = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**raw, **config}))
-    result = run_cli("ppl", str(folder), "--max-length", "128", "--device", "cpu", "--output", str(tmp_path / "r.jsonl"))
+    result = run_cli("ppl", str(folder), "--max-length", "128", "--device", "cpu",
+                     "--output", str(tmp_path / "r.jsonl"))
     assert result.returncode == 2 and message in result.stderr and "--trust-remote-code" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -185,7 +186,8 @@ def test_remote_code_models_and_foreign_weights_get_one_clear_line(checkpoints, 
                                                     "auto_map": {"AutoConfig": "configuration_mystery.MysteryConfig"},
                                                     "hidden_size": 16, "num_attention_heads": 2, "rope_theta": 1e4,
                                                     "max_position_embeddings": 64}))
-    result = run_cli("ppl", str(remote), "--max-length", "128", "--device", "cpu", "--output", str(tmp_path / "a.jsonl"))
+    result = run_cli("ppl", str(remote), "--max-length", "128", "--device", "cpu",
+                     "--output", str(tmp_path / "a.jsonl"))
     assert result.returncode == 2 and "--trust-remote-code" in result.stderr and "natively" in result.stderr
     foreign = tmp_path / "foreign"
     shutil.copytree(checkpoints["dream"], foreign)

@@ -87,3 +87,32 @@ def run_figures(args: argparse.Namespace) -> int:
 
     regenerate(Path(args.output), args.only)
     return 0
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("results", help="a folder of results files written by ppl, niah or attention (searched "
+                                        "recursively; shards are merged)")
+    parser.add_argument("--output", default="report", help="folder for report.md, report.json and the figures "
+                                                           "(default: report)")
+    add_json_option(parser)
+
+
+@command("report", "tables, figures and claim verdicts from a folder of your own results", _report_arguments,
+         "Reads every results file under RESULTS (your ppl, niah and attention runs, e.g. of LLaDA-8B on a GPU), "
+         "draws each protocol's runs in one figure, summarises each run with its uncertainty, gives the verdicts of "
+         "the paper's claims each run can speak to, and compares runs of the paper's models with its published "
+         "numbers. Writes report.md, report.json and PNG figures to --output.")
+def run_report(args: argparse.Namespace) -> int:
+    from ..report import build_report
+
+    if Path(args.output).exists() and not Path(args.output).is_dir():
+        from ..errors import LongLLaDAError
+
+        raise LongLLaDAError(f"output {args.output} is a file; give a folder", parameters=("output",))
+    report = build_report(Path(args.results), Path(args.output))
+    if args.json:
+        print_json(report)
+    else:
+        print(f"{len(report['runs'])} run(s), {len(report['claims'])} claim verdict(s), "
+              f"{len(report['comparisons'])} comparison(s) with the paper → {Path(args.output) / 'report.md'}")
+    return 0

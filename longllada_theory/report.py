@@ -1,0 +1,144 @@
+"""``longllada report RESULTS_DIR``: the tables, figures and claim verdicts of the notebooks, built from the results
+files a user wrote with ``ppl`` / ``niah`` / ``attention`` on their own models (e.g. LLaDA-8B on a GPU).
+
+Every results file under the folder is read; shards of one run are merged; each protocol's runs are drawn in one
+figure by the protocol's own figure code; each run gets its summary (with uncertainties) and the verdicts of the
+paper's claims it can speak to (:func:`~longllada_theory.claims.run_claims`); a NIAH or perplexity run of one of the
+paper's models is compared with the paper's published numbers. Written: ``report.md``, ``report.json`` and one
+PNG per protocol.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .claims import run_claims
+from .errors import LongLLaDAError
+from .figures.draw import save_figure
+from .figures.runs import group_runs
+from .lengths import format_length
+from .measure.niah import score_by_length
+from .measure.perplexity import perplexity_curve, window_perplexity
+from .measure.protocol import protocol_of
+from .measure.results import read_header
+from .reference import HUB_IDS, compare
+
+
+def results_files(folder: Path) -> list[Path]:
+    """The results files under ``folder`` (any ``.jsonl`` whose first line is one of our headers)."""
+    if not folder.is_dir():
+        raise LongLLaDAError(f"results folder {folder} does not exist or is not a folder", parameters=("results",))
+    found = []
+    for path in sorted(folder.rglob("*.jsonl")):
+        try:
+            read_header(path)
+        except LongLLaDAError:
+            continue
+        found.append(path)
+    if not found:
+        raise LongLLaDAError(f"{folder} holds no longllada results files (.jsonl written by ppl, niah or attention)",
+                             parameters=("results",))
+    return found
+
+
+def run_summary(run) -> dict:
+    """What one run measured, by protocol, with its uncertainty where it has one."""
+    settings = run.settings
+    summary = {"protocol": run.protocol, "model": settings.get("model"), "kind": settings.get("kind"),
+               "scaling": settings.get("scaling"), "protocol_variant": settings.get("protocol", "package"),
+               "cells": len(run.cells), "files": [str(p) for p in run.paths]}
+    if run.protocol == "ppl" and run.cells:
+        curve = perplexity_curve(run.cells)
+        window = window_perplexity(run.cells, settings.get("train_length") or 4096)
+        summary.update(final_position=int(curve["end"][-1]), final_running_ppl=float(curve["running_ppl"][-1]),
+                       final_running_log_se=float(curve["running_log_se"][-1]),
+                       windows={int(e): {"ppl": float(p), "log_se": float(s)}
+                                for e, p, s in zip(window["end"], window["ppl"], window["log_se"])})
+    elif run.protocol == "niah" and run.cells:
+        summary["by_length"] = {int(k): v for k, v in score_by_length(run.cells).items()}
+    elif run.protocol == "attention" and run.cells:
+        summary.update(length=settings.get("length"),
+                       share_within_T=float(np.mean([np.mean(c["local"]) for c in run.cells])))
+    return summary
+
+
+def _paper_reference(run) -> str | None:
+    """The paper's reference this run can be compared with, when it ran one of the paper's models without scaling."""
+    model = str(run.settings.get("model", "")).rstrip("/").split("/")[-1].lower()
+    if run.settings.get("scaling"):
+        return None
+    for name, hub_id in HUB_IDS.items():
+        if model in (name.lower(), hub_id.split("/")[-1].lower()):
+            return f"paper:{'figure1a' if run.protocol == 'ppl' else 'figure2'}:{name}"
+    return None
+
+
+def build_report(folder: Path, output: Path) -> dict:
+    """Read every run under ``folder``, write figures, ``report.json`` and ``report.md`` into ``output``; return the
+    report."""
+    runs = group_runs([str(p) for p in results_files(Path(folder))])
+    output.mkdir(parents=True, exist_ok=True)
+    report = {"results": str(folder), "runs": [], "claims": [], "comparisons": [], "figures": []}
+    for protocol in dict.fromkeys(run.protocol for run in runs):
+        mine = [run for run in runs if run.protocol == protocol]
+        figure = protocol_of(protocol).figure(mine, f"{protocol}: {len(mine)} run(s) from {folder}")
+        report["figures"] += [str(p) for p in save_figure(figure, output / protocol, ("png",))]
+    for run in runs:
+        report["runs"].append(run_summary(run))
+        report["claims"] += run_claims(run)
+        reference = _paper_reference(run) if run.protocol in ("ppl", "niah") else None
+        if reference:
+            try:
+                document, _ = compare([str(p) for p in run.paths], reference)
+                report["comparisons"].append(document)
+            except LongLLaDAError as error:  # e.g. lengths the paper did not run: say so in the report
+                report["comparisons"].append({"reference": reference, "model": run.settings.get("model"),
+                                              "not_compared": str(error)})
+    (output / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
+    (output / "report.md").write_text(markdown(report))
+    return report
+
+
+def markdown(report: dict) -> str:
+    """The report for a person: runs, claim verdicts, comparisons with the paper, figures."""
+    lines = [f"# Report on {report['results']}", "", "## Runs", "",
+             "| protocol | model | kind | scaling | protocol variant | cells | result |", "|---" * 7 + "|"]
+    for run in report["runs"]:
+        scaling = run["scaling"]["method"] + f" {run['scaling']['scaling_factor']:.3g}" if run["scaling"] else "none"
+        if "final_running_ppl" in run:
+            end, last = list(run["windows"].items())[-1]
+            result = (f"running perplexity {run['final_running_ppl']:.3f} at {format_length(run['final_position'])}; "
+                      f"last window to {format_length(end)}: {last['ppl']:.3f} (log SE {last['log_se']:.3f})")
+        elif "share_within_T" in run:
+            result = (f"share of attention within T at {format_length(run['length'])}: {run['share_within_T']:.3f} "
+                      "(mean over layers and heads)")
+        elif "by_length" in run:
+            result = "; ".join(f"{format_length(k)}: {v['mean']:.1f} ± {v['se']:.1f} (n {v['n']})"
+                               for k, v in run["by_length"].items())
+        else:
+            result = "—"
+        variant = "next-token" if run["protocol"] == "ppl" and run["kind"] == "ar" else run["protocol_variant"]
+        lines.append(f"| {run['protocol']} | {run['model']} | {run['kind']} | {scaling} | {variant} "
+                     f"| {run['cells']} | {result} |")
+    lines += ["", "## The paper's claims these runs speak to", ""]
+    if report["claims"]:
+        lines += ["| run | claim | measured | criterion | agrees |", "|---|---|---|---|---|"]
+        lines += [f"| {c['run']} | {c['claim']} | {c['measured']} | {c['criterion']} | "
+                  f"{'yes' if c['agrees'] else '**no**'} |" for c in report["claims"]]
+    else:
+        lines.append("None: a claim needs a run longer than the model's training length.")
+    lines += ["", "## Against the paper's published numbers", ""]
+    for document in report["comparisons"] or [{}]:
+        if not document:
+            lines.append("No run of one of the paper's models without scaling.")
+        elif "not_compared" in document:
+            lines.append(f"- {document['reference']}: not compared — {document['not_compared']}")
+        else:
+            verdict = "reproduced" if document["reproduced"] else "**not reproduced**"
+            lines.append(f"- {document['reference']} ({document.get('protocol', '')} protocol): {verdict} "
+                         f"({document['criterion']})" + (f"; note: {document['note']}" if document.get("note") else ""))
+    lines += ["", "## Figures", ""] + [f"![]({Path(f).name})" for f in report["figures"]]
+    return "\n".join(lines) + "\n"

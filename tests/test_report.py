@@ -1,0 +1,51 @@
+"""`longllada report RESULTS_DIR` builds the notebooks' tables, figures and claim verdicts from a user's own results
+files: every run summarised with its uncertainty, the claims a run can speak to judged by the same criteria, one
+figure per protocol."""
+
+import json
+
+import pytest
+
+from longllada_theory import LongLLaDAError
+from longllada_theory.cli import main
+from longllada_theory.report import build_report
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("results")
+    for argv in (["ppl", "toy:ar", "--max-length", "512", "--chunk", "64"],
+                 ["ppl", "toy:diffusion", "--max-length", "512", "--chunk", "64", "--mc", "2"],
+                 ["niah", "toy:diffusion", "--lengths", "128,256", "--depths", "0,100", "--needles", "passkey",
+                  "--answer-length", "8", "--needles-per-cell", "2"]):
+        name = "_".join(argv[:2]).replace(":", "_")
+        assert main([*argv, "--device", "cpu", "--no-progress", "--output", str(folder / f"{name}.jsonl")]) == 0
+    (folder / "notes.jsonl").write_text("not a results file\n")  # ignored
+    return folder
+
+
+def test_a_report_summarises_every_run_and_judges_the_claims(results, tmp_path):
+    report = build_report(results, tmp_path / "report")
+    assert sorted(r["protocol"] for r in report["runs"]) == ["niah", "ppl", "ppl"]
+    ar = next(r for r in report["runs"] if r["protocol"] == "ppl" and r["kind"] == "ar")
+    assert ar["final_position"] == 512 and all(w["log_se"] >= 0 for w in ar["windows"].values())
+    niah = next(r for r in report["runs"] if r["protocol"] == "niah")
+    assert set(niah["by_length"]) == {128, 256} and niah["by_length"][256]["n"] == 4
+    claims = {c["claim"]: c for c in report["claims"]}
+    for claim, holds in (("perplexity explodes past T", lambda g: g > 2), ("perplexity stays flat past T",
+                                                                          lambda g: g <= 1.25)):
+        measured = claims[claim]["measured"]
+        assert "running perplexity at 512 / at T = 128" in measured
+        assert claims[claim]["agrees"] == holds(float(measured.rsplit(" ", 1)[1].rstrip("×")))
+    written = {p.name for p in (tmp_path / "report").iterdir()}
+    assert {"report.md", "report.json", "ppl.png", "niah.png"} <= written
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "## The paper's claims these runs speak to" in text and "![](ppl.png)" in text
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["runs"]
+
+
+def test_a_folder_without_results_is_refused(tmp_path, capsys):
+    with pytest.raises(LongLLaDAError, match="holds no longllada results files"):
+        build_report(tmp_path, tmp_path / "out")
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
