@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from longllada_theory import LongLLaDAError
 from longllada_theory.measure.texts import load_corpus
 from longllada_theory.models.tokenizers import ByteTokenizer
 from longllada_theory.toy.data import MASK_ID, training_batch
@@ -96,3 +97,16 @@ def test_the_methods_comparison_runs_each_plan_and_reports_intervals(tmp_path):
         assert retrieval["n"] == 4 and retrieval["low"] <= retrieval["rate"] <= retrieval["high"]
         assert row["retrieval_within_T"]["n"] + row["retrieval_beyond_T"]["n"] == 4
         assert row["ppl_at_target"]["ppl"] > 1 and row["ppl_at_target"]["log_se"] >= 0
+
+
+def test_measuring_the_twins_on_another_pythons_corpus_is_refused(tmp_path, monkeypatch):
+    import dataclasses
+
+    import longllada_theory.toy.evaluation as evaluation
+    from longllada_theory.models.sources import TWINS_DIR
+
+    assert evaluation.checked_corpus(TWINS_DIR).digest  # this Python's corpus is the twins' own
+    other = dataclasses.replace(evaluation.load_corpus(), digest="0" * 16)
+    monkeypatch.setattr(evaluation, "load_corpus", lambda: other)
+    with pytest.raises(LongLLaDAError, match="trained on a standard-library corpus with digest"):
+        evaluation.TwinBench(TWINS_DIR, tmp_path, evaluation.ReportSettings())

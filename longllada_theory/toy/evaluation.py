@@ -124,12 +124,31 @@ class TwinRetrieval(NeedleInAHaystack):
         return {**header, "corpus": load_corpus().digest}
 
 
+def checked_corpus(twins_dir: Path):
+    """The standard-library corpus, if it is the one the twins in ``twins_dir`` were trained on (the digest in their
+    training records); a clear error otherwise — another Python's standard library gives other held-out text, so
+    measurements would not be comparable with the stored ones."""
+    import platform
+
+    corpus = load_corpus()
+    trained = {stage.get("corpus") for kind in KINDS
+               if (twins_dir / kind / "training_record.json").is_file()
+               for stage in json.loads((twins_dir / kind / "training_record.json").read_text())["stages"]}
+    trained.discard(None)
+    if trained and corpus.digest not in trained:
+        raise LongLLaDAError(f"the twins in {twins_dir} were trained on a standard-library corpus with digest "
+                             f"{', '.join(sorted(trained))}; this Python ({platform.python_version()}) gives "
+                             f"{corpus.digest}, so its held-out text differs and results would not compare with the "
+                             "stored ones — use the Python they were trained with, or retrain (longllada toy train)")
+    return corpus
+
+
 class TwinBench:
     """Measures one twin (optionally NTK-scaled) at many lengths, caching every cell in results files."""
 
     def __init__(self, twins_dir: Path, work: Path, settings: ReportSettings, progress: bool = True):
         self.twins_dir, self.work, self.settings, self.progress = Path(twins_dir), Path(work), settings, progress
-        self.corpus = load_corpus()
+        self.corpus = checked_corpus(self.twins_dir)
         self._models: dict = {}
 
     def model(self, kind: str, method: str | None = None, target: int | None = None, factor: float | None = None):
@@ -389,3 +408,13 @@ def passkey_probe(loaded: LoadedModel, length: int, depth: float = 100.0, seed: 
     ids = prompt.ids + [loaded.mask_token_id] * answer
     queries = list(range(len(ids) - answer, len(ids))) if answer else [len(ids) - 1]
     return ids, queries, (prompt.needle_start, prompt.needle_end)
+
+
+def recipe_sweep(path: Path | None = None) -> list[dict]:
+    """The retrieval of the twins trained on an H200 by ``scripts/recipe_sweep.py`` with the recipe the shipped twins
+    use (its stored summary): hit rates at 1T, 2T and 4T over all depths, with the needle within T of the question,
+    and farther than 1.5T."""
+    path = path or Path(__file__).resolve().parents[1] / "data" / "runs" / "recipe_sweep_h200.json"
+    summary = json.loads(Path(path).read_text())["summary"]
+    return [{"twin": kind, "length": length, "all depths": rates["all"], "needle within T": rates["local"],
+             "needle farther than 1.5T": rates["far"]} for kind in KINDS for length, rates in summary[kind].items()]
