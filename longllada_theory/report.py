@@ -79,9 +79,13 @@ def _paper_reference(run) -> str | None:
 def build_report(folder: Path, output: Path) -> dict:
     """Read every run under ``folder``, write figures, ``report.json`` and ``report.md`` into ``output``; return the
     report."""
-    runs = group_runs([str(p) for p in results_files(Path(folder))])
+    every = group_runs([str(p) for p in results_files(Path(folder))])
+    runs = [run for run in every if run.cells]
+    if not runs:
+        raise LongLLaDAError(f"the results files under {folder} hold no finished cell yet", parameters=("results",))
     output.mkdir(parents=True, exist_ok=True)
-    report = {"results": str(folder), "runs": [], "claims": [], "comparisons": [], "figures": []}
+    report = {"results": str(folder), "runs": [], "claims": [], "comparisons": [], "figures": [],
+              "without_cells": [str(p) for run in every if not run.cells for p in run.paths]}
     for protocol in dict.fromkeys(run.protocol for run in runs):
         mine = [run for run in runs if run.protocol == protocol]
         figure = protocol_of(protocol).figure(mine, f"{protocol}: {len(mine)} run(s) from {folder}")

@@ -51,6 +51,9 @@ def test_a_config_that_is_not_utf8_is_refused(tmp_path, capsys):
     (["attention", "toy:ar", "--length", "256", "--layers", "a"], "--layers 'a'"),
     (["bench", "ppl", "--length", "256", "--chunk", "300"], "shorter than the 256-token input"),
     (["ppl", "toy:ar", "--max-length", "256", "--rope-scale", "inf"], "RoPE base inf"),
+    (["ppl", "toy:ar", "--max-length", "256", "--method", "yarn"], "give --target too"),
+    (["bench", "attention", "toy:ar", "--length", "256", "--repeats", "0"], "--repeats 0 must be at least 1"),
+    (["bench", "niah", "toy:diffusion", "--cells", "0"], "--cells 0 must be at least 1"),
 ])
 def test_bad_options_get_one_line_before_any_work(tmp_path, capsys, argv, message):
     output = tmp_path / "out.jsonl"
@@ -81,3 +84,22 @@ def test_one_writer_per_results_file(tmp_path, capsys):
         assert main(argv) == 2
     assert "another process is writing" in capsys.readouterr().err
     assert main(argv) == 0 and output.read_text().count("\n") == 1 + 4  # header and 4 chunks of 64
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["plot", "{runs}/ppl_smollm2_direct.jsonl", "--output", "{tmp}/figure.txt"], "expected a file ending in .png"),
+    (["plot", "{runs}/ppl_smollm2_direct.jsonl", "--output", "{tmp}"], "is a folder; a file name is expected"),
+    (["plot", "{runs}/ppl_smollm2_direct.jsonl", "--output", "{runs}/ppl_smollm2_direct.jsonl"], "expected a file"),
+    (["plot", "{tmp}/header-only.jsonl", "--output", "{tmp}/f.png"], "no finished cell yet"),
+    (["figures", "--output", "{tmp}/header-only.jsonl"], "is a file; a folder is expected"),
+    (["toy", "train", "--output", "{tmp}/header-only.jsonl"], "is a file; a folder is expected"),
+    (["toy", "report", "--work", "{tmp}/header-only.jsonl"], "is a file; a folder is expected"),
+    (["report", "{tmp}", "--output", "{tmp}/header-only.jsonl"], "is a file; a folder is expected"),
+])
+def test_outputs_of_the_other_commands_are_checked_before_any_work(tmp_path, capsys, argv, message):
+    from longllada_theory.figures.catalog import DATA
+
+    (tmp_path / "header-only.jsonl").write_text('{"type": "header", "protocol": "ppl", "settings": {}}\n')
+    argv = [a.format(runs=DATA / "runs", tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

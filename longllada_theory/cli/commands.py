@@ -14,7 +14,9 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from ..errors import LongLLaDAError
 from ..lengths import parse_length
 from ..theory.scaling import METHODS
 
@@ -86,9 +88,10 @@ def add_loading_options(parser: argparse.ArgumentParser, default_model: str | No
     group = parser.add_argument_group("loading")
     group.add_argument("--gguf-file", help="GGUF file inside MODEL's folder")
     group.add_argument("--trust-remote-code", action="store_true",
-                       help="allow the model's own code to run (needed for LLaDA and Dream)")
+                       help="allow the model's own code to run (LLaDA and Dream load natively without it)")
     group.add_argument("--kind", choices=("ar", "diffusion"), help="override the model kind read from its config")
-    group.add_argument("--dtype", default="auto", help="auto (bfloat16 on GPU, float32 on CPU), float32, bfloat16")
+    group.add_argument("--dtype", default="auto",
+                       help="auto (bfloat16 on GPU, float32 on CPU), float32, float16, bfloat16")
     group.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
     group.add_argument("--device-map", help="e.g. auto: spread a large model over devices with accelerate")
     group.add_argument("--attn-implementation", help="sdpa, flash_attention_2, eager (default: the model's)")
@@ -96,8 +99,7 @@ def add_loading_options(parser: argparse.ArgumentParser, default_model: str | No
     group = parser.add_argument_group("RoPE scaling (applied before the model is built)")
     group.add_argument("--rope-scale", type=float, metavar="λ", help="multiply rope_theta by λ")
     group.add_argument("--target", metavar="LENGTH", help="scale for this target length with --method")
-    group.add_argument("--method", default="longllada",
-                       help=f"scaling method for --target: {', '.join(METHODS)} (default: longllada)")
+    group.add_argument("--method", help=f"scaling method for --target: {', '.join(METHODS)} (default: longllada)")
     group.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -112,6 +114,27 @@ def add_output_options(parser: argparse.ArgumentParser, shard: bool = True) -> N
     add_json_option(group)
 
 
+def folder_option(value: str, flag: str) -> Path:
+    """A folder a command writes into: refused at once when it is a file."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise LongLLaDAError(f"{flag} {value} is a file; a folder is expected")
+    return path
+
+
+def file_option(value: str, flag: str, suffixes: tuple[str, ...] = (), inputs: tuple[str, ...] = ()) -> Path:
+    """A file a command writes: refused at once when it is a folder, has another suffix than ``suffixes``, or is one
+    of the command's ``inputs``."""
+    path = Path(value)
+    if path.is_dir():
+        raise LongLLaDAError(f"{flag} {value} is a folder; a file name is expected")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise LongLLaDAError(f"{flag} {value}: expected a file ending in {', '.join(suffixes)}")
+    if any(path.resolve() == Path(i).resolve() for i in inputs):
+        raise LongLLaDAError(f"{flag} {value} is one of the inputs; it would be overwritten")
+    return path
+
+
 def add_json_option(parser, what: str = "print one JSON document") -> None:
     parser.add_argument("--json", action="store_true", help=what)
 
@@ -120,11 +143,14 @@ def load(args: argparse.Namespace):
     """The model named by the loading options, with a one-line report on stderr."""
     from ..models.loading import load_model
 
+    if args.method and not args.target:
+        raise LongLLaDAError(f"--method {args.method} chooses how to reach a --target length; give --target too")
     device = args.device
     if device is None and "LOCAL_RANK" in os.environ:  # one process per GPU under torchrun / accelerate launch
         device = f"cuda:{os.environ['LOCAL_RANK']}"
     loaded = load_model(args.model, gguf_file=args.gguf_file, rope_scale=args.rope_scale,
-                        target=parse_length(args.target, "--target") if args.target else None, method=args.method,
+                        target=parse_length(args.target, "--target") if args.target else None,
+                        method=args.method or "longllada",
                         train_length=parse_length(args.train_length, "--train-length") if args.train_length else None,
                         kind=args.kind, trust_remote_code=args.trust_remote_code, dtype=args.dtype, device=device,
                         device_map=args.device_map, attn_implementation=args.attn_implementation,

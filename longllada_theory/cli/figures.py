@@ -7,7 +7,9 @@ import argparse
 from pathlib import Path
 
 from ..lengths import format_length
-from .commands import add_json_option, command, print_json
+from .commands import add_json_option, command, file_option, folder_option, print_json
+
+IMAGE_SUFFIXES = (".png", ".pdf")
 
 
 def _save(fig, target: str) -> str:
@@ -28,7 +30,8 @@ def _plot_arguments(parser: argparse.ArgumentParser) -> None:
 def run_plot(args: argparse.Namespace) -> int:
     from ..figures.runs import plot_results
 
-    print(f"wrote {_save(plot_results(args.results, title=args.title), args.output)}")
+    output = file_option(args.output, "--output", IMAGE_SUFFIXES, inputs=tuple(args.results))
+    print(f"wrote {_save(plot_results(args.results, title=args.title), str(output))}")
     return 0
 
 
@@ -69,7 +72,8 @@ def run_compare(args: argparse.Namespace) -> int:
     document, cells = compare(args.results, args.reference, args.length_tolerance, args.any_model)
     if args.figure:
         from ..figures.compare import comparison_figure
-        document["figure"] = _save(comparison_figure(document, cells), args.figure)
+        figure = file_option(args.figure, "--figure", IMAGE_SUFFIXES, inputs=tuple(args.results))
+        document["figure"] = _save(comparison_figure(document, cells), str(figure))
     print_json(document) if args.json else print(_describe_comparison(document))
     return 0
 
@@ -85,7 +89,7 @@ def _figures_arguments(parser: argparse.ArgumentParser) -> None:
 def run_figures(args: argparse.Namespace) -> int:
     from ..figures.catalog import regenerate
 
-    regenerate(Path(args.output), args.only)
+    regenerate(folder_option(args.output, "--output"), args.only)
     return 0
 
 
@@ -105,11 +109,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from ..report import build_report
 
-    if Path(args.output).exists() and not Path(args.output).is_dir():
-        from ..errors import LongLLaDAError
-
-        raise LongLLaDAError(f"output {args.output} is a file; give a folder", parameters=("output",))
-    report = build_report(Path(args.results), Path(args.output))
+    report = build_report(Path(args.results), folder_option(args.output, "--output"))
     if args.json:
         print_json(report)
     else:

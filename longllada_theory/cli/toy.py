@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import LongLLaDAError
 from ..models.sources import TWINS_DIR
-from .commands import command, group, print_json
+from .commands import command, file_option, folder_option, group, print_json
 
 group("toy", "the twin tiny models: train them, or measure the paper's phenomena on them")
 
@@ -28,7 +28,8 @@ def run_train(args: argparse.Namespace) -> int:
     from ..toy.train import Recipe, train_recipe
 
     start = time.perf_counter()
-    twins = train_recipe(Recipe(), Path(args.work), Path(args.output or TWINS_DIR), progress=not args.no_progress)
+    work, output = folder_option(args.work, "--work"), folder_option(args.output or str(TWINS_DIR), "--output")
+    twins = train_recipe(Recipe(), work, output, progress=not args.no_progress)
     for kind, folder in twins.items():
         record = json.loads((folder / "training_record.json").read_text())["stages"]
         speeds = ", ".join(f"{r['stage']['name']}: {r['tokens_per_second']:.0f} tokens/s "
@@ -60,11 +61,12 @@ def run_report(args: argparse.Namespace) -> int:
     for kind in ("ar", "diffusion"):
         if not (twins / kind / "model.safetensors").is_file():
             raise LongLLaDAError(f"no {kind} twin in {twins}; regenerate the twins with `longllada toy train`")
-    report = build_report(twins, Path(args.work), QUICK if args.quick else ReportSettings(),
+    output = args.output and file_option(args.output, "--output", (".json",))
+    report = build_report(twins, folder_option(args.work, "--work"), QUICK if args.quick else ReportSettings(),
                           progress=not args.no_progress)
-    if args.output:
-        save_report(report, Path(args.output))
-    if args.json or not args.output:
+    if output:
+        save_report(report, output)
+    if args.json or not output:
         print_json(report)
     return 0
 
@@ -86,9 +88,10 @@ def _methods_arguments(parser: argparse.ArgumentParser) -> None:
 def run_methods(args: argparse.Namespace) -> int:
     from ..toy.evaluation import method_comparison, save_report
 
-    document = method_comparison(Path(args.twins or TWINS_DIR), Path(args.work), multiple=args.multiple,
-                                 samples=args.samples, progress=not args.no_progress)
-    if args.output:
-        save_report(document, Path(args.output))
+    output = args.output and file_option(args.output, "--output", (".json",))
+    document = method_comparison(Path(args.twins or TWINS_DIR), folder_option(args.work, "--work"),
+                                 multiple=args.multiple, samples=args.samples, progress=not args.no_progress)
+    if output:
+        save_report(document, output)
     print_json(document)
     return 0

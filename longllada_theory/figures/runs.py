@@ -25,6 +25,9 @@ def group_runs(paths: list[str]) -> list:
 def plot_results(paths: list[str], title: str | None = None):
     """One figure of the runs in ``paths`` (all of one protocol)."""
     runs = group_runs(paths)
+    empty = [str(p) for r in runs if not r.cells for p in r.paths]
+    if empty:
+        raise LongLLaDAError(f"{', '.join(empty)} hold(s) no finished cell yet; nothing to draw")
     protocols = {r.protocol for r in runs}
     if len(protocols) > 1:
         raise LongLLaDAError(f"cannot draw {' and '.join(sorted(protocols))} results in one figure")

@@ -118,6 +118,8 @@ def bench_niah(niah, cells: int = 4) -> dict:
     """Answer the first ``cells`` cells of a NIAH run (a :class:`~.niah.NeedleInAHaystack` protocol) in its settings'
     batches; forward passes and seconds of each batch. A diffusion model must take exactly ``steps`` forwards per
     batch (no hidden passes); an AR model one prefill plus one per generated token at most."""
+    if cells < 1:
+        raise LongLLaDAError(f"cells {cells} must be at least 1", parameters=("cells",))
     loaded, settings = niah.loaded, niah.settings
     keys = niah.keys()[:cells]
     groups, scores = [], []
@@ -176,6 +178,8 @@ def bench_attention(loaded: LoadedModel, ids: list[int], queries: str = "last:64
 
     from .probe import AttentionProbe
 
+    if repeats < 1:
+        raise LongLLaDAError(f"repeats {repeats} must be at least 1", parameters=("repeats",))
     model, device = loaded.model, loaded.device
     if layers is not None:
         truncate_layers(model, layers)
