@@ -103,3 +103,17 @@ def test_outputs_of_the_other_commands_are_checked_before_any_work(tmp_path, cap
     argv = [a.format(runs=DATA / "runs", tmp=tmp_path) for a in argv]
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_gguf_cut_short_and_a_folder_given_as_text_are_named(tmp_path, capsys):
+    from longllada_theory.models.sources import resolve_model
+
+    source = resolve_model("smollm2")
+    if source.unavailable:
+        pytest.skip(source.unavailable)
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes((source.location_path / source.gguf_file).read_bytes()[:4000])
+    assert main(["ppl", str(cut), "--max-length", "256", "--device", "cpu"]) == 2
+    assert "is damaged or cut short" in capsys.readouterr().err
+    assert main(["ppl", "toy:ar", "--text", str(tmp_path), "--max-length", "256", "--device", "cpu"]) == 2
+    assert "is a folder, not a text file" in capsys.readouterr().err

@@ -72,7 +72,8 @@ def load_documents(source: str | Path, field: str = "text", field_parameter: str
         raise LongLLaDAError(f"unknown built-in text {source!r}; available: {', '.join(BUILTINS)}")
     path = Path(source)
     if not path.is_file():
-        raise LongLLaDAError(f"text file {path} does not exist (a .txt, a .jsonl with a {field!r} field, or one of "
+        what = "is a folder, not a text file" if path.is_dir() else "does not exist"
+        raise LongLLaDAError(f"text file {path} {what} (a .txt, a .jsonl with a {field!r} field, or one of "
                              f"{', '.join(BUILTINS)})")
     try:
         lines = path.read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ Shortcuts (no network): ``smollm2`` — SmolLM2-135M-Instruct from the ``llm-smo
 from __future__ import annotations
 
 import inspect
+import struct
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -253,6 +254,9 @@ def _read_config(source: ModelSource, load_kwargs: dict):
     except OSError as error:
         raise LongLLaDAError(f"cannot find {source.name}: {str(error).splitlines()[0]} — with no network, pass a "
                              "local folder or download it first") from None
+    except struct.error as error:  # a GGUF file cut short
+        raise LongLLaDAError(f"{source.name}: {source.gguf_file or 'a weights file'} is damaged or cut short ({error})"
+                             ) from None
 
 
 def _load_error(source: ModelSource, error: Exception, model_class: str) -> LongLLaDAError:
