@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
@@ -29,7 +29,7 @@ from .needlebench import repeat as paper_repeat
 from .needles import FORMATS, Needle, build_prompt, load_needles, needle_score, passkey_needle
 from .protocol import Protocol, option, register_protocol
 from .results import cell_seed
-from .sampling import DREAM_ALGORITHMS, SamplerOptions, check_sampler, sampler_defaults
+from .sampling import SamplerSettings
 from .sampling import answers as model_answers
 from .stats import mean_with_se, rate_with_interval
 from .texts import load_documents, load_text
@@ -54,7 +54,7 @@ def parse_depths(text: str) -> tuple[float, ...]:
 
 
 @dataclass(frozen=True)
-class NiahSettings:
+class NiahSettings(SamplerSettings):
     lengths: tuple[int, ...] = option("comma-separated context lengths", (2048, 4096, 8192),
                                       parse=lambda v: tuple(parse_lengths(v, "--lengths")))
     depths: tuple[float, ...] = option("needle depths in %: start:stop:step or a list", tuple(range(0, 101, 10)),
@@ -64,29 +64,13 @@ class NiahSettings:
     needles_per_cell: int | None = option("needles asked per length × depth (default: 10 repeats for paper, else 1)",
                                           None, parse=int)
     format: str = option("prompt layout", "plain", choices=tuple(FORMATS))
-    answer_length: int = option("answer tokens", 32, parse=int)
-    block_length: int | None = option("diffusion sampler block length (default: answer length)", None, parse=int)
-    steps: int | None = option("diffusion sampler steps (default: answer length)", None, parse=int)
-    temperature: float | None = option("diffusion sampler temperature (default: the model family's, else 0)", None,
-                                       parse=float)
-    top_p: float | None = option("Dream's sampler: nucleus probability (default: the family's, 0.95 for Dream)", None,
-                                 parse=float, legacy=None)
-    alg: str | None = option("Dream's sampler: confidence of a drawn token (default: the family's, entropy for "
-                             "Dream)", None, choices=DREAM_ALGORITHMS, legacy=None)
-    predict_mask: bool | None = option("LLaDA's sampler: let the argmax be the mask token, as LLaDA's generate.py "
-                                       "does (default: the family's, yes for LLaDA)", None,
-                                       parse=lambda v: _yes_no(v, "predict_mask"), metavar="yes|no", legacy=None)
     seed: int = option("random seed", 0, cli=False)
     haystack: str = option("a .txt, a .jsonl (see --haystack-field), builtin:noise or builtin:stdlib", "builtin:noise")
     needles: str = option("builtin (English set), passkey, or a NeedleBench-style needles.jsonl", "builtin")
-    batch_size: int = option("cells of one length answered in one batch (fixed groups, so resuming is exact)", 1,
-                             parse=int)
     haystack_field: str = option("field of a .jsonl haystack file", "text", header=False)
 
     def __post_init__(self):
-        for name in ("block_length", "steps"):  # the sampler's defaults: one block, one step per token
-            if getattr(self, name) is None:
-                object.__setattr__(self, name, self.answer_length)
+        super().__post_init__()
         if self.needles_per_cell is None:
             object.__setattr__(self, "needles_per_cell", REPEATS if self.protocol == "paper" else 1)
         if self.protocol == "paper" and self.needles in ("builtin", "passkey"):
@@ -103,44 +87,13 @@ class NiahSettings:
         for depth in self.depths:
             if not 0 <= depth <= 100:
                 raise LongLLaDAError(f"depth {depth} must be a percentage from 0 to 100", parameters=("depths",))
-        check_sampler(self.answer_length, self.block_length, self.steps)
         if self.protocol == "package" and self.answer_length >= min(self.lengths):
             raise LongLLaDAError(f"answer_length {self.answer_length} must be smaller than every length (the prompt "
                                  "holds the answer)", parameters=("answer_length",))
-        if self.temperature is not None and not 0 <= self.temperature < float("inf"):
-            raise LongLLaDAError(f"temperature {self.temperature} must be a finite number ≥ 0",
-                                 parameters=("temperature",))
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise LongLLaDAError(f"top_p {self.top_p} must be in (0, 1]", parameters=("top_p",))
-        if self.batch_size < 1:
-            raise LongLLaDAError(f"batch_size {self.batch_size} must be at least 1", parameters=("batch_size",))
 
     def keys(self) -> list[str]:
         return [cell_key(length, depth, j) for length in self.lengths for depth in self.depths
                 for j in range(self.needles_per_cell)]
-
-    def resolved(self, loaded: LoadedModel) -> NiahSettings:
-        """The settings with every sampler option left unset filled from the model family's evaluation settings
-        (temperature 0 where the family names none); an AR model keeps the diffusion-only ones unset."""
-        defaults = sampler_defaults(loaded)
-        filled = {name: defaults.get(name) for name in ("top_p", "alg", "predict_mask") if getattr(self, name) is None}
-        if self.temperature is None:
-            filled["temperature"] = float(defaults.get("temperature", 0.0))
-        return replace(self, **filled)
-
-    def sampler_options(self) -> SamplerOptions:
-        given = {"temperature": self.temperature, "top_p": self.top_p, "alg": self.alg,
-                 "predict_mask": self.predict_mask}
-        return SamplerOptions(gen_length=self.answer_length, block_length=self.block_length, steps=self.steps,
-                              **{k: v for k, v in given.items() if v is not None})
-
-
-def _yes_no(text: str, what: str) -> bool:
-    if str(text).lower() in ("yes", "true", "1"):
-        return True
-    if str(text).lower() in ("no", "false", "0"):
-        return False
-    raise LongLLaDAError(f"{what} {text!r}: expected yes or no", parameters=(what,))
 
 
 class NiahCell(TypedDict):

@@ -24,12 +24,13 @@ the same).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import LongLLaDAError
+from .protocol import option
 
 if TYPE_CHECKING:
     from ..models.loading import LoadedModel
@@ -296,3 +297,61 @@ def answers(loaded: LoadedModel, prompts: Sequence[Sequence[int]], options: Samp
     if options is None:
         options = SamplerOptions(**{**sampler_defaults(loaded), **settings})
     return SAMPLERS[sampler_name(loaded)](loaded, prompts, options, seeds)
+
+
+def _yes_no(text: str, what: str) -> bool:
+    if str(text).lower() in ("yes", "true", "1"):
+        return True
+    if str(text).lower() in ("no", "false", "0"):
+        return False
+    raise LongLLaDAError(f"{what} {text!r}: expected yes or no", parameters=(what,))
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    """The answering options every generating measurement shares (its settings dataclass extends this one): the
+    answer length and the diffusion sampler's options, each left unset falling back to the model family's
+    evaluation settings (:meth:`resolved`), and how many cells go through the model together."""
+
+    answer_length: int = option("answer tokens", 32, parse=int)
+    block_length: int | None = option("diffusion sampler block length (default: answer length)", None, parse=int)
+    steps: int | None = option("diffusion sampler steps (default: answer length)", None, parse=int)
+    temperature: float | None = option("diffusion sampler temperature (default: the model family's, else 0)", None,
+                                       parse=float)
+    top_p: float | None = option("Dream's sampler: nucleus probability (default: the family's, 0.95 for Dream)", None,
+                                 parse=float, legacy=None)
+    alg: str | None = option("Dream's sampler: confidence of a drawn token (default: the family's, entropy for "
+                             "Dream)", None, choices=DREAM_ALGORITHMS, legacy=None)
+    predict_mask: bool | None = option("LLaDA's sampler: let the argmax be the mask token, as LLaDA's generate.py "
+                                       "does (default: the family's, yes for LLaDA)", None,
+                                       parse=lambda v: _yes_no(v, "predict_mask"), metavar="yes|no", legacy=None)
+    batch_size: int = option("cells of one length answered in one batch (fixed groups, so resuming is exact)", 1,
+                             parse=int)
+
+    def __post_init__(self):
+        for name in ("block_length", "steps"):  # the sampler's defaults: one block, one step per token
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, self.answer_length)
+        check_sampler(self.answer_length, self.block_length, self.steps)
+        if self.temperature is not None and not 0 <= self.temperature < float("inf"):
+            raise LongLLaDAError(f"temperature {self.temperature} must be a finite number ≥ 0",
+                                 parameters=("temperature",))
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise LongLLaDAError(f"top_p {self.top_p} must be in (0, 1]", parameters=("top_p",))
+        if self.batch_size < 1:
+            raise LongLLaDAError(f"batch_size {self.batch_size} must be at least 1", parameters=("batch_size",))
+
+    def resolved(self, loaded: LoadedModel):
+        """The settings with every sampler option left unset filled from the model family's evaluation settings
+        (temperature 0 where the family names none); an AR model keeps the diffusion-only ones unset."""
+        defaults = sampler_defaults(loaded)
+        filled = {name: defaults.get(name) for name in ("top_p", "alg", "predict_mask") if getattr(self, name) is None}
+        if self.temperature is None:
+            filled["temperature"] = float(defaults.get("temperature", 0.0))
+        return replace(self, **filled)
+
+    def sampler_options(self) -> SamplerOptions:
+        given = {"temperature": self.temperature, "top_p": self.top_p, "alg": self.alg,
+                 "predict_mask": self.predict_mask}
+        return SamplerOptions(gen_length=self.answer_length, block_length=self.block_length, steps=self.steps,
+                              **{k: v for k, v in given.items() if v is not None})
