@@ -1,5 +1,6 @@
-"""The paper's published numbers (Figure 1a curves, Figure 1b/2 NIAH grids) as reference data with provenance —
-see ``data/reference/README.md`` — and the comparison of a user's results with them (``longllada compare``)."""
+"""The paper's published numbers (Figure 1a curves, Figure 1b/2 NIAH grids, Table 2 RULER groups) as reference data
+with provenance — see ``data/reference/README.md`` — and the comparison of a user's results with them
+(``longllada compare``)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LongLLaDAError
+from .lengths import format_length
 from .measure.needlebench import LENGTH_BUFFER
 from .measure.niah import niah_grid
 from .measure.perplexity import perplexity_curve
 from .measure.results import load_results
+from .measure.ruler import ruler_summary
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
 DATA = REFERENCE / "longllada_figure1_figure2.json"
@@ -82,25 +85,29 @@ def reference_names() -> list[str]:
     names = [f"paper:figure1a:{m}" for m in data["figure1a_perplexity"]["series"]]
     names += [f"paper:figure2:{m}" for m in data["figure1b_figure2_niah"]["scores"]]
     names += [f"paper:figure1b:{m}" for m in data["figure1b_figure2_niah"]["scores"]]
+    rows = dict.fromkeys((r["model"], r["ntk_scaling_factor"]) for r in table2_rows())
+    names += [f"paper:table2:{m}" + (f"@ntk{f}" if f != 1 else "") for m, f in rows]
     return names
 
 
 @dataclass(frozen=True)
 class Reference:
     name: str
-    figure: str      # figure1a, figure1b or figure2
+    figure: str      # figure1a, figure1b, figure2 or table2
     model: str
+    factor: float = 1.0  # Table 2's NTK factor (1: no scaling)
 
     @property
     def protocol(self) -> str:
-        return "ppl" if self.figure == "figure1a" else "niah"
+        return {"figure1a": "ppl", "table2": "ruler"}.get(self.figure, "niah")
 
 
 def parse_reference(name: str) -> Reference:
     if name not in reference_names():
         raise LongLLaDAError(f"reference {name!r} does not exist; available: {', '.join(reference_names())}")
     _, figure, model = name.split(":", 2)
-    return Reference(name, figure, model)
+    model, _, factor = model.partition("@ntk")
+    return Reference(name, figure, model, float(factor or 1))
 
 
 def reference_curve(model: str) -> tuple[np.ndarray, np.ndarray]:
@@ -129,6 +136,7 @@ def reference_grid(model: str):
 
 #: the reference's model names → the hub ids of the models they are
 HUB_IDS = {"LLaDA-8B-Base": "GSAI-ML/LLaDA-8B-Base", "LLaDA-8B-Instruct": "GSAI-ML/LLaDA-8B-Instruct",
+           "LLaDA-1.5": "GSAI-ML/LLaDA-1.5",
            "LLaMA3-8B-Base": "meta-llama/Meta-Llama-3-8B", "LLaMA3-8B-Instruct": "meta-llama/Meta-Llama-3-8B-Instruct"}
 
 
@@ -210,6 +218,58 @@ def compare_ppl(cells: list[dict], reference: Reference) -> dict:
             "criterion": "median |relative difference| ≤ 10 % at every reference position"}
 
 
+def table2_frame(reference: Reference):
+    """Table 2's scores for ``reference``'s model and NTK factor: a group × length DataFrame (NIAH, AGG, QA, Avg)."""
+    import pandas as pd
+
+    rows = [r for r in table2_rows() if r["model"] == reference.model and r["ntk_scaling_factor"] == reference.factor]
+    return pd.DataFrame({int(r["length"]): {g: float(r[g]) for g in TABLE2_GROUPS} for r in rows})
+
+
+TABLE2_GROUPS = ("NIAH", "AGG", "QA", "Avg")
+
+
+def compare_ruler(cells: list[dict], reference: Reference, settings: dict, tolerance: float = 0.05) -> dict:
+    """Table 2's groups beside the run's at each paper length (matched within ``tolerance``, relative: the paper
+    counts gpt-4 tokens, the run the model's own); the run's scaling factor must be the reference's."""
+    scaling = settings.get("scaling") or {}
+    factor = float(scaling.get("scaling_factor") or 1.0)
+    if abs(factor - reference.factor) > 0.5:
+        raise LongLLaDAError(f"the run's scaling factor is {factor:g} but reference {reference.name} used NTK factor "
+                             f"{reference.factor:g}; run with --rope-scale {reference.factor:g}",
+                             parameters=("rope_scale",))
+    summary = ruler_summary(cells)
+    groups = summary["groups"]
+    paper = table2_frame(reference)
+    matched, rows, missing = {}, {}, []
+    for length in paper.columns:
+        close = [n for n in summary["lengths"] if abs(n - length) <= tolerance * length]
+        if not close:
+            missing.append(f"length {length}")
+            continue
+        matched[int(length)] = min(close, key=lambda n: abs(n - length))
+        for group in TABLE2_GROUPS:
+            ours = groups.get(group, {}).get(matched[int(length)])
+            if ours is None:
+                missing.append(f"{group} at {length}")
+                continue
+            rows.setdefault(group, {})[int(length)] = {"ours": round(ours["mean"], 2), "se": round(ours["se"], 2),
+                                                      "paper": paper.loc[group, length],
+                                                      "difference": round(ours["mean"] - paper.loc[group, length], 2)}
+    if missing:
+        raise LongLLaDAError(f"the results lack {len(missing)} cell(s) of the reference: {', '.join(missing)} (run "
+                             f"every task at {', '.join(format_length(int(n)) for n in paper.columns)})")
+    differences = np.array([abs(v["difference"]) for by in rows.values() for v in by.values()])
+    return {"reference": reference.name, "kind": "ruler", "matched_lengths": matched, "groups": rows,
+            "mean_abs_difference": round(float(differences.mean()), 2),
+            "max_abs_difference": round(float(differences.max()), 2),
+            "reproduced": bool(differences.mean() <= 10),
+            "criterion": "mean |Δ| ≤ 10 points over the groups NIAH, AGG, QA, Avg at every length",
+            "note": ("the package's suite is RULER's task set generated offline, not RULER's files: its QA is a "
+                     "generated stand-in for SQuAD/HotpotQA, its Avg is over its 12 tasks (RULER's: 13), and its "
+                     "essay haystack is the one the run names")}
+
+
 def compare(paths: list[str], name: str, tolerance: float = 0.05, any_model: bool = False) -> tuple[dict, list[dict]]:
     """Compare results files with a reference; returns the comparison document and the cells compared (for
     :func:`~longllada_theory.figures.compare.comparison_figure`)."""
@@ -222,12 +282,14 @@ def compare(paths: list[str], name: str, tolerance: float = 0.05, any_model: boo
         _check_model(results.settings, reference)
     cells = list(results.cells)
     protocol = results.settings.get("protocol", "package")  # files written before --protocol existed: the package's
-    if reference.protocol == "niah":
+    if reference.protocol == "ruler":
+        document = compare_ruler(cells, reference, results.settings, tolerance)
+    elif reference.protocol == "niah":
         document = compare_niah(cells, reference, tolerance, protocol)
     else:
         document = compare_ppl(cells, reference)
         document["protocol"] = protocol if results.settings.get("kind") == "diffusion" else "next-token"
-    if protocol != "paper" and document["protocol"] != "next-token":
+    if reference.protocol != "ruler" and protocol != "paper" and document["protocol"] != "next-token":
         document["note"] = ("this run used the package's protocol, not the paper's (--protocol paper); " +
                             ("the paper's lengths are matched to its prompt's haystack and needle, length − 600"
                              if reference.protocol == "niah" else

@@ -24,7 +24,8 @@ from .measure.niah import score_by_length
 from .measure.perplexity import perplexity_curve, window_perplexity
 from .measure.protocol import protocol_of
 from .measure.results import read_header
-from .reference import HUB_IDS, compare
+from .measure.ruler import ruler_summary
+from .reference import HUB_IDS, compare, reference_names
 
 
 def results_files(folder: Path) -> list[Path]:
@@ -59,6 +60,8 @@ def run_summary(run) -> dict:
                                 for e, p, s in zip(window["end"], window["ppl"], window["log_se"])})
     elif run.protocol == "niah" and run.cells:
         summary["by_length"] = {int(k): v for k, v in score_by_length(run.cells).items()}
+    elif run.protocol == "ruler" and run.cells:
+        summary["by_length"] = {int(k): v for k, v in ruler_summary(run.cells)["groups"]["Avg"].items()}
     elif run.protocol == "attention" and run.cells:
         summary.update(length=settings.get("length"),
                        share_within_T=float(np.mean([np.mean(c["local"]) for c in run.cells])))
@@ -66,13 +69,17 @@ def run_summary(run) -> dict:
 
 
 def _paper_reference(run) -> str | None:
-    """The paper's reference this run can be compared with, when it ran one of the paper's models without scaling."""
+    """The paper's reference this run can be compared with: one of the paper's models without scaling (perplexity,
+    NIAH), or with one of Table 2's NTK factors (RULER)."""
     model = str(run.settings.get("model", "")).rstrip("/").split("/")[-1].lower()
-    if run.settings.get("scaling"):
+    factor = round(float((run.settings.get("scaling") or {}).get("scaling_factor") or 1))
+    if factor != 1 and run.protocol != "ruler":
         return None
+    figure = {"ppl": "figure1a", "niah": "figure2", "ruler": "table2"}[run.protocol]
     for name, hub_id in HUB_IDS.items():
-        if model in (name.lower(), hub_id.split("/")[-1].lower()):
-            return f"paper:{'figure1a' if run.protocol == 'ppl' else 'figure2'}:{name}"
+        wanted = f"paper:{figure}:{name}" + (f"@ntk{factor}" if factor != 1 else "")
+        if model in (name.lower(), hub_id.split("/")[-1].lower()) and wanted in reference_names():
+            return wanted
     return None
 
 
@@ -93,7 +100,7 @@ def build_report(folder: Path, output: Path) -> dict:
     for run in runs:
         report["runs"].append(run_summary(run))
         report["claims"] += run_claims(run)
-        reference = _paper_reference(run) if run.protocol in ("ppl", "niah") else None
+        reference = _paper_reference(run) if run.protocol in ("ppl", "niah", "ruler") else None
         if reference:
             try:
                 document, _ = compare([str(p) for p in run.paths], reference)
@@ -120,8 +127,9 @@ def markdown(report: dict) -> str:
             result = (f"share of attention within T at {format_length(run['length'])}: {run['share_within_T']:.3f} "
                       "(mean over layers and heads)")
         elif "by_length" in run:
-            result = "; ".join(f"{format_length(k)}: {v['mean']:.1f} ± {v['se']:.1f} (n {v['n']})"
-                               for k, v in run["by_length"].items())
+            scores = [f"{format_length(k)}: {v['mean']:.1f} ± {v['se']:.1f} (n {v['n']})"
+                      for k, v in run["by_length"].items()]
+            result = ("average over tasks " if run["protocol"] == "ruler" else "") + "; ".join(scores)
         else:
             result = "—"
         variant = "next-token" if run["protocol"] == "ppl" and run["kind"] == "ar" else run["protocol_variant"]
@@ -142,7 +150,8 @@ def markdown(report: dict) -> str:
             lines.append(f"- {document['reference']}: not compared — {document['not_compared']}")
         else:
             verdict = "reproduced" if document["reproduced"] else "**not reproduced**"
-            lines.append(f"- {document['reference']} ({document.get('protocol', '')} protocol): {verdict} "
+            variant = f" ({document['protocol']} protocol)" if document.get("protocol") else ""
+            lines.append(f"- {document['reference']}{variant}: {verdict} "
                          f"({document['criterion']})" + (f"; note: {document['note']}" if document.get("note") else ""))
     lines += ["", "## Figures", ""] + [f"![]({Path(f).name})" for f in report["figures"]]
     return "\n".join(lines) + "\n"

@@ -6,7 +6,18 @@ import pytest
 from longllada_theory import LongLLaDAError
 from longllada_theory.figures.compare import comparison_figure
 from longllada_theory.measure.results import ResultsFile
-from longllada_theory.reference import PROVENANCE, _data, compare, reference_curve, reference_grid, reference_names
+from longllada_theory.measure.ruler import TASKS
+from longllada_theory.reference import (
+    PROVENANCE,
+    _data,
+    compare,
+    reference_curve,
+    reference_grid,
+    reference_names,
+    table2_rows,
+)
+
+TASK_GROUPS = {name: task.group for name, task in TASKS.items()}
 
 
 def test_reference_data_integrity_and_provenance():
@@ -93,9 +104,38 @@ def test_ppl_curve_comparison(tmp_path):
     assert document["log_correlation"] == pytest.approx(1.0)
 
 
-def test_reference_names_cover_both_figures():
+def test_reference_names_cover_both_figures_and_table2():
     names = reference_names()
     assert "paper:figure2:LLaDA-8B-Instruct" in names and "paper:figure1a:LLaMA3-8B-Instruct" in names
+    assert "paper:table2:LLaDA-8B-Base" in names and "paper:table2:LLaMA3-8B-Base@ntk13" in names
+
+
+def _ruler_results(path, model, reference, scaling=None):
+    """A RULER run whose task scores give Table 2's groups and average: every NIAH task scores NIAH, cwe and fwe
+    AGG, qa QA, and vt what makes the mean over the 12 tasks Table 2's Avg."""
+    store = ResultsFile.open(path, "ruler", {"model": model, "scaling": scaling})
+    for row in table2_rows():
+        if (row["model"], row["ntk_scaling_factor"]) != reference:
+            continue
+        vt = 12 * row["Avg"] - 8 * row["NIAH"] - 2 * row["AGG"] - row["QA"]
+        for task, group in TASK_GROUPS.items():
+            score = {"NIAH": row["NIAH"], "AGG": row["AGG"], "QA": row["QA"], "VT": vt}[group]
+            store.append(f"{task}/L{row['length']}/N0", task=task, group=group, length=row["length"], score=score)
+    return path
+
+
+def test_a_ruler_run_is_compared_with_table2_group_by_group(tmp_path):
+    path = _ruler_results(tmp_path / "r.jsonl", "GSAI-ML/LLaDA-8B-Base", ("LLaDA-8B-Base", 1))
+    document, cells = compare([path], "paper:table2:LLaDA-8B-Base")
+    assert document["reproduced"] and document["mean_abs_difference"] < 1e-6
+    assert [ax.get_title() for ax in comparison_figure(document, cells).axes] == ["NIAH", "AGG", "QA", "Avg"]
+    assert document["groups"]["AGG"][16384] == {"ours": 1.9, "se": 0.0, "paper": 1.9, "difference": 0.0}
+    with pytest.raises(LongLLaDAError, match="reference paper:table2:LLaDA-8B-Base@ntk14 used NTK factor 14"):
+        compare([path], "paper:table2:LLaDA-8B-Base@ntk14")
+    scaled = _ruler_results(tmp_path / "s.jsonl", "GSAI-ML/LLaDA-8B-Base", ("LLaDA-8B-Base", 1),
+                            scaling={"method": "rope-scale", "scaling_factor": 14.0})
+    document, _ = compare([scaled], "paper:table2:LLaDA-8B-Base@ntk14")
+    assert not document["reproduced"] and document["groups"]["NIAH"][16384]["difference"] < -50
 
 
 def test_the_papers_factors_are_the_law_rounded_up_at_the_targets_it_names():

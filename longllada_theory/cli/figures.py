@@ -38,8 +38,8 @@ def run_plot(args: argparse.Namespace) -> int:
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", help="results JSONL files (shards of one run)")
     parser.add_argument("--reference", required=True,
-                        help="e.g. paper:figure2:LLaDA-8B-Base or paper:figure1a:LLaMA3-8B-Base "
-                             "(a wrong name lists all)")
+                        help="e.g. paper:figure2:LLaDA-8B-Base, paper:figure1a:LLaMA3-8B-Base or "
+                             "paper:table2:LLaDA-8B-Base@ntk14 (a wrong name lists all)")
     parser.add_argument("--figure", help="write the side-by-side figure here (.png/.pdf)")
     parser.add_argument("--length-tolerance", type=float, default=0.05,
                         help="relative tolerance matching lengths (the paper counts gpt-4 tokens: 2000, 4000, …)")
@@ -53,6 +53,11 @@ def _describe_comparison(document: dict) -> str:
                  f"{document['max_abs_difference']}, {100 * document['share_within_20']:.0f} % of cells within 20"]
         lines += [f"  {format_length(length):>6}: ours {means['ours']:6.1f}   paper {means['paper']:6.1f}"
                   for length, means in document["mean_by_length"].items()]
+    elif document["kind"] == "ruler":
+        lines = [f"{document['reference']}: mean |Δ| {document['mean_abs_difference']} points, max "
+                 f"{document['max_abs_difference']}"]
+        lines += [f"  {group:>4} {format_length(length):>6}: ours {v['ours']:6.1f} ± {v['se']:<5.1f} paper "
+                  f"{v['paper']:6.1f}" for group, by in document["groups"].items() for length, v in by.items()]
     else:
         lines = [f"{document['reference']}: {document['positions']} positions, median |Δ| "
                  f"{100 * document['median_abs_relative_difference']:.1f} %, log-correlation "
@@ -64,8 +69,8 @@ def _describe_comparison(document: dict) -> str:
 
 
 @command("compare", "compare your results with the paper's published numbers", _compare_arguments,
-         "Per-cell differences of a NIAH grid with Figure 2, or of a perplexity curve with Figure 1a; an overall "
-         "verdict and a side-by-side figure.")
+         "Per-cell differences of a NIAH grid with Figure 2, of a perplexity curve with Figure 1a, or of a RULER "
+         "run's task groups with Table 2; an overall verdict and a side-by-side figure.")
 def run_compare(args: argparse.Namespace) -> int:
     from ..reference import compare
 

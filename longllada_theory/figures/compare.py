@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..lengths import format_length
 from ..measure.niah import niah_grid
 from ..measure.perplexity import perplexity_curve
 from ..reference import parse_reference, reference_curve, reference_grid
@@ -13,6 +14,23 @@ def comparison_figure(document: dict, cells: list[dict]):
     :func:`~longllada_theory.reference.compare`'s document and cells."""
     reference = parse_reference(document["reference"])
     plt = style()
+    if document["kind"] == "ruler":
+        fig, axes = plt.subplots(1, len(document["groups"]), figsize=(3.2 * len(document["groups"]), 3.2),
+                                 squeeze=False, sharey=True)
+        for ax, (group, by) in zip(axes[0], document["groups"].items()):
+            lengths = list(by)
+            ax.errorbar(lengths, [by[n]["ours"] for n in lengths], yerr=[by[n]["se"] for n in lengths], marker="o",
+                        capsize=3, label=f"ours: {document['model']}")
+            ax.plot(lengths, [by[n]["paper"] for n in lengths], "--s", label=f"paper: {reference.model}")
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(lengths, [format_length(int(n)) for n in lengths])
+            ax.set_title(group, fontsize=10)
+            ax.set_ylim(-5, 105)
+        axes[0][0].set_ylabel("score")
+        axes[0][-1].legend(fontsize=7)
+        fig.suptitle(f"{reference.name}: mean |Δ| {document['mean_abs_difference']:.1f}", fontsize=10)
+        fig.tight_layout()
+        return fig
     if document["kind"] == "ppl":
         curve = perplexity_curve(cells)
         ends, paper = reference_curve(reference.model)

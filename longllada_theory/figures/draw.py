@@ -78,6 +78,29 @@ def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_row: boo
     return ax.figure
 
 
+def ruler_figure(runs: list[tuple[str, dict]]):
+    """One heatmap per run of a RULER-style suite: mean score (0–100) by task and length, with the paper's Table 2
+    groups (NIAH, VT, AGG, QA) and their average as the last rows."""
+    import pandas as pd
+
+    plt = style()
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, len(runs), figsize=(2.2 + 1.1 * max(len(s["lengths"]) for _, s in runs) * len(runs),
+                                                    0.32 * (len(runs[0][1]["tasks"]) + 5) + 1.5), squeeze=False)
+    for i, (ax, (title, summary)) in enumerate(zip(axes[0], runs)):
+        rows = {**summary["tasks"], **summary["groups"]}
+        table = pd.DataFrame({name: {format_length(int(n)): v["mean"] for n, v in by.items()}
+                              for name, by in rows.items()}).T
+        sns.heatmap(table.astype(float), ax=ax, vmin=0, vmax=100, cmap="RdYlGn", annot=True, fmt=".0f",
+                    annot_kws={"fontsize": 7}, cbar=i == len(runs) - 1, cbar_kws={"label": "score"})
+        ax.axhline(len(summary["tasks"]), color="black", lw=1.5)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("context length")
+    fig.tight_layout()
+    return fig
+
+
 def niah_figure(grids: list[tuple[str, object]]):
     """Several NIAH heatmaps side by side on one colour scale."""
     plt = style()
