@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from ..errors import LongLLaDAError
 from ..measure.protocol import PROTOCOLS
-from . import bench, figures, theory, toy  # noqa: F401  (each module registers its commands)
+from . import bench, figures, harness, theory, toy  # noqa: F401  (each module registers its commands)
 from .commands import COMMANDS
 from .measure import register_measurements
 
@@ -54,7 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["lm-eval"] and len(argv) > 1 and argv[1] not in ("-h", "--help"):
+        args = build_parser().parse_args(["lm-eval"])  # the harness parses the rest itself
+        args.harness_arguments = argv[1:]
+    else:
+        args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
     except LongLLaDAError as error:
