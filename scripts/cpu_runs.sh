@@ -46,3 +46,12 @@ done
 #    format (real vocabulary of 126464; written by tests/real_formats.py), at 2k tokens with 8 Monte-Carlo samples
 python -c "import sys; sys.path.insert(0, 'tests'); from pathlib import Path; from real_formats import build_llada_checkpoint; build_llada_checkpoint(Path('results/llada_tiny'))"
 $L bench ppl results/llada_tiny --length 2k --chunk 64 --mc 8 --repeats 3 --device cpu --json > "$RUNS/bench_real_format_llada_ppl_2k.json"
+
+# 6. Attention of the diffusion twin's answer positions at every sampler step (passkey at depth 50 %), in its window
+#    (T = 128), at 4T without scaling and at 4T with the law's λ for 512
+$L attention toy:diffusion --length 128 --niah-depth 50 --needles passkey --answer-length 8 --during-denoising \
+   --device cpu --output "$RUNS/denoising_twin_128_direct.jsonl"
+$L attention toy:diffusion --length 512 --niah-depth 50 --needles passkey --answer-length 8 --during-denoising \
+   --device cpu --output "$RUNS/denoising_twin_512_direct.jsonl"
+$L attention toy:diffusion --length 512 --niah-depth 50 --needles passkey --answer-length 8 --during-denoising \
+   --device cpu --target 512 --output "$RUNS/denoising_twin_512_longllada512.jsonl"

@@ -13,11 +13,12 @@ from matplotlib.ticker import ScalarFormatter
 
 from ..errors import LongLLaDAError
 from ..lengths import format_length
+from ..measure.denoising import denoising_curve
 from ..measure.niah import niah_grid
 from ..measure.perplexity import window_perplexity
 from ..measure.results import load_results
 from ..reference import reference_curve, reference_grid
-from .draw import COLORS, attention_figure, niah_figure, perplexity_figure, save_figure, style
+from .draw import COLORS, attention_figure, denoising_figure, niah_figure, perplexity_figure, save_figure, style
 from .theory import (
     arc_coverage_figure,
     cos_over_distance_figure,
@@ -172,6 +173,16 @@ def smollm2_attention_figure():
     return attention_figure(series, "SmolLM2-135M: last 64 queries' attention by distance")
 
 
+def twin_denoising_figure():
+    """The diffusion twin's answer positions at every sampler step (passkey at depth 50 %) in its window and at 4T,
+    direct and with the law's λ (stored runs of ``longllada attention --during-denoising``)."""
+    runs = []
+    for name, label in (("128_direct", "T = 128"), ("512_direct", "4T, direct"), ("512_longllada512", "4T, law's λ")):
+        run = load_results([DATA / "runs" / f"denoising_twin_{name}.jsonl"])
+        runs.append((f"{label} (score {run.cells[0]['score']:.0f})", denoising_curve(run.cells)))
+    return denoising_figure(runs, "Diffusion twin: attention of the answer positions during denoising")
+
+
 def _twins_report() -> dict:
     path = DATA / "twins" / "report.json"
     if not path.is_file():
@@ -281,6 +292,7 @@ FIGURES: dict[str, Callable] = {
     "smollm2_perplexity": smollm2_perplexity_figure,
     "smollm2_niah": smollm2_niah_figure,
     "smollm2_attention": smollm2_attention_figure,
+    "twin_denoising": twin_denoising_figure,
     "smollm2_methods": smollm2_methods_figure,
     "twins_perplexity": twins_perplexity_figure,
     "twins_niah": twins_niah_figure,

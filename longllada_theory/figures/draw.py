@@ -141,6 +141,28 @@ def attention_figure(series: list[dict], title: str = "Attention by relative dis
     return fig
 
 
+def denoising_figure(runs: list[tuple[str, dict]], title: str = "Attention during denoising"):
+    """From :func:`~longllada_theory.measure.denoising.denoising_curve` per run: by sampler step, the share of the
+    answer positions' attention within T_train (left) and on the needle (right) — positions still masked (solid)
+    and already decoded (dashed), mean over layers and heads."""
+    plt = style()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for i, (label, curve) in enumerate(runs):
+        color = f"C{i}"
+        for ax, statistic in zip(axes, ("local", "needle")):
+            ax.plot(curve["step"], curve[f"{statistic}_masked"], color=color, marker="o", ms=3,
+                    label=f"{label}: masked")
+            ax.plot(curve["step"], curve[f"{statistic}_decoded"], color=color, ls="--", label=f"{label}: decoded")
+    axes[0].set_ylabel("share of attention within T_train")
+    axes[1].set_ylabel("share of attention on the needle")
+    for ax in axes:
+        ax.set_xlabel("sampler step (one token unmasked per step)")
+    axes[0].set_title(title, fontsize=10)
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig, path_stem: Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
     """Write ``fig`` as PNG (150 dpi) and PDF without timestamps, so regenerating gives the same files."""
     import matplotlib.pyplot as plt

@@ -3,7 +3,8 @@
 One forward pass with the attention probe (:mod:`.probe`) over a text, or over a needle prompt (with a diffusion
 model's masked answer slots appended), gives one cell per layer: attention mass by relative distance, each query's
 share within T_train, the half-mass distance, the most-attended keys, pre-softmax scores by RoPE band, and the mass
-on the needle.
+on the needle. With ``during_denoising`` a diffusion model answers the needle prompt with its sampler and each
+layer's cell holds the answer positions' share within T_train and on the needle at every step (:mod:`.denoising`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import numpy as np
 
 from ..errors import LongLLaDAError
 from ..lengths import parse_length
-from .needles import FORMATS, build_prompt, load_needles, passkey_needle
+from .denoising import denoising_curve, denoising_statistics
+from .needles import FORMATS, build_prompt, load_needles, needle_score, passkey_needle
 from .probe import find_attention_modules, instrumented_forward, parse_queries
 from .protocol import Protocol, option, register_protocol
+from .sampling import SamplerSettings
 from .texts import load_text, text_ids
 
 
@@ -51,9 +54,15 @@ class AttentionSettings:
     format: str = option("prompt layout (with --niah-depth)", "plain", choices=tuple(FORMATS))
     answer_length: int = option("masked answer tokens appended for diffusion models (with --niah-depth)", 32,
                                 parse=int)
+    during_denoising: bool = option("with --niah-depth, a diffusion model: answer with its sampler (one token per "
+                                    "step) and record the answer positions' statistics at every step", False,
+                                    legacy=False)
     seed: int = option("random seed", 0, cli=False)
 
     def __post_init__(self):
+        if self.during_denoising and self.niah_depth is None:
+            raise LongLLaDAError("during_denoising needs a needle prompt: add niah_depth D",
+                                 parameters=("during_denoising", "niah_depth"))
         if self.queries == "answer" and self.niah_depth is None:
             raise LongLLaDAError("queries answer needs a needle prompt: add niah_depth D",
                                  parameters=("queries", "niah_depth"))
@@ -93,6 +102,10 @@ class Attention(Protocol):
             return
         needles, haystack = self.inputs
         needle = passkey_needle(random.Random(s.seed)) if needles == "passkey" else needles[0]
+        if s.during_denoising and loaded.kind != "diffusion":
+            raise LongLLaDAError(f"{loaded.name} is an AR model; during_denoising needs a diffusion model",
+                                 parameters=("during_denoising",))
+        self.needle = needle
         answer_length = s.answer_length if loaded.kind == "diffusion" else 0
         budget = s.length - len(loaded.prefix_ids) - answer_length
         prompt = build_prompt(loaded.tokenizer, loaded.tokenizer.encode(haystack[: 8 * s.length]), needle, budget,
@@ -109,7 +122,8 @@ class Attention(Protocol):
         return {**self.loaded.settings(), "length": len(self.ids),
                 "queries": s.queries, "layers": s.layers, "heads": s.heads,
                 "text": s.text if s.niah_depth is None else None, "niah_depth": s.niah_depth,
-                "needle_span": self.needle_span, "map_bins": s.map_bins, "seed": s.seed}
+                "needle_span": self.needle_span, "map_bins": s.map_bins, "seed": s.seed,
+                **({"during_denoising": True} if s.during_denoising else {})}
 
     def keys(self) -> list[str]:
         count = len(find_attention_modules(self.loaded.model, self.loaded.family.projections))
@@ -121,19 +135,42 @@ class Attention(Protocol):
 
     def measure(self, keys: list[str]) -> list[dict]:
         s = self.settings
-        stats = instrumented_forward(self.loaded, self.ids, layers=[int(k[len("layer"):]) for k in keys],
+        layers = [int(k[len("layer"):]) for k in keys]
+        if s.during_denoising:
+            options = SamplerSettings(answer_length=s.answer_length).resolved(self.loaded).sampler_options()
+            answer, steps = denoising_statistics(self.loaded, self.ids[:len(self.ids) - s.answer_length], options,
+                                                 s.seed, layers=layers, heads=s.heads, needle=self.needle_span)
+            text = self.loaded.tokenizer.decode(answer)
+            return [{"key": f"layer{layer}", "layer": layer, "answer": text,
+                     "score": round(needle_score(text, self.needle), 4), "steps": steps[layer]} for layer in layers]
+        stats = instrumented_forward(self.loaded, self.ids, layers=layers,
                                      heads=s.heads, queries=self.query_spec, needle=self.needle_span,
                                      map_bins=s.map_bins, seed=s.seed)
         return [stats[layer].to_cell() for layer in sorted(stats)]
 
     def summary(self, cells: list[dict]) -> dict:
         cells = sorted(cells, key=lambda c: c["layer"])
+        if self.settings.during_denoising:
+            curve = denoising_curve(cells)
+            return {"length": len(self.ids), "train_length": self.loaded.spec.train_length,
+                    "answer": cells[0]["answer"], "score": cells[0]["score"],
+                    "steps": [{k: (int(v[i]) if k in ("step", "masked") else None if np.isnan(v[i])
+                                   else round(float(v[i]), 4)) for k, v in curve.items()}
+                              for i in range(len(curve["step"]))]}
         return {"length": len(self.ids), "train_length": self.loaded.spec.train_length, "layers": [
             {"layer": c["layer"], "local": round(float(np.mean(c["local"])), 4),
              "half_distance": float(np.median(c["half_distance"])),
              **({"needle": round(float(np.mean(c["needle"])), 4)} if "needle" in c else {})} for c in cells]}
 
     def describe(self, summary: dict) -> str:
+        if "steps" in summary:
+            lines = [f"answer {summary['answer']!r} (score {summary['score']:.0f}); by sampler step, the answer "
+                     f"positions still masked: their share of attention within T_train = {summary['train_length']} "
+                     "and on the needle (mean over layers and heads)"]
+            lines += [f"  step {row['step']:>3}: {row['masked']:>3} masked  within T {row['local_masked']:.3f}"
+                      + (f"  on the needle {row['needle_masked']:.4f}" if row["needle_masked"] is not None else "")
+                      for row in summary["steps"]]
+            return "\n".join(lines)
         lines = [f"share of attention within T_train = {summary['train_length']} of each query (local), median "
                  "distance holding half the mass:"]
         for row in summary["layers"]:
@@ -144,7 +181,12 @@ class Attention(Protocol):
 
     @classmethod
     def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import attention_figure, run_label
+        from ..figures.draw import attention_figure, denoising_figure, run_label
+
+        if any(run.settings.get("during_denoising") for run in runs):
+            return denoising_figure([(run_label(run.settings), denoising_curve(run.cells)) for run in runs
+                                     if run.settings.get("during_denoising")],
+                                    title or "Attention of the answer positions during denoising")
 
         series = [{"label": f"{run_label(run.settings)}, {run.settings['length']} tokens", "cells": run.cells,
                    "train_length": run.settings.get("train_length")} for run in runs]

@@ -299,7 +299,8 @@ def answers(loaded: LoadedModel, prompts: Sequence[Sequence[int]], options: Samp
     return SAMPLERS[sampler_name(loaded)](loaded, prompts, options, seeds)
 
 
-def _yes_no(text: str, what: str) -> bool:
+def yes_no(text: str, what: str) -> bool:
+    """``yes``/``true``/``1`` or ``no``/``false``/``0`` (an option's text) as a bool."""
     if str(text).lower() in ("yes", "true", "1"):
         return True
     if str(text).lower() in ("no", "false", "0"):
@@ -324,7 +325,7 @@ class SamplerSettings:
                              "Dream)", None, choices=DREAM_ALGORITHMS, legacy=None)
     predict_mask: bool | None = option("LLaDA's sampler: let the argmax be the mask token, as LLaDA's generate.py "
                                        "does (default: the family's, yes for LLaDA)", None,
-                                       parse=lambda v: _yes_no(v, "predict_mask"), metavar="yes|no", legacy=None)
+                                       parse=lambda v: yes_no(v, "predict_mask"), metavar="yes|no", legacy=None)
     batch_size: int = option("cells of one length answered in one batch (fixed groups, so resuming is exact)", 1,
                              parse=int)
 
