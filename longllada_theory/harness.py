@@ -60,8 +60,9 @@ class LongLLaDALM(LM):
         self.loaded = load_model(str(pretrained), target=parse_length(target, "target") if target else None,
                                  method=method, rope_scale=rope_scale, train_length=train_length, kind=kind,
                                  dtype=dtype, device=device, trust_remote_code=trust_remote_code, progress=False)
-        if mc < 1 or mc_batch < 1:
-            raise LongLLaDAError(f"mc {mc} and mc_batch {mc_batch} must be at least 1", parameters=("mc",))
+        for name, value in (("mc", mc), ("mc_batch", mc_batch)):
+            if int(value) < 1:
+                raise LongLLaDAError(f"model_args {name}={value} must be at least 1")
         self.mc, self.mc_batch, self.check_greedy, self.seed = int(mc), int(mc_batch), bool(check_greedy), int(seed)
         self.sampler = dict(answer_length=max_gen_toks, steps=steps, block_length=block_length,
                             temperature=temperature)

@@ -122,9 +122,14 @@ def test_lm_eval_runs_a_local_task_offline(twins, tmp_path, kind):
     assert np.isfinite(accuracy)
 
 
-def test_lm_eval_bad_model_args_are_one_line(twins, tmp_path):
+@pytest.mark.parametrize("model_args, task, message", [
+    ("colour=red", "tiny_choice", "model_args colour unknown"),
+    ("mc=0", "tiny_choice", "model_args mc=0 must be at least 1"),
+    ("mc=4", "no_such_task", "lm-eval stopped: Tasks not found: no_such_task"),
+])
+def test_lm_eval_bad_input_is_one_line(twins, tmp_path, model_args, task, message):
     result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "lm-eval", "--model_args",
-                             f"pretrained={twins['ar']},colour=red", "--tasks", "tiny_choice", "--include_path",
+                             f"pretrained={twins['ar']},{model_args}", "--tasks", task, "--include_path",
                              str(tiny_tasks(tmp_path)), "--device", "cpu"], capture_output=True, text=True)
-    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(
-        "longllada: error: model_args colour unknown")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"longllada: error: {message}")

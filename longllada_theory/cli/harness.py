@@ -25,4 +25,9 @@ def forward(argv: list[str]) -> int:
         from ..harness import main
     except ImportError as error:
         raise LongLLaDAError(f"lm-eval is not installed ({error}); pip install 'longllada-theory[lm-eval]'") from None
-    return main(argv)
+    try:
+        return main(argv)
+    except LongLLaDAError:
+        raise
+    except (ValueError, KeyError, FileNotFoundError) as error:  # the harness's own refusals (unknown task, …)
+        raise LongLLaDAError(f"lm-eval stopped: {error}") from error

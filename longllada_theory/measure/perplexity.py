@@ -279,9 +279,10 @@ class PerplexitySettings:
         if self.chunk >= self.max_length:
             raise LongLLaDAError(f"chunk {self.chunk} must be smaller than max_length {self.max_length}: a diffusion "
                                  "model scores a chunk given the ones before it", parameters=("chunk", "max_length"))
-        if self.mc < 1 or (self.mc_batch is not None and self.mc_batch < 1):
-            raise LongLLaDAError(f"mc {self.mc} and mc_batch {self.mc_batch} must be at least 1",
-                                 parameters=("mc", "mc_batch"))
+        for name in ("mc", "mc_batch"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise LongLLaDAError(f"{name} {value} must be at least 1", parameters=(name,))
         if self.max_length % self.chunk:
             low = self.max_length - self.max_length % self.chunk
             raise LongLLaDAError(f"max_length {self.max_length} is not a multiple of chunk {self.chunk}; use {low} or "

@@ -237,6 +237,13 @@ def ruler_score(answer: str, expected: list[str], metric: str) -> float:
     return 100.0 * (sum(found) / len(found) if metric == "all" else float(any(found)))
 
 
+def shortest_prompt(task: Task, tokenizer, seed: int, essay: str) -> int:
+    """Tokens of ``task``'s prompt with the smallest haystack (one unit): the least length it can be asked at, before
+    the answer."""
+    context, query, fields, _ = task.build(random.Random(seed), 1, essay)
+    return len(tokenizer.encode(render(task, context, query, fields)))
+
+
 def fit(task: Task, tokenizer, length: int, seed: int, essay: str) -> tuple[list[int], list[str], int]:
     """The prompt ids of ``task`` with the largest haystack whose prompt leaves the answer room within ``length``
     tokens (binary search over the haystack size), its expected strings and that size."""
@@ -258,7 +265,7 @@ def fit(task: Task, tokenizer, length: int, seed: int, essay: str) -> tuple[list
             high = middle - 1
     if best is None:
         raise LongLLaDAError(f"length {length} is too short for task {task.name}: its template and one haystack unit "
-                             f"take {len(prompt(1)[0])} tokens", parameters=("lengths",))
+                             f"take {shortest_prompt(task, tokenizer, seed, essay)} tokens", parameters=("lengths",))
     return best
 
 
@@ -320,10 +327,17 @@ class Ruler(Protocol):
         self.settings = self.settings.resolved(self.loaded)
         self.budget = {length: length - len(self.loaded.prefix_ids) - self.settings.answer_length
                        for length in self.settings.lengths}
+        shortest = min(self.settings.lengths)
         for name in self.settings.tasks:  # a task the model cannot take fails before the results file is written
-            _, expected, _ = fit(TASKS[name], self.loaded.tokenizer, min(self.budget.values()), self.settings.seed,
-                                 self.inputs)
-            expressible(TASKS[name], self.loaded.tokenizer, expected)
+            task = TASKS[name]
+            least = shortest_prompt(task, self.loaded.tokenizer, self.settings.seed, self.inputs)
+            if least > self.budget[shortest]:
+                raise LongLLaDAError(f"length {shortest} is too short for task {name}: its template and one haystack "
+                                     f"unit take {least} tokens, plus {self.settings.answer_length} for the answer "
+                                     f"and {len(self.loaded.prefix_ids)} for the model's prefix",
+                                     parameters=("lengths",))
+            _, expected, _ = fit(task, self.loaded.tokenizer, self.budget[shortest], self.settings.seed, self.inputs)
+            expressible(task, self.loaded.tokenizer, expected)
 
     def batches(self, keys: list[str]) -> list[list[str]]:
         groups: list[list[str]] = []
