@@ -122,3 +122,16 @@ def test_bad_input_is_one_clear_line(tmp_path, options, message):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("longllada: error:") and message in result.stderr
     assert not (tmp_path / "r.jsonl").exists()
+
+
+@pytest.mark.parametrize("command", [["ruler", "--lengths", "1024", "--tasks", "niah_single_2", "--samples", "1"],
+                                     ["niah", "--lengths", "512", "--depths", "50", "--needles", "passkey"]])
+def test_an_edited_haystack_is_not_resumed_into_the_old_results(tmp_path, capsys, command):
+    haystack = tmp_path / "essay.txt"
+    haystack.write_text("An essay about gardens and the patience they teach. " * 200)
+    argv = [command[0], "toy:ar", *command[1:], "--haystack", str(haystack), "--answer-length", "8",
+            "--output", str(tmp_path / "r.jsonl"), "--no-progress", "--device", "cpu"]
+    assert main(argv) == 0
+    haystack.write_text("An essay about rivers and the patience they teach. " * 200)
+    assert main(argv) == 2
+    assert "other settings (inputs_sha256" in capsys.readouterr().err

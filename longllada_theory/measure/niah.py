@@ -14,7 +14,6 @@ Two protocols (``--protocol``):
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -209,6 +208,7 @@ class NeedleInAHaystack(Protocol):
     description = ("Lengths × depths × needles; prompts measured in the model's own tokens; answers by greedy "
                    "decoding (AR) or the diffusion model's sampler; NeedleBench's 0–100 score.")
     settings_type = NiahSettings
+    digest_inputs = True
 
     @classmethod
     def read_inputs(cls, settings: NiahSettings) -> tuple:
@@ -228,11 +228,6 @@ class NeedleInAHaystack(Protocol):
             self.cell_inputs = (haystack, needles)
         else:
             self.cell_inputs = (self.loaded.tokenizer.encode(haystack[: 64 * max(self.settings.lengths)]), needles)
-
-    def header(self) -> dict:
-        """The settings, and a digest of the needles and haystack read, so a resume never mixes other inputs."""
-        digest = hashlib.sha256(repr(self.inputs).encode("utf-8")).hexdigest()[:16]
-        return {**super().header(), "inputs_sha256": digest}
 
     def keys(self) -> list[str]:
         return self.settings.keys()

@@ -13,6 +13,7 @@ settings dataclass's fields' metadata (see :func:`option`).
 from __future__ import annotations
 
 import argparse
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import MISSING, asdict, field, fields
@@ -96,6 +97,7 @@ class Protocol(ABC):
     description: ClassVar[str] = ""
     settings_type: ClassVar[type]
     refused_by: ClassVar[str | None] = None  # the Family field that says why a family cannot be measured this way
+    digest_inputs: ClassVar[bool] = False    # put a digest of the inputs read (haystack, needles) in the header
 
     def __init__(self, loaded: LoadedModel, settings: Any, inputs: Any = None):
         reason = getattr(getattr(loaded, "family", None), self.refused_by or "", None)
@@ -115,9 +117,13 @@ class Protocol(ABC):
 
     def header(self) -> dict:
         """What defines the run in its results file: the model's settings and this protocol's (the fields that
-        change a result)."""
+        change a result), and with ``digest_inputs`` a digest of the inputs read, so a resume never mixes the
+        results of an edited haystack or needle file with the old ones."""
         keep = {f.name for f in fields(self.settings) if f.metadata.get("header", True)}
-        return {**self.loaded.settings(), **{k: v for k, v in asdict(self.settings).items() if k in keep}}
+        header = {**self.loaded.settings(), **{k: v for k, v in asdict(self.settings).items() if k in keep}}
+        if self.digest_inputs:
+            header["inputs_sha256"] = hashlib.sha256(repr(self.inputs).encode("utf-8")).hexdigest()[:16]
+        return header
 
     def legacy(self) -> dict:
         """Header fields added after results files were first written, with the value those files ran with."""

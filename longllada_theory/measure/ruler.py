@@ -317,6 +317,7 @@ class Ruler(Protocol):
                    "greedy decoding (AR) or the family's sampler (diffusion), scored as RULER scores them; the "
                    "summary gives the paper's Table 2 groups (NIAH, AGG, QA) and the average.")
     settings_type = RulerSettings
+    digest_inputs = True
 
     @classmethod
     def read_inputs(cls, settings: RulerSettings) -> str:
