@@ -67,7 +67,8 @@ class LongLLaDALM(LM):
         self.sampler = dict(answer_length=max_gen_toks, steps=steps, block_length=block_length,
                             temperature=temperature)
         plan = self.loaded.plan
-        self.max_length = int(max_length or (plan.target if plan and plan.target else self.loaded.spec.train_length))
+        scaled = plan is not None and plan.method != "manual"  # --rope-scale's plan names a reach, not a target
+        self.max_length = int(max_length or (plan.target if scaled else self.loaded.spec.train_length))
 
     @property
     def diffusion(self) -> bool:

@@ -16,6 +16,7 @@ from longllada_theory.lengths import format_length
 from longllada_theory.measure.niah import niah_grid
 from longllada_theory.measure.perplexity import perplexity_comparison, window_perplexity
 from longllada_theory.measure.results import load_results
+from longllada_theory.measure.ruler import ruler_summary
 from longllada_theory.toy.evaluation import methods_table, verdicts
 
 DATA = Path(__file__).resolve().parents[1] / "longllada_theory" / "data"
@@ -111,8 +112,21 @@ def scaling_methods() -> list[str]:
     return rows + [_row([r[c] for c in columns]) for r in twins_table]
 
 
+def smollm2_ruler() -> list[str]:
+    groups = ("NIAH", "VT", "AGG", "QA", "Avg")
+    rows = [_row(["SmolLM2-135M (T = 8k)", "length", *groups]), "|---" * (2 + len(groups)) + "|"]
+    for name, label in SMOLLM2_RUNS:
+        summary = ruler_summary(load_results([RUNS / f"ruler_smollm2_{name}.jsonl"]).cells)
+        for length in summary["lengths"]:
+            rows.append(_row([label, format_length(length), *(f"{summary['groups'][g][length]['mean']:.1f} ± "
+                                                              f"{summary['groups'][g][length]['se']:.1f}"
+                                                              for g in groups)]))
+    return rows
+
+
 TABLES = {"SmolLM2 perplexity per 1k window": smollm2_perplexity, "SmolLM2 NIAH": smollm2_niah,
-          "The twins": twins, "The attention probe": probe_benchmarks, "Scaling methods": scaling_methods}
+          "The twins": twins, "The attention probe": probe_benchmarks, "Scaling methods": scaling_methods,
+          "SmolLM2 RULER": smollm2_ruler}
 
 
 def main() -> None:

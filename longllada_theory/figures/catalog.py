@@ -17,8 +17,18 @@ from ..measure.denoising import denoising_curve
 from ..measure.niah import niah_grid
 from ..measure.perplexity import window_perplexity
 from ..measure.results import load_results
+from ..measure.ruler import ruler_summary
 from ..reference import reference_curve, reference_grid
-from .draw import COLORS, attention_figure, denoising_figure, niah_figure, perplexity_figure, save_figure, style
+from .draw import (
+    COLORS,
+    attention_figure,
+    denoising_figure,
+    niah_figure,
+    perplexity_figure,
+    ruler_figure,
+    save_figure,
+    style,
+)
 from .theory import (
     arc_coverage_figure,
     cos_over_distance_figure,
@@ -173,6 +183,14 @@ def smollm2_attention_figure():
     return attention_figure(series, "SmolLM2-135M: last 64 queries' attention by distance")
 
 
+def smollm2_ruler_figure():
+    """The RULER-style suite on SmolLM2-135M (T = 8k): every task at 4k and 12k without scaling and at 12k with the
+    law's λ for 16k (stored runs of ``longllada ruler``; ``scripts/ruler_runs.sh``)."""
+    runs = [(label, ruler_summary(load_results([DATA / "runs" / f"ruler_smollm2_{name}.jsonl"]).cells))
+            for name, label in (("direct", "SmolLM2-135M, direct"), ("longllada16k", "law's λ for 16k"))]
+    return ruler_figure(runs)
+
+
 def twin_denoising_figure():
     """The diffusion twin's answer positions at every sampler step (passkey at depth 50 %) in its window and at 4T,
     direct and with the law's λ (stored runs of ``longllada attention --during-denoising``)."""
@@ -293,6 +311,7 @@ FIGURES: dict[str, Callable] = {
     "smollm2_niah": smollm2_niah_figure,
     "smollm2_attention": smollm2_attention_figure,
     "twin_denoising": twin_denoising_figure,
+    "smollm2_ruler": smollm2_ruler_figure,
     "smollm2_methods": smollm2_methods_figure,
     "twins_perplexity": twins_perplexity_figure,
     "twins_niah": twins_niah_figure,
