@@ -20,6 +20,7 @@ from .errors import LongLLaDAError
 from .figures.draw import save_figure
 from .figures.runs import group_runs
 from .lengths import format_length
+from .measure.denoising import denoising_curve
 from .measure.niah import score_by_length
 from .measure.perplexity import perplexity_curve, window_perplexity
 from .measure.protocol import protocol_of
@@ -62,6 +63,11 @@ def run_summary(run) -> dict:
         summary["by_length"] = {int(k): v for k, v in score_by_length(run.cells).items()}
     elif run.protocol == "ruler" and run.cells:
         summary["by_length"] = {int(k): v for k, v in ruler_summary(run.cells)["groups"]["Avg"].items()}
+    elif run.protocol == "attention" and run.cells and settings.get("during_denoising"):
+        curve = denoising_curve(run.cells)
+        summary.update(length=settings.get("length"), during_denoising=True, score=run.cells[0]["score"],
+                       share_within_T=float(np.nanmean(curve["local_masked"])),
+                       needle_share=float(np.nanmean(curve["needle_masked"])))
     elif run.protocol == "attention" and run.cells:
         summary.update(length=settings.get("length"),
                        share_within_T=float(np.mean([np.mean(c["local"]) for c in run.cells])))
@@ -123,6 +129,10 @@ def markdown(report: dict) -> str:
             end, last = list(run["windows"].items())[-1]
             result = (f"running perplexity {run['final_running_ppl']:.3f} at {format_length(run['final_position'])}; "
                       f"last window to {format_length(end)}: {last['ppl']:.3f} (log SE {last['log_se']:.3f})")
+        elif run.get("during_denoising"):
+            result = (f"during denoising at {format_length(run['length'])}: masked answer positions' share within T "
+                      f"{run['share_within_T']:.3f}, on the needle {run['needle_share']:.4f} (mean over steps, "
+                      f"layers, heads); answer score {run['score']:.0f}")
         elif "share_within_T" in run:
             result = (f"share of attention within T at {format_length(run['length'])}: {run['share_within_T']:.3f} "
                       "(mean over layers and heads)")
@@ -145,7 +155,8 @@ def markdown(report: dict) -> str:
     lines += ["", "## Against the paper's published numbers", ""]
     for document in report["comparisons"] or [{}]:
         if not document:
-            lines.append("No run of one of the paper's models without scaling.")
+            lines.append("No run of one of the paper's models without scaling (for RULER: or with one of Table 2's NTK "
+                         "factors).")
         elif "not_compared" in document:
             lines.append(f"- {document['reference']}: not compared — {document['not_compared']}")
         else:

@@ -49,3 +49,20 @@ def test_a_folder_without_results_is_refused(tmp_path, capsys):
         build_report(tmp_path, tmp_path / "out")
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_ruler_and_denoising_runs_are_summarised(tmp_path):
+    import shutil
+
+    from longllada_theory.figures.catalog import DATA
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("ruler_smollm2_direct.jsonl", "denoising_twin_512_direct.jsonl"):
+        shutil.copy(DATA / "runs" / name, folder / name)
+    report = build_report(folder, tmp_path / "out")
+    ruler, = [run for run in report["runs"] if run["protocol"] == "ruler"]
+    assert ruler["by_length"][4096]["mean"] == pytest.approx(30.6, abs=0.05) and ruler["by_length"][12288]["mean"] == 0
+    denoising, = [run for run in report["runs"] if run["protocol"] == "attention"]
+    assert denoising["during_denoising"] and 0 < denoising["needle_share"] < 0.047  # below uniform on the needle
+    assert "during denoising at 512" in (tmp_path / "out" / "report.md").read_text()
