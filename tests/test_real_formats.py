@@ -114,6 +114,16 @@ def test_every_measuring_command_runs(checkpoints, case, tmp_path):
                         str(tmp_path / "attention.jsonl"), *common)
     assert attention.returncode == 0, attention.stderr
     assert len(json.loads(attention.stdout)["layers"]) == 2
+    ruler = run_cli("ruler", model, "--lengths", "1k", "--tasks", "niah_single_1,cwe", "--samples", "1",
+                    "--answer-length", "8", "--output", str(tmp_path / "ruler.jsonl"), *common)
+    assert ruler.returncode == 0, ruler.stderr
+    assert set(json.loads(ruler.stdout)["groups"]) == {"NIAH", "AGG", "Avg"}
+    denoising = run_cli("attention", model, "--length", "160", "--niah-depth", "50", "--needles", "passkey",
+                        "--answer-length", "4", "--during-denoising", "--output", str(tmp_path / "denoising.jsonl"),
+                        *common)
+    assert denoising.returncode == 0, denoising.stderr
+    masked = [row["masked"] for row in json.loads(denoising.stdout)["steps"]]  # Dream unmasks on its own schedule
+    assert len(masked) == 4 and masked[0] == 4 and masked == sorted(masked, reverse=True)
 
 
 def test_the_probe_is_exact_on_every_family(checkpoints):

@@ -156,7 +156,7 @@ def denoising_figure(runs: list[tuple[str, dict]], title: str = "Attention durin
     axes[0].set_ylabel("share of attention within T_train")
     axes[1].set_ylabel("share of attention on the needle")
     for ax in axes:
-        ax.set_xlabel("sampler step (one token unmasked per step)")
+        ax.set_xlabel("sampler step")
     axes[0].set_title(title, fontsize=10)
     axes[1].legend(fontsize=7)
     fig.tight_layout()

@@ -54,8 +54,8 @@ class AttentionSettings:
     format: str = option("prompt layout (with --niah-depth)", "plain", choices=tuple(FORMATS))
     answer_length: int = option("masked answer tokens appended for diffusion models (with --niah-depth)", 32,
                                 parse=int)
-    during_denoising: bool = option("with --niah-depth, a diffusion model: answer with its sampler (one token per "
-                                    "step) and record the answer positions' statistics at every step", False,
+    during_denoising: bool = option("with --niah-depth, a diffusion model: answer with its sampler (as many steps as "
+                                    "answer tokens) and record the answer positions' statistics at every step", False,
                                     legacy=False)
     seed: int = option("random seed", 0, cli=False)
 
