@@ -21,7 +21,6 @@ given (``--haystack``); no chat template is applied.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,40 +28,28 @@ from pathlib import Path
 
 from ..errors import LongLLaDAError
 from ..models.tokenizers import Tokenizer
-from .needles import Needle
+from .needles import FORMAT_MARK, Needle, needle_records
 
 LENGTH_BUFFER = 600
 REPEATS = 10
 TEMPLATE = ("You are an intelligent AI assistant skilled in answering user questions.\n"
             "Please keep your answers concise and clear. Do not talk about irrelevant topics or repeat your answers.\n"
             "The document given to you by the user is {context}\n\nNow, the question is: {question}")
-FORMAT_MARK = "Please answer in the format"
 GUIDE = "Before answering, please consider what in the document is most relevant to this question. "
 
 
 def needle_rows(path: str | Path, language: str = "English") -> list[dict]:
     """The rows of a NeedleBench ``needles.jsonl`` in ``language``, in file order (the list a repeat draws from)."""
-    path = Path(path)
-    if not path.is_file():
-        raise LongLLaDAError(f"needles file {path} does not exist; --protocol paper needs NeedleBench's needles.jsonl",
-                             parameters=("needles",))
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            keep = row["language"] == language
-            if keep and FORMAT_MARK not in row["retrieval_question"]:
-                raise KeyError("retrieval_question without an answer format")
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise LongLLaDAError(f"{path}, line {number}: not a NeedleBench needle (needs needle, retrieval_question "
-                                 f"with {FORMAT_MARK!r}, arg2, language): {error}", parameters=("needles",)) from None
-        if keep:
-            rows.append(row)
-    if not rows:
-        raise LongLLaDAError(f"{path} has no {language} needles", parameters=("needles",))
-    return rows
+    def read(row: dict) -> dict | None:
+        if row["language"] != language:
+            return None
+        if FORMAT_MARK not in row["retrieval_question"]:
+            raise KeyError("retrieval_question without an answer format")
+        return row
+
+    return needle_records(path, language, read, f"not a NeedleBench needle (needs needle, retrieval_question with "
+                          f"{FORMAT_MARK!r}, arg2, language)", missing="--protocol paper needs NeedleBench's "
+                          "needles.jsonl")
 
 
 def guided_question(question: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,36 +89,48 @@ FORMATS: dict[str, PromptFormat] = {
 }
 
 
+FORMAT_MARK = "Please answer in the format"
+
+
+def needle_records(path: str | Path, language: str, read: Callable[[dict], object], expected: str,
+                   missing: str = "NeedleBench-style JSONL expected") -> list:
+    """``read(row)`` for each row of a needles JSONL file in ``language`` (``read`` returns None to skip a row); a
+    row that is not JSON or that ``read`` cannot use is named with its line and what ``expected`` says it needs."""
+    path = Path(path)
+    if not path.is_file():
+        raise LongLLaDAError(f"needles file {path} does not exist ({missing})", parameters=("needles",))
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = read(json.loads(line))
+        except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as error:
+            raise LongLLaDAError(f"{path}, line {number}: {expected}: {error}", parameters=("needles",)) from None
+        except LongLLaDAError as error:
+            raise LongLLaDAError(f"{path}, line {number}: {error}", parameters=("needles",)) from None
+        if record is not None:
+            records.append(record)
+    if not records:
+        raise LongLLaDAError(f"{path} has no {language} needles", parameters=("needles",))
+    return records
+
+
 def load_needles(path: str | Path | None, language: str = "English") -> list[Needle]:
     """Needles from a NeedleBench-style JSONL file (needle, retrieval_question, arg2, gold_standard_answer,
     language), or the built-in English set when ``path`` is None."""
     if path is None:
         return list(BUILTIN_NEEDLES)
-    path = Path(path)
-    if not path.is_file():
-        raise LongLLaDAError(f"needles file {path} does not exist (NeedleBench-style JSONL expected)")
-    needles = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            if row.get("language", language) != language:
-                continue
-            question = row["retrieval_question"]
-            template = question.split("Please answer in the format")
-            prefix = template[1].strip(" '.") if len(template) > 1 else ""
-            prefix = prefix.split("_")[0].strip() or "Answer:"
-            needles.append(Needle(row["needle"], template[0].strip(), prefix, row["arg2"],
-                                  row.get("gold_standard_answer", "")))
-        except (json.JSONDecodeError, KeyError, AttributeError) as error:
-            raise LongLLaDAError(f"{path}, line {number}: not a needle record (needs needle, retrieval_question, "
-                                 f"arg2): {error}") from None
-        except LongLLaDAError as error:
-            raise LongLLaDAError(f"{path}, line {number}: {error}") from None
-    if not needles:
-        raise LongLLaDAError(f"{path} has no {language} needles")
-    return needles
+
+    def read(row: dict) -> Needle | None:
+        if row.get("language", language) != language:
+            return None
+        template = row["retrieval_question"].split(FORMAT_MARK)
+        prefix = template[1].strip(" '.") if len(template) > 1 else ""
+        prefix = prefix.split("_")[0].strip() or "Answer:"
+        return Needle(row["needle"], template[0].strip(), prefix, row["arg2"], row.get("gold_standard_answer", ""))
+
+    return needle_records(path, language, read, "not a needle record (needs needle, retrieval_question, arg2)")
 
 
 @dataclass(frozen=True)
