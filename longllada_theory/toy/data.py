@@ -18,6 +18,7 @@ from ..models.tokenizers import ByteTokenizer
 MASK_ID = ByteTokenizer.MASK_ID
 PAD_ID = ByteTokenizer.PAD_ID
 VOCAB_SIZE = ByteTokenizer.VOCAB_SIZE
+ANSWER_LENGTH = 8  # " 12345.\n": the answer slots the evaluation masks (diffusion) or generates (AR)
 
 
 def text_window(source: np.ndarray, length: int, rng: random.Random) -> list[int]:
@@ -27,27 +28,26 @@ def text_window(source: np.ndarray, length: int, rng: random.Random) -> list[int
 
 def passkey_row(source: np.ndarray, length: int, rng: random.Random, depth: float | None = None):
     """A passkey prompt of ``length`` bytes (filler from ``source``, needle at ``depth`` %, random if None) and its
-    answer (" 12345." as bytes). Returns (prompt ids, answer ids, NeedlePrompt)."""
+    answer (" 12345.\n" as bytes, :data:`ANSWER_LENGTH` of them). Returns (prompt ids, answer ids, NeedlePrompt)."""
     needle = passkey_needle(rng)
     filler = text_window(source, length, rng)
     prompt = build_prompt(ByteTokenizer(), filler, needle, length, rng.uniform(0, 100) if depth is None else depth,
                           FORMATS["plain"])
-    answer = ByteTokenizer().encode(f" {needle.keyword}.")
+    answer = ByteTokenizer().encode(f" {needle.keyword}.\n")
     return prompt.ids, answer, prompt
 
 
 def training_batch(seed: int, step: int, batch_size: int, length: int, passkey_share: float = 0.5):
-    """Rows of ``length`` bytes for one step, and for each row the positions of the passkey answer (empty for
-    text rows). A pure function of (seed, step)."""
+    """Rows of ``length`` bytes for one step, and for each row the positions of the passkey answer — every answer
+    slot the evaluation asks for (empty for text rows). A pure function of (seed, step)."""
     corpus = load_corpus()
     rng = random.Random(f"{seed}:{step}")
     rows, answers = [], []
     for _ in range(batch_size):
         if rng.random() < passkey_share:
-            answer_len = 7  # " 12345."
-            ids, answer, _ = passkey_row(corpus.train, length - answer_len, rng)
+            ids, answer, _ = passkey_row(corpus.train, length - ANSWER_LENGTH, rng)
             rows.append(ids + answer)
-            answers.append(list(range(len(ids), len(ids) + len(answer) - 1)))  # the space and 5 digits
+            answers.append(list(range(len(ids), len(ids) + len(answer))))
         else:
             rows.append(text_window(corpus.train, length, rng))
             answers.append([])

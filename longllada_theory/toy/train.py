@@ -1,21 +1,23 @@
 """Training the twins on CPU: deterministic from the seed, resumable, with a training record next to each
-checkpoint (loss curve, steps, tokens/s, and throughput as a share of the CPU's measured matmul rate).
+checkpoint (loss curve, passkey retrieval at T along the way, steps, tokens/s, and throughput as a share of the CPU's
+measured matmul rate).
 
-Recipe (``longllada toy train``), after two quick prototypes of the twins and a sweep of AR variants
-(``scripts/recipe_sweep.py``; its log is ``data/runs/recipe_sweep_h200.json``): with plain next-token loss the AR
-twin had not learned retrieval after 3000 steps in any of three variants; weighting the passkey answer 10× in the
-loss, no weight decay and 75 % passkey rows made it learn it after about 2000 steps on the GPU. That transition is
-abrupt and its timing chaotic (on this machine's CPU the same recipe had not reached it after 3000 steps), so the
-recipe trains on until retrieval is learned instead of for a fixed count:
-1. ``ar-base``: the AR twin from scratch, next-token loss (passkey answer tokens weighted 10×), 3000 steps;
-   ``ar-retrieval``: the same loss on fresh batches until passkey retrieval at T reaches 90 % (checked every 250
-   steps on 30 held-out passkeys), at most 6000 steps.
-2. from ``ar-retrieval``, two runs of the same length side by side (one process each):
-   ``ar`` continues with next-token loss; ``diffusion`` switches to bidirectional attention and LLaDA's
-   masked-diffusion loss — per row t ~ U(ε, 1), each token masked with probability t, cross-entropy on masked
-   tokens weighted by 1/t (normalised by the row length) — on half of the passkey rows masking only the answer
-   (as LLaDA's SFT never masks the prompt). The diffusion twin is thus adapted from the AR twin, as Dream-7B was
-   from Qwen2.5, and keeps its logits shift (logits at i predict token i+1).
+The study (``longllada toy train``) trains, for each seed, three twins with one schedule and one set of
+hyperparameters — only the objective, and where a twin starts, differ:
+
+* ``ar``: ``ar-base`` from scratch (next-token loss), then ``ar`` continuing it;
+* ``diffusion`` (adapted from the AR twin, as Dream-7B from Qwen2.5): from ``ar-base``, bidirectional attention and
+  LLaDA's masked-diffusion loss for the same steps as ``ar``; it keeps the AR logits shift (logits at i predict
+  token i+1);
+* ``diffusion-scratch`` (LLaDA's recipe): ``diffusion-scratch-base`` from scratch with the masked-diffusion loss, then
+  ``diffusion-scratch`` continuing it; logits shift 0, as LLaDA.
+
+Both objectives weight the passkey answer's tokens by ``answer_weight`` and are normalised by the same total weight,
+so they are the same weighted mean per token in expectation. LLaDA's masked-diffusion loss (arXiv 2502.09992, eq. 3):
+per row t ~ U(ε, 1), each token masked with probability t, cross-entropy on masked tokens weighted by 1/t. One
+difference is the point of the objective and named: a share ``answer_only_share`` of a diffusion twin's passkey rows
+masks exactly the answer slots the evaluation masks (as LLaDA's SFT never masks the prompt); an AR twin always
+predicts its answer from the whole prompt.
 """
 
 from __future__ import annotations
@@ -45,24 +47,33 @@ class Stage:
     warmup: int = 100
     batch_size: int = 16
     seed: int = 0
-    passkey_share: float = 0.5
+    passkey_share: float = 0.75
     answer_only_share: float = 0.5   # diffusion: share of passkey rows that mask only the answer
-    answer_weight: float = 1.0       # AR: weight of the passkey answer tokens in the next-token loss
-    weight_decay: float = 0.1
-    until_retrieval: float | None = None  # stop early once passkey retrieval at T reaches this (checked at checkpoints)
+    answer_weight: float = 10.0      # weight of the passkey answer tokens in either loss
+    weight_decay: float = 0.0
 
 
-@dataclass
+#: the twins of one seed, by name, and the stage that makes each
+TWINS = {"ar": "ar", "diffusion": "diffusion", "diffusion-scratch": "diffusion-scratch"}
+
+
+@dataclass(frozen=True)
 class Recipe:
     shape: TwinShape = field(default_factory=TwinShape)
-    stages: tuple[Stage, ...] = (
-        Stage("ar-base", "ar", 3000, answer_weight=10.0, weight_decay=0.0, passkey_share=0.75),
-        Stage("ar-retrieval", "ar", 6000, init="ar-base", lr=2e-3, seed=2, answer_weight=10.0, weight_decay=0.0,
-              passkey_share=0.75, until_retrieval=0.9),
-        Stage("ar", "ar", 2000, init="ar-retrieval", lr=1.5e-3, seed=1, answer_weight=10.0, weight_decay=0.0,
-              passkey_share=0.75),
-        Stage("diffusion", "diffusion", 2000, init="ar-retrieval", lr=1.5e-3, seed=1),
-    )
+    seeds: tuple[int, ...] = (0, 1, 2)
+    base_steps: int = 5000
+    final_steps: int = 1500
+    final_lr: float = 1.5e-3
+
+    def stages(self, seed: int) -> tuple[Stage, ...]:
+        """Every stage of one seed; the two base stages share their settings, as do the three final ones."""
+        base = {"steps": self.base_steps, "seed": seed}
+        final = {"steps": self.final_steps, "seed": seed + 1000, "lr": self.final_lr}
+        return (Stage("ar-base", "ar", **base),
+                Stage("diffusion-scratch-base", "diffusion", **base),
+                Stage("ar", "ar", init="ar-base", **final),
+                Stage("diffusion", "diffusion", init="ar-base", **final),
+                Stage("diffusion-scratch", "diffusion", init="diffusion-scratch-base", **final))
 
 
 def learning_rate(stage: Stage, step: int) -> float:
@@ -73,40 +84,49 @@ def learning_rate(stage: Stage, step: int) -> float:
     return stage.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def answer_weights(shape, answers, answer_weight: float):
+    """Per-token weights [rows, length]: 1, and ``answer_weight`` on each row's passkey answer."""
+    import torch
+
+    weights = torch.ones(shape)
+    for row, answer in enumerate(answers):
+        weights[row, answer] = answer_weight
+    return weights
+
+
 def ar_loss(model, batch, answers=(), answer_weight: float = 1.0):
     """Next-token cross-entropy over every position; passkey answer tokens weighted by ``answer_weight``."""
-    import torch
     import torch.nn.functional as F
 
     logits = model(input_ids=batch).logits[:, :-1]
     losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="none")
-    weights = torch.ones_like(batch[:, 1:], dtype=losses.dtype)
-    for row, answer in enumerate(answers):
-        if answer:
-            weights[row, [p - 1 for p in answer]] = answer_weight
+    weights = answer_weights(batch.shape, answers, answer_weight)[:, 1:].to(losses.device)
     return (losses * weights.reshape(-1)).sum() / weights.sum()
 
 
 def diffusion_loss(model, batch, answers, stage: Stage, generator, rng: random.Random):
-    """LLaDA's masked-diffusion loss (see module docstring), with the twins' logits shift of 1."""
+    """LLaDA's masked-diffusion loss (see module docstring) with the model's logits shift, normalised by the total
+    token weight, as :func:`ar_loss`."""
     import torch
     import torch.nn.functional as F
 
+    shift = int(getattr(model.config, "logits_shift", 0) or 0)
     rows, length = batch.shape
+    tokens = answer_weights(batch.shape, answers, stage.answer_weight).to(batch.device)
     t = EPSILON + (1 - EPSILON) * torch.rand(rows, 1, generator=generator, device=batch.device)
     masked = torch.rand(rows, length, generator=generator, device=batch.device) < t
-    weight = 1.0 / t.expand(rows, length)
+    weight = tokens / t
     for row, answer in enumerate(answers):
         if answer and rng.random() < stage.answer_only_share:
             masked[row] = False
             masked[row, answer] = True
-            weight[row] = length / len(answer)  # the mean over the answer, on the same per-row scale
-    masked[:, 0] = False  # position 0 has no logits that predict it (shift 1)
+            weight[row] = tokens[row].sum() / len(answer)  # the row's whole weight, spread over its answer
+    masked[:, :shift] = False  # with a logits shift, the first positions have no logits that predict them
     inputs = torch.where(masked, torch.full_like(batch, MASK_ID), batch)
-    logits = model(input_ids=inputs).logits[:, :-1]
-    targets, mask, w = batch[:, 1:], masked[:, 1:], weight[:, 1:]
+    logits = model(input_ids=inputs).logits[:, :length - shift]
+    targets, mask, w = batch[:, shift:], masked[:, shift:], weight[:, shift:]
     losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
-    return (losses.view(rows, -1) * mask * w).sum() / (rows * length)
+    return (losses.view(rows, -1) * mask * w).sum() / tokens.sum()
 
 
 def passkey_hit_rate(model, length: int, samples: int = 30, seed: int = 12345, device: str = "cpu") -> float:
@@ -184,8 +204,10 @@ def flops_per_token(shape: TwinShape, vocab: int) -> float:
 
 
 def train_stage(stage: Stage, shape: TwinShape, work: Path, threads: int = 1, progress: bool = True,
-                checkpoint_every: int = 250, stop_at: int | None = None, device: str = "cpu") -> Path | None:
+                checkpoint_every: int = 250, stop_at: int | None = None, device: str = "cpu",
+                check_every: int = 500) -> Path | None:
     """Run one stage to completion (resuming from ``work/<stage>/state.pt`` if present); returns its final folder.
+    Every ``check_every`` steps the record notes passkey retrieval at T (30 held-out passkeys).
 
     ``stop_at`` ends the run right after the checkpoint at that step (returns None), as an interruption would."""
     import torch
@@ -226,13 +248,10 @@ def train_stage(stage: Stage, shape: TwinShape, work: Path, threads: int = 1, pr
             record["loss_curve"].append([step + 1, round(sum(window) / len(window), 4)])
             bar.set_postfix(loss=f"{record['loss_curve'][-1][1]:.3f}")
             window = []
-        if stage.until_retrieval is not None and (step + 1) % checkpoint_every == 0:
+        if (step + 1) % check_every == 0:
             hit = passkey_hit_rate(model, shape.train_length, device=device)
             record.setdefault("retrieval_checks", []).append([step + 1, hit])
             bar.set_postfix(loss=f"{record['loss_curve'][-1][1]:.3f}", retrieval=f"{hit:.2f}")
-            if hit >= stage.until_retrieval:
-                record["stopped_early_at"] = step + 1
-                break
         if (step + 1) % checkpoint_every == 0 and step + 1 < stage.steps:
             record["seconds"] += time.perf_counter() - clock
             clock = time.perf_counter()
@@ -243,7 +262,7 @@ def train_stage(stage: Stage, shape: TwinShape, work: Path, threads: int = 1, pr
     record["seconds"] += time.perf_counter() - clock
     if rate is not None:  # measured again at the end: the larger one is the less disturbed by other processes
         rate = max(rate, matmul_rate())
-    steps = record.get("stopped_early_at", stage.steps)
+    steps = stage.steps
     record.update(steps=steps, tokens=steps * tokens_per_step,
                   tokens_per_second=round((steps - start_step) * tokens_per_step / max(
                       record["seconds"] - record.get("seconds_before_resume", 0.0), 1e-9), 1),
@@ -259,45 +278,48 @@ def train_stage(stage: Stage, shape: TwinShape, work: Path, threads: int = 1, pr
 
 
 def _run_stage(args) -> str:
-    stage, shape, work, threads, progress, position = args
+    stage, shape, work, threads, progress, position, device = args
     os.environ["TQDM_POSITION"] = str(position)
-    return str(train_stage(stage, shape, Path(work), threads=threads, progress=progress))
+    return str(train_stage(stage, shape, Path(work), threads=threads, progress=progress, device=device))
 
 
-def train_recipe(recipe: Recipe, work: Path, output: Path, progress: bool = True, workers: int = 2) -> dict[str, Path]:
-    """Run every stage (stages that share an ``init`` run side by side, one torch thread each) and copy the final
-    ``ar`` and ``diffusion`` twins with their training records to ``output``. Resumes where it stopped."""
+def train_recipe(recipe: Recipe, work: Path, output: Path, progress: bool = True, workers: int = 2,
+                 device: str = "cpu") -> list[Path]:
+    """Run every stage of every seed — ``workers`` processes of one torch thread each, a stage as soon as the one it
+    starts from is done — and copy each twin with its chain of training records to ``output/seed<s>/<twin>``.
+    Resumes where it stopped. Returns the twins' folders."""
     import shutil
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from multiprocessing import get_context
 
     work, output = Path(work), Path(output)
-    done: dict[str, Path] = {}
-    pending = list(recipe.stages)
-    while pending:
-        ready = [s for s in pending if s.init is None or s.init in done]
-        if not ready:
-            raise ValueError(f"stages {[s.name for s in pending]} start from stages that never run")
-        if len(ready) == 1 or workers == 1:
-            for stage in ready:
-                done[stage.name] = train_stage(stage, recipe.shape, work, threads=workers, progress=progress)
-        else:
-            with ProcessPoolExecutor(len(ready), mp_context=get_context("spawn")) as pool:
-                jobs = [(s, recipe.shape, str(work), 1, progress, i) for i, s in enumerate(ready)]
-                for stage, folder in zip(ready, pool.map(_run_stage, jobs)):
-                    done[stage.name] = Path(folder)
-        pending = [s for s in pending if s.name not in done]
-    twins = {}
-    for kind in ("ar", "diffusion"):
-        target = output / kind
-        target.mkdir(parents=True, exist_ok=True)
-        for name in ("config.json", "model.safetensors"):
-            shutil.copy2(done[kind] / name, target / name)
-        chain, stage = [], kind
-        while stage:
-            record = json.loads((done[stage] / "training_record.json").read_text())
-            chain.insert(0, record)
-            stage = record["init"]
-        (target / "training_record.json").write_text(json.dumps({"stages": chain}, indent=1))
-        twins[kind] = target
+    pending = {(seed, stage.name): stage for seed in recipe.seeds for stage in recipe.stages(seed)}
+    done: dict[tuple[int, str], Path] = {}
+    running: dict = {}
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        while pending or running:
+            for key in [k for k, stage in pending.items() if stage.init is None or (k[0], stage.init) in done]:
+                if len(running) < workers:
+                    job = (pending.pop(key), recipe.shape, str(work / f"seed{key[0]}"), 1, progress, len(running),
+                           device)
+                    running[pool.submit(_run_stage, job)] = key
+            if not running:
+                raise ValueError(f"stages {sorted(pending)} start from stages that never run")
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done[running.pop(future)] = Path(future.result())
+    twins = []
+    for seed in recipe.seeds:
+        for twin, stage in TWINS.items():
+            target = output / f"seed{seed}" / twin
+            target.mkdir(parents=True, exist_ok=True)
+            for name in ("config.json", "model.safetensors"):
+                shutil.copy2(done[seed, stage] / name, target / name)
+            chain, name = [], stage
+            while name:
+                record = json.loads((done[seed, name] / "training_record.json").read_text())
+                chain.insert(0, record)
+                name = record["init"]
+            (target / "training_record.json").write_text(json.dumps({"seed": seed, "stages": chain}, indent=1))
+            twins.append(target)
     return twins
