@@ -166,21 +166,25 @@ def ar_token_losses(loaded: LoadedModel, ids: Sequence[int], slice_tokens: int =
     return torch.cat(losses).double().cpu().numpy()
 
 
-def chunk_bounds(length: int, chunk: int) -> list[tuple[int, int]]:
-    """[start, end) of each chunk of ``chunk`` tokens (the last may be shorter)."""
+def chunk_bounds(length: int, chunk: int, origin: int = 0) -> list[tuple[int, int]]:
+    """[start, end) of each chunk of ``chunk`` tokens, on a grid through ``origin`` (the first and last chunks may be
+    shorter)."""
     if chunk <= 0:
         raise LongLLaDAError(f"chunk {chunk} must be a positive number of tokens", parameters=("chunk",))
-    return [(lo, min(lo + chunk, length)) for lo in range(0, length, chunk)]
+    starts = sorted({0, *range(origin % chunk, length, chunk)})
+    return list(zip(starts, [*starts[1:], length]))
 
 
 def perplexity_cells(loaded: LoadedModel, ids: Sequence[int], chunk: int = 64, mc: int = 8, estimator: str = "paper",
                      seed: int = 0, score_from: int = 0, mc_batch: int | None = None,
                      key_prefix: str = "", stratify: bool = True) -> list[ChunkCell]:
-    """One cell dict per chunk of ``ids`` that starts at or after ``score_from``:
-    ``{key, start, end, tokens, loss, se, samples?}``. Diffusion models skip chunk 0, which has no prefix (as the
-    paper does); ``stratify`` chooses how their mask counts are drawn (:func:`diffusion_chunk_samples`)."""
+    """One cell dict per chunk of ``ids`` that starts at or after ``score_from`` (chunks are laid from
+    ``score_from``): ``{key, start, end, tokens, loss, se, samples?}``. Diffusion models skip chunk 0, which has no
+    prefix (as the paper does); ``stratify`` chooses how their mask counts are drawn
+    (:func:`diffusion_chunk_samples`)."""
     diffusion = loaded.kind == "diffusion"
-    todo = [(lo, hi) for lo, hi in chunk_bounds(len(ids), chunk) if lo >= score_from and not (diffusion and lo == 0)]
+    todo = [(lo, hi) for lo, hi in chunk_bounds(len(ids), chunk, score_from)
+            if lo >= score_from and not (diffusion and lo == 0)]
     if not todo:
         return []
     if not diffusion:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import LongLLaDAError
-from .rope import check_rope, critical_dimension
+from .rope import check_attention, check_rope, critical_dimension
 from .rope_types import rope_angles
 
 
@@ -119,15 +119,21 @@ class ScalingPlan:
                                at_length=at_length)
         return theta
 
-    def reaches(self) -> float:
+    def reaches(self, attention: str = "causal") -> float:
         """The longest context without an angle pre-training never showed, by the law's reading: the period, after
         scaling, of the first pair that did not complete a turn within T (the critical dimension fixed by
-        pre-training), evaluated at the target length; ∞ when every rotated pair completes a turn."""
-        d_crit = int(critical_dimension(self.rotary_dim, self.rope_theta, self.train_length))
+        pre-training), evaluated at the target length; ∞ when every rotated pair completes a turn.
+
+        ``attention="bidirectional"`` reads it as UltraLLaDA's diffusion-aware law does (arXiv 2510.10481): a
+        bidirectional model saw relative distances up to T on either side, a span of 2T, so the first pair that did
+        not complete a turn within 2T decides, and a context L spans 2L — the reach is half that pair's period."""
+        check_attention(attention)
+        span = 2 if attention == "bidirectional" else 1
+        d_crit = int(critical_dimension(self.rotary_dim, self.rope_theta, span * self.train_length))
         theta = self.inverse_frequencies(at_length=self.target)
         if d_crit // 2 >= len(theta):
             return float("inf")
-        return float(2 * math.pi / theta[d_crit // 2])
+        return float(2 * math.pi / theta[d_crit // 2]) / span
 
 
 def _base_change(method: str, formula: str, factor_fn: Callable[[int, float, int, int], float]):
