@@ -97,6 +97,8 @@ def test_one_writer_per_results_file(tmp_path, capsys):
     (["figures", "--output", "{tmp}/header-only.jsonl"], "is a file; a folder is expected"),
     (["toy", "train", "--output", "{tmp}/header-only.jsonl"], "is a file; a folder is expected"),
     (["toy", "report", "--work", "{tmp}/header-only.jsonl"], "is a file; a folder is expected"),
+    (["toy", "train", "--work", "{tmp}/w", "--output", "{tmp}/o", "--device", "tpu"], "--device 'tpu' is unknown"),
+    (["toy", "report", "--twins", "{tmp}", "--work", "{tmp}/w"], "no trained twins in"),
     (["report", "{tmp}", "--output", "{tmp}/header-only.jsonl"], "is a file; a folder is expected"),
 ])
 def test_outputs_of_the_other_commands_are_checked_before_any_work(tmp_path, capsys, argv, message):

@@ -1,5 +1,7 @@
-"""The twins: data from the standard library, the two losses, a short training run, resumption."""
+"""The twins: data from the standard library, the two losses, a short training run, resumption, the study's recipe,
+and the report over seeds."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,9 +11,11 @@ import torch
 from longllada_theory import LongLLaDAError
 from longllada_theory.measure.texts import load_corpus
 from longllada_theory.models.tokenizers import ByteTokenizer
-from longllada_theory.toy.data import MASK_ID, training_batch
+from longllada_theory.toy.data import ANSWER_LENGTH, MASK_ID, training_batch
 from longllada_theory.toy.model import TwinShape
-from longllada_theory.toy.train import Stage, learning_rate, train_stage
+from longllada_theory.toy.train import TWINS, Recipe, Stage, diffusion_loss, learning_rate, train_stage
+
+from helpers import tiny_twin
 
 SMALL = TwinShape(layers=2, hidden=32, heads=2, head_dim=16, intermediate=64, train_length=96)
 
@@ -26,8 +30,9 @@ def test_corpus_holds_out_every_tenth_file_and_is_deterministic():
     assert rows_with_keys
     row, answer = rows_with_keys[0]
     text = ByteTokenizer().decode(row)
-    key = ByteTokenizer().decode(row[answer]).strip()
-    assert f"The pass key is {key}." in text and text.endswith(f"The pass key is {key}.")
+    key = ByteTokenizer().decode(row[answer]).strip().rstrip(".")
+    assert f"The pass key is {key}." in text and text.endswith(f"The pass key is {key}.\n")
+    assert len(answer) == ANSWER_LENGTH  # every slot the evaluation masks or generates
 
 
 def test_learning_rate_warms_up_then_decays_to_a_tenth():
@@ -67,18 +72,123 @@ def test_a_short_training_run_lowers_the_loss_and_resumes_exactly(tmp_path, kind
     assert all(torch.equal(reference[k], again[k]) for k in reference)
 
 
-def test_the_shipped_twins_are_what_the_report_says():
-    from longllada_theory.models.loading import load_model
-    from longllada_theory.models.sources import TWINS_DIR
-    from longllada_theory.toy.train import passkey_hit_rate
+def test_the_study_trains_every_twin_with_one_schedule_and_one_set_of_hyperparameters():
+    recipe = Recipe()
+    for seed in recipe.seeds:
+        stages = {stage.name: stage for stage in recipe.stages(seed)}
+        assert {stages[name].init for name in TWINS.values()} == {"ar-base", "diffusion-scratch-base"}
+        bases = [stages["ar-base"], stages["diffusion-scratch-base"]]
+        finals = [stages[name] for name in TWINS.values()]
+        for group in (bases, finals):
+            settings = [{k: v for k, v in vars(s).items() if k not in ("name", "kind", "init")} for s in group]
+            assert all(other == settings[0] for other in settings)  # only the objective and the start differ
+        assert {s.kind for s in finals} == {"ar", "diffusion"}
+    assert len(set(recipe.seeds)) >= 3
 
-    for kind in ("ar", "diffusion"):
-        loaded = load_model(f"toy:{kind}", device="cpu")
-        assert loaded.kind == kind and loaded.spec.train_length == 128
-        assert passkey_hit_rate(loaded.model, 128) >= 0.9          # both retrieve within their window
-        record = json.loads((TWINS_DIR / kind / "training_record.json").read_text())
-        assert [s["stage"]["name"] for s in record["stages"]] == ["ar-base", "ar-retrieval", kind]
-    assert passkey_hit_rate(load_model("toy:ar", device="cpu").model, 512) <= 0.2  # the AR twin fails at 4T
+
+def test_the_twins_rope_geometry_is_llada_like():
+    from longllada_theory.models.sources import TWINS_DIR
+    from longllada_theory.models.spec import load_spec
+
+    llada = load_spec("GSAI-ML/LLaDA-8B-Base")
+    for twin in TWINS:
+        spec = load_spec(str(TWINS_DIR / "seed0" / twin))
+        assert spec.rotary_dim // 2 >= 16
+        assert spec.critical_dimension / spec.rotary_dim == llada.critical_dimension / llada.rotary_dim == 0.5
+        assert abs(spec.extrapolation_bound / spec.train_length - llada.extrapolation_bound / llada.train_length) < 0.05
+
+
+def test_answer_only_rows_carry_the_whole_weight_of_an_ar_row():
+    """With uniform logits every masked token costs log V; rows that mask only their answer spread the row's whole
+    weight over it, so the loss is exactly log V — the same value the AR loss gives."""
+    import random
+
+    vocab = 258
+
+    class Uniform(torch.nn.Module):
+        config = type("C", (), {"logits_shift": 0})()
+
+        def forward(self, input_ids):
+            return type("O", (), {"logits": torch.zeros(*input_ids.shape, vocab)})()
+
+    batch, answers = training_batch(seed=1, step=0, batch_size=4, length=96, passkey_share=1.0)
+    stage = Stage("d", "diffusion", 1, answer_only_share=1.0, answer_weight=10.0)
+    loss = diffusion_loss(Uniform(), torch.from_numpy(batch), answers, stage, torch.Generator().manual_seed(0),
+                          random.Random(0))
+    assert loss.item() == pytest.approx(np.log(vocab), rel=1e-6)
+
+
+def test_a_diffusion_twin_from_scratch_predicts_in_place_and_one_adapted_from_ar_keeps_the_shift(tmp_path):
+    base = Stage("base", "ar", 3, warmup=1, batch_size=2)
+    train_stage(base, SMALL, tmp_path, progress=False)
+    adapted = train_stage(Stage("adapted", "diffusion", 3, init="base", warmup=1, batch_size=2), SMALL, tmp_path,
+                          progress=False)
+    scratch = train_stage(Stage("scratch", "diffusion", 3, warmup=1, batch_size=2), SMALL, tmp_path, progress=False)
+    assert json.loads((adapted / "config.json").read_text())["logits_shift"] == 1   # as Dream
+    assert json.loads((scratch / "config.json").read_text())["logits_shift"] == 0   # as LLaDA
+
+
+def test_the_shipped_twins_are_what_the_report_says(tmp_path):
+    from longllada_theory.models.sources import TWINS_DIR
+    from longllada_theory.toy.evaluation import ReportSettings, TwinBench, seed_folders
+
+    report = json.loads((TWINS_DIR / "report.json").read_text())
+    folders = seed_folders(TWINS_DIR)
+    assert sorted(folders) == report["seeds"] and len(folders) >= 3
+    for seed, folder in folders.items():
+        for twin, stage in TWINS.items():
+            record = json.loads((folder / twin / "training_record.json").read_text())
+            names = [s["stage"]["name"] for s in record["stages"]]
+            assert names[-1] == stage and len(names) == 2 and record["seed"] == seed
+    settings = ReportSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in report["settings"].items()})
+    bench = TwinBench(folders[report["seeds"][0]], tmp_path, settings, progress=False)
+    t = report["train_length"]
+    for twin in ("ar", "diffusion"):  # each twin's first-seed perplexity at T, measured again from its checkpoint
+        ppl, _ = bench.window_ppl(bench.model(twin), t)
+        assert ppl == pytest.approx(report["ppl"][twin][str(t)]["seeds"][0], rel=1e-3)
+
+
+def test_the_report_pools_seeds_with_intervals_and_keeps_each_seed(tmp_path):
+    from longllada_theory.toy.evaluation import QUICK, build_report, verdicts
+
+    for seed in (0, 1):
+        for twin in TWINS:
+            kind = "ar" if twin == "ar" else "diffusion"
+            tiny_twin(tmp_path / "twins" / f"seed{seed}" / twin, kind, seed=seed, train_length=64)
+    settings = dataclasses.replace(QUICK, depths=(0.0, 100.0), multiples=(1, 2, 4), retrieval_multiples=(1, 2, 4))
+    report = build_report(tmp_path / "twins", tmp_path / "work", settings, progress=False, workers=1)
+    assert report["seeds"] == [0, 1] and report["twins"] == list(TWINS)
+    for twin in TWINS:
+        for value in report["ppl"][twin].values():
+            assert len(value["seeds"]) == 2 and value["ppl"] == pytest.approx(np.exp(np.log(value["seeds"]).mean()))
+        for value in [*report["local_hit"][twin].values(), *report["retrieval_all"][twin].values()]:
+            assert len(value["seeds"]) == 2 and value["low"] <= (value["rate"] or 0) <= value["high"]
+        for row in report["ntk"][twin]:
+            assert len(row["measured_ppl_breakdown"]) == 2 and row["predicted"] > 0
+    methods = {twin: [row["method"] for row in report["ntk"][twin]] for twin in TWINS}
+    assert methods["ar"] == ["direct", "longllada"] and methods["diffusion"] == ["direct", "longllada"]
+    rows = verdicts(report)
+    assert {row["twin"] for row in rows} == set(TWINS) and all(isinstance(row["met"], bool) for row in rows)
+
+
+def test_each_method_is_judged_against_its_own_reading():
+    """The law's λ makes the causal reading reach the target; the diffusion-aware law's λ the bidirectional one."""
+    from longllada_theory.models.spec import spec_from_config
+    from longllada_theory.toy.model import twin_config
+
+    spec = spec_from_config(twin_config("ar").to_dict(), "twin", "test")
+    t = spec.train_length
+    assert spec.plan(4 * t, "longllada").reaches("causal") == pytest.approx(4 * t)
+    assert spec.plan(4 * t, "diffusion-aware").reaches("bidirectional") == pytest.approx(4 * t)
+    assert spec.plan(4 * t, "diffusion-aware").reaches("causal") < 4 * t
+
+
+def test_the_breakdown_grid_resolves_a_tenth_of_any_length_on_it():
+    from longllada_theory.toy.evaluation import ReportSettings
+
+    grid = ReportSettings().grid(128)
+    assert grid[0] == 128 and grid[-1] <= 6 * 128 < grid[-1] * 1.1
+    assert all(b / a <= 1.1 + 1 / a for a, b in zip(grid, grid[1:]))
 
 
 def test_the_methods_comparison_runs_each_plan_and_reports_intervals(tmp_path):
@@ -86,11 +196,11 @@ def test_the_methods_comparison_runs_each_plan_and_reports_intervals(tmp_path):
     from longllada_theory.toy.evaluation import ReportSettings, method_comparison
 
     settings = ReportSettings(depths=(0.0, 100.0), segments=2)
-    document = method_comparison(TWINS_DIR, tmp_path, methods=("critical",), samples=2, settings=settings,
+    document = method_comparison(TWINS_DIR / "seed0", tmp_path, methods=("critical",), samples=2, settings=settings,
                                  progress=False)
     assert document["target"] == 4 * document["train_length"] == 512
     assert [(r["kind"], r["method"]) for r in document["rows"]] == [
-        ("ar", "direct"), ("ar", "critical"), ("diffusion", "direct"), ("diffusion", "critical")]
+        (twin, method) for twin in TWINS for method in ("direct", "critical")]
     for row in document["rows"]:
         assert (row["scaling_factor"] == 1.0) == (row["method"] == "direct")
         retrieval = row["retrieval"]
@@ -109,4 +219,67 @@ def test_measuring_the_twins_on_another_pythons_corpus_is_refused(tmp_path, monk
     other = dataclasses.replace(evaluation.load_corpus(), digest="0" * 16)
     monkeypatch.setattr(evaluation, "load_corpus", lambda: other)
     with pytest.raises(LongLLaDAError, match="trained on a standard-library corpus with digest"):
-        evaluation.TwinBench(TWINS_DIR, tmp_path, evaluation.ReportSettings())
+        evaluation.TwinBench(TWINS_DIR / "seed0", tmp_path, evaluation.ReportSettings())
+
+
+def test_a_shipped_twin_is_named_by_its_kind_and_seed():
+    from longllada_theory.models.sources import TWINS_DIR, resolve_model
+
+    assert resolve_model("toy:ar").location == str(TWINS_DIR / "seed0" / "ar")
+    assert resolve_model("toy:diffusion-scratch@2").location == str(TWINS_DIR / "seed2" / "diffusion-scratch")
+    with pytest.raises(LongLLaDAError, match="whole-number seed"):
+        resolve_model("toy:ar@x")
+    with pytest.raises(LongLLaDAError, match="shipped: toy:ar, toy:diffusion, toy:diffusion-scratch"):
+        resolve_model("toy:gpt")
+
+
+def test_the_answer_attention_probe_reports_shares(tmp_path):
+    from longllada_theory.models.loading import load_model
+    from longllada_theory.toy.evaluation import answer_attention
+
+    model = load_model(str(tiny_twin(tmp_path / "d", "diffusion", train_length=64)), device="cpu")
+    shares = answer_attention(model, 128, 100.0, prompts=2)
+    assert 0 <= shares["needle"] <= 1 and 0 < shares["within_T"] <= 1 and 0 < shares["uniform"] < 1
+
+
+def test_toy_report_prints_every_verdict_of_the_stored_report(capsys):
+    from longllada_theory.cli import main
+    from longllada_theory.models.sources import TWINS_DIR
+    from longllada_theory.toy.evaluation import verdicts
+
+    assert main(["toy", "report", "--stored"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    rows = verdicts(json.loads((TWINS_DIR / "report.json").read_text()))
+    assert len(lines) == len(rows)
+    assert all(line.startswith("met" if row["met"] else "MISSED") and row["measured"] in line
+               for line, row in zip(lines, rows))
+
+
+def test_every_length_scores_the_same_window_with_the_same_masks(tmp_path):
+    """Like for like: at T and at 4T the last-window perplexity scores the same tokens (the segment's last T − chunk),
+    and a diffusion twin draws the same Monte-Carlo masks for them, so only the context before them differs."""
+    import longllada_theory.measure.perplexity as perplexity
+    from longllada_theory.models.loading import load_model
+    from longllada_theory.toy.evaluation import LastWindowPerplexity, WindowSettings
+
+    model = load_model(str(tiny_twin(tmp_path / "d", "diffusion", train_length=64)), device="cpu")
+    drawn = {}
+    original = perplexity._sample_masks
+
+    def spy(n, samples, estimator, rng, stratify=True):
+        masks, weights = original(n, samples, estimator, rng, stratify)
+        drawn.setdefault(length, []).append(masks)
+        return masks, weights
+
+    scored = {}
+    for length in (64, 256):
+        protocol = LastWindowPerplexity(model, WindowSettings(length=length, chunk=16, mc=2, segments=1))
+        ids = protocol.segment_ids(0)
+        scored[length] = ids[protocol.score_from:]
+        perplexity._sample_masks = spy
+        try:
+            protocol.measure(protocol.keys())
+        finally:
+            perplexity._sample_masks = original
+    assert scored[64] == scored[256] and len(scored[64]) == 64 - 16
+    assert all(np.array_equal(a, b) for a, b in zip(drawn[64], drawn[256])) and len(drawn[64]) == 3

@@ -80,7 +80,7 @@ def _sample_masks(n: int, samples: int, estimator: str, rng: np.random.Generator
 
 def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int, end: int, mc: int = 8,
                             estimator: str = "paper", seed: int = 0, mc_batch: int | None = None,
-                            stratify: bool = True, all_logits: bool = False) -> np.ndarray:
+                            stratify: bool = True, all_logits: bool = False, origin: int = 0) -> np.ndarray:
     """Per-sample losses (nats per token) of chunk ``ids[start:end]`` given the clean prefix ``ids[:start]``.
 
     ``estimator="paper"`` (LongLLaDA's ``get_ppl_llada.py``): sample s masks m_s tokens of the chunk at random
@@ -100,7 +100,8 @@ def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int,
 
     The chunk's perplexity is exp(mean of the samples); the tests check both expectations under both ways of drawing
     the counts. ``all_logits=True`` projects every position to the vocabulary, as a model that cannot be told which
-    logits are scored would (the benchmark's memory baseline).
+    logits are scored would (the benchmark's memory baseline). The masks are drawn from ``seed`` and the chunk's
+    bounds counted from ``origin``: the same chunk relative to ``origin`` gets the same masks.
     """
     import torch
     import torch.nn.functional as F
@@ -116,7 +117,7 @@ def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int,
     n = end - first
     if n <= 0:
         raise LongLLaDAError(f"chunk [{start}, {end}) has no scorable token")
-    rng = np.random.default_rng(cell_seed(seed, f"mc:{start}:{end}"))
+    rng = np.random.default_rng(cell_seed(seed, f"mc:{start - origin}:{end - origin}"))
     masks, weights = _sample_masks(n, mc, estimator, rng, stratify)
     sequence = torch.tensor(ids[:end], dtype=torch.long, device=loaded.device)
     targets = sequence[first:end]
@@ -177,7 +178,7 @@ def chunk_bounds(length: int, chunk: int, origin: int = 0) -> list[tuple[int, in
 
 def perplexity_cells(loaded: LoadedModel, ids: Sequence[int], chunk: int = 64, mc: int = 8, estimator: str = "paper",
                      seed: int = 0, score_from: int = 0, mc_batch: int | None = None,
-                     key_prefix: str = "", stratify: bool = True) -> list[ChunkCell]:
+                     key_prefix: str = "", stratify: bool = True, origin: int = 0) -> list[ChunkCell]:
     """One cell dict per chunk of ``ids`` that starts at or after ``score_from`` (chunks are laid from
     ``score_from``): ``{key, start, end, tokens, loss, se, samples?}``. Diffusion models skip chunk 0, which has no
     prefix (as the paper does); ``stratify`` chooses how their mask counts are drawn
@@ -193,7 +194,8 @@ def perplexity_cells(loaded: LoadedModel, ids: Sequence[int], chunk: int = 64, m
                  "loss": float(token_losses[max(lo, 1) - 1:hi - 1].mean()), "se": 0.0} for lo, hi in todo]
     cells = []
     for lo, hi in todo:
-        samples = diffusion_chunk_samples(loaded, ids, lo, hi, mc, estimator, seed, mc_batch, stratify)
+        samples = diffusion_chunk_samples(loaded, ids, lo, hi, mc, estimator, seed, mc_batch, stratify,
+                                          origin=origin)
         cells.append({"key": f"{key_prefix}{lo}", "start": lo, "end": hi, "tokens": hi - max(lo, loaded.logits_shift),
                       "loss": float(samples.mean()),
                       "se": float(samples.std(ddof=1) / math.sqrt(mc)) if mc > 1 else 0.0,

@@ -288,13 +288,12 @@ def train_recipe(recipe: Recipe, work: Path, output: Path, progress: bool = True
     """Run every stage of every seed — ``workers`` processes of one torch thread each, a stage as soon as the one it
     starts from is done — and copy each twin with its chain of training records to ``output/seed<s>/<twin>``.
     Resumes where it stopped. Returns the twins' folders."""
-    import shutil
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from multiprocessing import get_context
 
     work, output = Path(work), Path(output)
     pending = {(seed, stage.name): stage for seed in recipe.seeds for stage in recipe.stages(seed)}
-    done: dict[tuple[int, str], Path] = {}
+    done: set[tuple[int, str]] = set()
     running: dict = {}
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
         while pending or running:
@@ -307,17 +306,27 @@ def train_recipe(recipe: Recipe, work: Path, output: Path, progress: bool = True
                 raise ValueError(f"stages {sorted(pending)} start from stages that never run")
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
-                done[running.pop(future)] = Path(future.result())
+                future.result()
+                done.add(running.pop(future))
+    return export_twins(work, output, recipe.seeds)
+
+
+def export_twins(work: Path, output: Path, seeds) -> list[Path]:
+    """Copy each finished twin of ``seeds`` from ``work/seed<s>/<stage>/final`` to ``output/seed<s>/<twin>``, with
+    the chain of training records of the stages that made it."""
+    import shutil
+
     twins = []
-    for seed in recipe.seeds:
+    for seed in seeds:
         for twin, stage in TWINS.items():
-            target = output / f"seed{seed}" / twin
+            target = Path(output) / f"seed{seed}" / twin
             target.mkdir(parents=True, exist_ok=True)
+            final = Path(work) / f"seed{seed}" / stage / "final"
             for name in ("config.json", "model.safetensors"):
-                shutil.copy2(done[seed, stage] / name, target / name)
+                shutil.copy2(final / name, target / name)
             chain, name = [], stage
             while name:
-                record = json.loads((done[seed, name] / "training_record.json").read_text())
+                record = json.loads((Path(work) / f"seed{seed}" / name / "final" / "training_record.json").read_text())
                 chain.insert(0, record)
                 name = record["init"]
             (target / "training_record.json").write_text(json.dumps({"seed": seed, "stages": chain}, indent=1))
