@@ -30,8 +30,8 @@ for n in 1k 2k 4k 8k; do
 done
 
 # The diffusion estimator and sampler benchmarks, on the diffusion twin
-$L bench ppl toy:diffusion --length 512 --chunk 64 --mc 8 --repeats 32 --device cpu --json > "$RUNS/bench_twin_ppl.json"
-$L bench niah toy:diffusion --length 512 --needles passkey --answer-length 8 --cells 8 --batch-size 4 --device cpu \
+$L bench ppl longllada_theory/data/twins/v1/diffusion --length 512 --chunk 64 --mc 8 --repeats 32 --device cpu --json > "$RUNS/bench_twin_ppl.json"
+$L bench niah longllada_theory/data/twins/v1/diffusion --length 512 --needles passkey --answer-length 8 --cells 8 --batch-size 4 --device cpu \
    --json > "$RUNS/bench_twin_niah.json"
 
 # 4. Attention of SmolLM2's last 64 queries in (4k) and beyond (12k) its window, direct and scaled
@@ -49,9 +49,9 @@ $L bench ppl results/llada_tiny --length 2k --chunk 64 --mc 8 --repeats 3 --devi
 
 # 6. Attention of the diffusion twin's answer positions at every sampler step (passkey at depth 50 %), in its window
 #    (T = 128), at 4T without scaling and at 4T with the law's λ for 512
-$L attention toy:diffusion --length 128 --niah-depth 50 --needles passkey --answer-length 8 --during-denoising \
+$L attention longllada_theory/data/twins/v1/diffusion --length 128 --niah-depth 50 --needles passkey --answer-length 8 --during-denoising \
    --device cpu --output "$RUNS/denoising_twin_128_direct.jsonl"
-$L attention toy:diffusion --length 512 --niah-depth 50 --needles passkey --answer-length 8 --during-denoising \
+$L attention longllada_theory/data/twins/v1/diffusion --length 512 --niah-depth 50 --needles passkey --answer-length 8 --during-denoising \
    --device cpu --output "$RUNS/denoising_twin_512_direct.jsonl"
-$L attention toy:diffusion --length 512 --niah-depth 50 --needles passkey --answer-length 8 --during-denoising \
+$L attention longllada_theory/data/twins/v1/diffusion --length 512 --niah-depth 50 --needles passkey --answer-length 8 --during-denoising \
    --device cpu --target 512 --output "$RUNS/denoising_twin_512_longllada512.jsonl"
