@@ -392,9 +392,9 @@ def summarise(per_seed: dict[int, dict], t: int, settings: ReportSettings, corpu
 
 
 def _ntk_row(rows: list[dict]) -> dict:
-    """One breakdown row over the seeds: each seed's breakdowns and ratios, the mean ratio, and the curves (geometric
-    mean perplexity, pooled retrieval) over the seeds that measured each length — a seed stops measuring a quantity
-    after it has broken down."""
+    """One breakdown row over the seeds: each seed's curves, breakdowns and ratios, the mean ratio, and the curves
+    (geometric mean perplexity, pooled retrieval) over the seeds that measured each length — a seed stops measuring a
+    quantity after it has broken down, so read the pooled curves beside each seed's."""
     first = max(rows, key=lambda r: len(r["lengths"]))
     ratios = [r["ppl_ratio"] for r in rows]
     hit_ratios = [r["retrieval_ratio"] for r in rows]
@@ -410,6 +410,8 @@ def _ntk_row(rows: list[dict]) -> dict:
         retrieval.append(_pooled(counts)["rate"] if counts else None)
     return {"method": first["method"], "target": first["target"], "scaling_factor": first["scaling_factor"],
             "predicted": first["predicted"], "lengths": first["lengths"], "ppl": ppl, "retrieval": retrieval,
+            "ppl_seeds": [r["ppl"] for r in rows],
+            "retrieval_seeds": [[None if v is None else round(v[0] / v[1], 4) for v in r["retrieval"]] for r in rows],
             "measured_ppl_breakdown": [r["measured_ppl_breakdown"] for r in rows],
             "measured_retrieval_breakdown": [r["measured_retrieval_breakdown"] for r in rows],
             "ppl_ratio": None if None in ratios else round(float(np.mean(ratios)), 3), "ppl_ratio_seeds": ratios,
@@ -482,7 +484,9 @@ def verdicts(report: dict) -> list[dict]:
             continue
         if twin == "ar":
             ratios = law["ppl_ratio_seeds"]
-            mean = "no breakdown within the grid in a seed" if law["ppl_ratio"] is None else f"{law['ppl_ratio']:.2f}"
+            unbroken = sum(r is None for r in ratios)
+            mean = (f"no breakdown up to {report['settings']['grid_end']:g}T in {unbroken} of {len(ratios)} seeds"
+                    if law["ppl_ratio"] is None else f"{law['ppl_ratio']:.2f}")
             rows.append({"twin": twin, "phenomenon": "3 scaling law",
                          "target": "AR with the law's λ for 4T: measured / predicted breakdown length in [0.8, 1.25]",
                          "measured": f"{mean} (seeds {', '.join('–' if r is None else f'{r:.2f}' for r in ratios)}; "
@@ -565,16 +569,24 @@ def passkey_probe(loaded: LoadedModel, length: int, depth: float = 100.0, seed: 
 
 
 def answer_attention(loaded: LoadedModel, length: int, depth: float, prompts: int = 4) -> dict:
-    """Where a twin's answer looks in a passkey prompt of ``length`` tokens with the needle at ``depth`` % (the
-    attention probe on :func:`passkey_probe` prompts, mean over ``prompts`` of them): ``needle`` — the best head's
-    share on the needle (max over layers and heads of the mean over answer positions); ``within_T`` — the share
-    within T of each answer position (mean over layers, heads and positions); ``uniform`` — the needle's share
-    under uniform attention over the prompt."""
+    """Where a twin looks when it produces the passkey, in a prompt of ``length`` tokens with the needle at
+    ``depth`` % (the attention probe on :func:`passkey_probe` prompts, mean over ``prompts`` of them). The queries
+    are the positions that produce the answer: a diffusion twin's masked answer slots; for an AR twin, the answer is
+    teacher-forced and the queries are the positions that predict its five digits. ``needle`` — the best head's
+    share on the needle (max over layers and heads of the mean over the queries); ``within_T`` — the share within T
+    of each query (mean over layers, heads and queries); ``uniform`` — the needle's share under uniform attention."""
+    import re
+
     from ..measure.probe import instrumented_forward
 
     needle, local, uniform = [], [], []
     for seed in range(prompts):
         ids, queries, span = passkey_probe(loaded, length, depth=depth, seed=seed)
+        if loaded.kind != "diffusion":
+            key = re.search(r"\d{5}", loaded.tokenizer.decode(ids[span[0]:span[1]])).group()
+            answer = loaded.tokenizer.encode(f" {key}")
+            queries = list(range(len(ids), len(ids) + len(answer) - 1))
+            ids = ids + answer[:-1]
         stats = instrumented_forward(loaded, ids, queries=queries, needle=span, train_length=loaded.spec.train_length)
         needle.append(max(float(s.needle.mean(axis=1).max()) for s in stats.values()))
         local.append(float(np.mean([s.local.mean() for s in stats.values()])))
