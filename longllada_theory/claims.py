@@ -29,10 +29,17 @@ def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
     """One row per claim: ``claim``, ``paper``, ``measured here``, ``statistic``, ``criterion``, ``agrees``."""
     report = report or json.loads((TWINS_DIR / "report.json").read_text())
     t = report["train_length"]
-    twin = {kind: {int(k): v["ppl"] for k, v in report["ppl"][kind].items()} for kind in ("ar", "diffusion")}
+    twin = {kind: {int(k): v["ppl"] for k, v in report["ppl"][kind].items()} for kind in report["twins"]}
     direct = window_perplexity(load_results([runs / "ppl_smollm2_direct.jsonl"]).cells, 1024)["ppl"]
     scaled = window_perplexity(load_results([runs / "ppl_smollm2_longllada16k.jsonl"]).cells, 1024)["ppl"]
-    targets = {v["target"]: v for v in verdicts(report)}
+    targets = {(v["twin"], v["target"]): v for v in verdicts(report)}
+    diffusion = [kind for kind in report["twins"] if kind != "ar"]
+
+    def both(target: str) -> tuple[str, bool]:
+        """What the diffusion twins measured for ``target``, and whether both meet it."""
+        rows = [targets[kind, target] for kind in diffusion]
+        return "; ".join(f"{kind} twin {row['measured']}" for kind, row in zip(diffusion, rows)), all(
+            row["met"] for row in rows)
     rows = []
 
     smol_growth, ar_growth = direct[-1] / direct[7], twin["ar"][4 * t] / twin["ar"][t]
@@ -42,13 +49,13 @@ def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
                  "statistic": "paper: running mean; here: one window (SmolLM2: 1k tokens; twin: the last T)",
                  "criterion": "both AR models grow > 2×", "agrees": bool(smol_growth > 2 and ar_growth > 2)})
 
-    flat = targets["diffusion last-window perplexity at 4T ≤ 1.25× its value at T"]
+    flat, flat_met = both("diffusion last-window perplexity at 4T ≤ 1.25× its value at T")
     rows.append({"claim": "a diffusion LLM keeps a flat perplexity to 4× its training length",
                  "paper": _running_ratio("LLaDA-8B-Base", 4096),
-                 "measured here": f"diffusion twin 4T / T: {flat['measured']}",
+                 "measured here": f"4T / T, geometric mean over seeds: {flat}",
                  "statistic": "paper: running mean; here: the last T tokens (a stricter statistic: the running mean "
                               "includes the in-window part)",
-                 "criterion": "diffusion twin ≤ 1.25×", "agrees": bool(flat["met"])})
+                 "criterion": "both diffusion twins ≤ 1.25×", "agrees": bool(flat_met)})
 
     smol_niah = niah_grid(load_results([runs / "niah_smollm2_direct.jsonl"]).cells)
     beyond = max(float(smol_niah[c].max()) for c in smol_niah.columns if c > 8192)
@@ -62,35 +69,39 @@ def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
                  "criterion": "every depth ≤ 20", "agrees": bool(beyond <= 20 and twin_ar <= 0.2)})
 
     grid = reference_grid("LLaDA-8B-Base")
-    local = targets["diffusion ≥ 80 % with the needle within T of the question at 2T"]
-    far = targets["diffusion ≤ 30 % with the needle farther than 1.5T at 2T"]
+    local, local_met = both("diffusion ≥ 80 % with the needle within T of the question at 2T")
+    far, far_met = both("diffusion ≤ 30 % with the needle farther than 1.5T at 2T")
     rows.append({"claim": "a diffusion LLM retrieves only needles within about T of the question (local perception)",
                  "paper": f"LLaDA-8B-Base at 8k: depth ≥ 50 % → ≥ {grid.loc[50:, 8000].min():.0f}, depth ≤ 30 % → "
                           f"≤ {grid.loc[:30, 8000].max():.0f}",
-                 "measured here": f"diffusion twin at 2T: needle within T {local['measured']}, farther than 1.5T "
-                                  f"{far['measured']}",
-                 "statistic": "paper: score by depth; here: hit rate by the needle's distance from the question",
-                 "criterion": "≥ 80 % within T and ≤ 30 % beyond 1.5T", "agrees": bool(local["met"] and far["met"])})
+                 "measured here": f"at 2T, needle within T: {local}. Farther than 1.5T: {far}",
+                 "statistic": "paper: score by depth; here: hit rate by the needle's distance from the question, "
+                              "pooled over seeds (Wilson 95 %)",
+                 "criterion": "≥ 80 % within T and ≤ 30 % beyond 1.5T, both diffusion twins",
+                 "agrees": bool(local_met and far_met)})
 
-    law_ar = targets["AR with the law's λ for 4T: measured / predicted breakdown length in [0.7, 1.5]"]
+    law_ar = targets["ar", "AR with the law's λ for 4T: measured / predicted breakdown length in [0.8, 1.25]"]
+    law_ratios = next(r["ppl_ratio_seeds"] for r in report["ntk"]["ar"] if r["method"] == "longllada")
     rows.append({"claim": "the scaling law's λ extends an AR model's window",
                  "paper": "LLaMA3-8B with NTK factors 4 and 13 (the paper's Table 2)",
                  "measured here": f"SmolLM2 + law's λ for 16k: last window {scaled[-1]:.1f} against {direct[-1]:.0f} "
                                   f"direct; AR twin + law's λ for 4T: breakdown {law_ar['measured']}",
-                 "statistic": "perplexity of one window",
-                 "criterion": "SmolLM2 scaled within 2× of its 7–8k window at 15–16k, and the twin's breakdown within "
-                              "[0.7, 1.5] of the law's prediction",
-                 "agrees": bool(scaled[-1] < 2 * scaled[7] and law_ar["met"])})
+                 "statistic": "perplexity of one window; twin: each seed's breakdown / predicted length",
+                 "criterion": "SmolLM2 scaled within 2× of its 7–8k window at 15–16k, and the twin breaks down at no "
+                              "less than 0.8 × the law's prediction in every seed (none within the grid counts; the "
+                              "twins' verdict table asks for [0.8, 1.25])",
+                 "agrees": bool(scaled[-1] < 2 * scaled[7] and all(r is None or r >= 0.8 for r in law_ratios))})
 
-    law_diffusion = targets["diffusion with the law's λ for 4T retrieves ≥ 80 % at 4T"]
+    law_diffusion, law_diffusion_met = both("diffusion with the law's λ for 4T retrieves ≥ 80 % at 4T")
     ntk = figure6()
     best = max(ntk["overall_with_ntk"]["LLaDA-8B-Base"].items(), key=lambda kv: kv[1])
     rows.append({"claim": "the scaling law's λ extends a diffusion LLM's window (LongLLaDA)",
                  "paper": f"LLaDA-8B-Base overall NIAH {ntk['overall_direct']['LLaDA-8B-Base']:.1f} direct, "
                           f"{best[1]:.1f} with λ = {best[0]} (Figure 6)",
-                 "measured here": f"diffusion twin + law's λ for 4T at 4T: {law_diffusion['measured']}",
-                 "statistic": "paper: mean NIAH score over 2k–32k × depths; here: passkey hit rate at 4T",
-                 "criterion": "≥ 80 % at 4T", "agrees": bool(law_diffusion["met"])})
+                 "measured here": f"law's λ for 4T, at 4T: {law_diffusion}",
+                 "statistic": "paper: mean NIAH score over 2k–32k × depths; here: passkey hit rate at 4T, pooled over "
+                              "seeds (Wilson 95 %)",
+                 "criterion": "≥ 80 % at 4T, both diffusion twins", "agrees": bool(law_diffusion_met)})
 
     factors = [r for r in paper_factors_against_the_law() if r["model"] == "GSAI-ML/LLaDA-8B-Base"]
     rows.append({"claim": "LLaDA's NTK factors 4, 14, 31, 55 for 8k–32k come from the scaling law",

@@ -51,16 +51,19 @@ def smollm2_niah() -> list[str]:
 def twins() -> list[str]:
     report = json.loads((DATA / "twins" / "report.json").read_text())
     t = report["train_length"]
-    ppl = {kind: {int(n): v["ppl"] for n, v in report["ppl"][kind].items()} for kind in ("ar", "diffusion")}
+    ppl = {kind: {int(n): v for n, v in report["ppl"][kind].items()} for kind in report["twins"]}
     lengths = sorted(ppl["ar"])
     rows = ["| " + _row([f"{n // t}T" for n in lengths]), "|---|" + "---|" * len(lengths)]
-    rows += [_row([f"{kind} twin: last-window perplexity"] + [f"{ppl[kind][n]:.2f}" for n in lengths])
-             for kind in ("ar", "diffusion")]
-    rows += [_row([f"{kind} twin: passkey hit rate (all depths)"]
-                  + [f"{100 * np.mean(list(report['retrieval'][kind][str(n)].values())):.0f} %" for n in lengths])
-             for kind in ("ar", "diffusion")]
-    rows += ["", _row(["phenomenon", "target", "measured", "met"]), "|---|---|---|---|"]
-    return rows + [_row([v["phenomenon"], v["target"], v["measured"], "yes" if v["met"] else "**no**"])
+    rows += [_row([f"{kind} twin: last-window perplexity"] + [
+        f"{ppl[kind][n]['ppl']:.2f} (×/÷ {np.exp(2 * ppl[kind][n]['log_se']):.2f})" for n in lengths])
+        for kind in report["twins"]]
+    retrieval = {kind: {int(n): v for n, v in report["retrieval_all"][kind].items()} for kind in report["twins"]}
+    rows += [_row([f"{kind} twin: passkey hit rate (all depths)"] + [
+        f"{100 * retrieval[kind][n]['rate']:.0f} % [{100 * retrieval[kind][n]['low']:.0f}, "
+        f"{100 * retrieval[kind][n]['high']:.0f}]" if n in retrieval[kind] else "–" for n in lengths])
+        for kind in report["twins"]]
+    rows += ["", _row(["twin", "phenomenon", "target", "measured", "met"]), "|---|---|---|---|---|"]
+    return rows + [_row([v["twin"], v["phenomenon"], v["target"], v["measured"], "yes" if v["met"] else "**no**"])
                    for v in verdicts(report)]
 
 

@@ -119,11 +119,11 @@ def relative_perplexity_figure():
     series.append({"label": "SmolLM2-135M, per 1k window (here)", "end": smol["end"] / 8192,
                    "ppl": smol["ppl"] / smol["ppl"][7], "color": "#ff7f0e"})
     report = _twins_report()
-    for kind, color in (("ar", "#8c2d04"), ("diffusion", "#08519c")):
+    for kind, color in (("ar", "#8c2d04"), ("diffusion", "#08519c"), ("diffusion-scratch", "#2ca02c")):
         lengths = np.array([int(k) for k in report["ppl"][kind]])
         values = np.array([v["ppl"] for v in report["ppl"][kind].values()])
-        series.append({"label": f"{kind} twin, last T tokens (here)", "end": lengths / report["train_length"],
-                       "ppl": values / values[0], "color": color})
+        series.append({"label": f"{kind} twin, last T tokens, mean of {len(report['seeds'])} seeds (here)",
+                       "end": lengths / report["train_length"], "ppl": values / values[0], "color": color})
     fig = perplexity_figure(series, "Perplexity relative to its value at T, against context / T")
     ax = fig.axes[0]
     ax.set_xlabel("context length / training length")
@@ -209,67 +209,85 @@ def _twins_report() -> dict:
 
 
 def twins_perplexity_figure():
-    """Last-window perplexity against context length for the AR and diffusion twins (stored report)."""
+    """Last-window perplexity against context length for each twin: the geometric mean over seeds with ±2 standard
+    errors across seeds, and each seed's value (stored report)."""
     report = _twins_report()
     t = report["train_length"]
     series = []
-    for kind in ("ar", "diffusion"):
+    for kind in report["twins"]:
         lengths = [int(x) for x in report["ppl"][kind]]
         values = np.array([report["ppl"][kind][str(x)]["ppl"] for x in lengths])
         se = np.array([report["ppl"][kind][str(x)]["log_se"] for x in lengths])
-        series.append({"label": f"{kind} twin", "end": np.array(lengths), "ppl": values, "se": se,
-                       "color": COLORS[kind], "train_length": t})
+        series.append({"label": f"{kind} twin ({len(report['seeds'])} seeds, ±2 SE)", "end": np.array(lengths),
+                       "ppl": values, "se": se, "color": COLORS[kind], "train_length": t})
     fig = perplexity_figure(series, f"Twins: perplexity of the last T = {t} tokens against context length")
-    fig.axes[0].set_xscale("log", base=2)
+    ax = fig.axes[0]
+    for kind in report["twins"]:
+        for x, value in report["ppl"][kind].items():
+            ax.scatter([int(x)] * len(value["seeds"]), value["seeds"], s=9, color=COLORS[kind], alpha=0.6)
+    ax.set_xscale("log", base=2)
     return fig
 
 
 def twins_niah_figure():
-    """Passkey retrieval (hit rate × 100) by length × depth for the AR and diffusion twins (stored report)."""
+    """Passkey retrieval (hit rate × 100, pooled over seeds) by length × depth for each twin (stored report)."""
     import pandas as pd
 
     report = _twins_report()
     grids = []
-    for kind in ("ar", "diffusion"):
+    for kind in report["twins"]:
         table = pd.DataFrame({int(length): {float(d): 100 * v for d, v in by.items()}
                               for length, by in report["retrieval"][kind].items()}).sort_index()
-        grids.append((f"{kind} twin (T = {report['train_length']})", table))
+        grids.append((f"{kind} twin (T = {report['train_length']}, {len(report['seeds'])} seeds)", table))
     return niah_figure(grids)
 
 
 def twins_ntk_figure():
-    """Retrieval of each twin by length under each scaling method and target (stored report)."""
-    import pandas as pd
-    import seaborn as sns
-
+    """Each twin under each method's λ for 4T on the breakdown grid, one line per seed (a seed stops measuring a
+    quantity once it has broken down): last-window perplexity relative to its value at T and retrieval, with each
+    method's own predicted length (vertical lines) and the thresholds (1.5×, 50 %)."""
     plt = style()
     report = _twins_report()
-    lengths = report["breakdown_lengths"]
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.4))
-    for ax, kind in zip(axes, ("ar", "diffusion")):
-        rows = {}
-        for row in report["ntk"][kind]:
+    fig, axes = plt.subplots(2, len(report["twins"]), figsize=(5 * len(report["twins"]), 7), sharex=True,
+                             squeeze=False)
+    styles = {"direct": "-", "longllada": "--", "diffusion-aware": ":"}
+    for column, kind in enumerate(report["twins"]):
+        top, bottom = axes[0, column], axes[1, column]
+        for i, row in enumerate(report["ntk"][kind]):
+            color, ls = f"C{i}", styles.get(row["method"], "-")
             label = ("direct" if row["method"] == "direct" else
                      f"{row['method']} → {format_length(row['target'])} (λ {row['scaling_factor']:.3g})")
-            rows[label] = [100 * (v or 0) for v in row["retrieval"]]
-        table = pd.DataFrame(rows, index=[format_length(x) for x in lengths]).T
-        sns.heatmap(table, ax=ax, vmin=0, vmax=100, cmap="RdYlGn", annot=True, fmt=".0f", annot_kws={"fontsize": 7},
-                    cbar=kind == "diffusion")
-        ax.set_title(f"{kind} twin: passkey retrieval (%) with NTK scaling", fontsize=10)
-        ax.set_xlabel("context length")
+            for seed, (ppl, hits) in enumerate(zip(row["ppl_seeds"], row["retrieval_seeds"])):
+                x = row["lengths"][:len(ppl)]
+                ppl = np.array([np.nan if v is None else v for v in ppl], dtype=float)
+                hits = np.array([np.nan if v is None else 100 * v for v in hits], dtype=float)
+                top.plot(x, ppl / ppl[0], ls=ls, color=color, lw=1.2, label=label if seed == 0 else None)
+                bottom.plot(x, hits, ls=ls, color=color, lw=1.2, marker=".")
+            for ax in (top, bottom):
+                ax.axvline(row["predicted"], color=color, lw=0.8, alpha=0.6)
+        top.axhline(1.5, color="black", lw=0.8, ls="--")
+        bottom.axhline(50, color="black", lw=0.8, ls="--")
+        top.set_yscale("log")
+        top.yaxis.set_major_formatter(ScalarFormatter())
+        top.yaxis.set_minor_formatter(ScalarFormatter())
+        top.set_title(f"{kind} twin (one line per seed)", fontsize=10)
+        top.set_ylabel("last-window perplexity / at T")
+        bottom.set_ylabel("passkey retrieval (%)")
+        bottom.set_xlabel("context length (vertical lines: predicted lengths)")
+        top.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 def twins_methods_figure():
-    """Each scaling method's plan for 4T on both twins (stored ``toy methods`` run): last-window perplexity at 4T with
-    ±2 standard errors, and passkey retrieval at 4T with Wilson 95 % intervals."""
+    """Each scaling method's plan for 4T on the twins of seed 0 (stored ``toy methods`` run): last-window perplexity
+    at 4T with ±2 standard errors, and passkey retrieval at 4T with Wilson 95 % intervals."""
     plt = style()
-    path = DATA / "twins" / "methods.json"
+    path = DATA / "twins" / "v1" / "methods.json"
     document = json.loads(path.read_text())
     methods = list(dict.fromkeys(row["method"] for row in document["rows"]))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    for offset, kind in ((-0.18, "ar"), (0.18, "diffusion")):
+    for offset, kind in ((-0.2, "ar"), (0.0, "diffusion"), (0.2, "diffusion-scratch")):
         rows = {row["method"]: row for row in document["rows"] if row["kind"] == kind}
         x = np.arange(len(methods)) + offset
         ppl = np.array([rows[m]["ppl_at_target"]["ppl"] for m in methods])

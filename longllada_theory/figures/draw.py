@@ -10,7 +10,8 @@ import numpy as np
 
 from ..lengths import format_length
 
-COLORS = {"causal": "#d62728", "bidirectional": "#1f77b4", "ar": "#d62728", "diffusion": "#1f77b4"}
+COLORS = {"causal": "#d62728", "bidirectional": "#1f77b4", "ar": "#d62728", "diffusion": "#1f77b4",
+          "diffusion-scratch": "#2ca02c"}
 
 
 def style():
