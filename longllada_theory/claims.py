@@ -5,6 +5,7 @@ whether the measurement meets it — computed from the reference data, the store
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,13 @@ def _running_ratio(model: str, train_length: int) -> str:
     return f"{model} at {ends[-1]} / at {train_length}: {values[-1] / np.interp(train_length, ends, values):.2f}×"
 
 
+def _diffusion_twins(targets: dict, twins: list[str], target: str) -> tuple[str, bool]:
+    """What every diffusion twin measured for ``target`` (verdicts keyed by twin and target), and whether all meet
+    it."""
+    rows = [(kind, targets[kind, target]) for kind in twins if kind != "ar"]
+    return "; ".join(f"{kind} twin {row['measured']}" for kind, row in rows), all(row["met"] for _, row in rows)
+
+
 def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
     """One row per claim: ``claim``, ``paper``, ``measured here``, ``statistic``, ``criterion``, ``agrees``."""
     report = report or json.loads((TWINS_DIR / "report.json").read_text())
@@ -33,13 +41,7 @@ def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
     direct = window_perplexity(load_results([runs / "ppl_smollm2_direct.jsonl"]).cells, 1024)["ppl"]
     scaled = window_perplexity(load_results([runs / "ppl_smollm2_longllada16k.jsonl"]).cells, 1024)["ppl"]
     targets = {(v["twin"], v["target"]): v for v in verdicts(report)}
-    diffusion = [kind for kind in report["twins"] if kind != "ar"]
-
-    def both(target: str) -> tuple[str, bool]:
-        """What the diffusion twins measured for ``target``, and whether both meet it."""
-        rows = [targets[kind, target] for kind in diffusion]
-        return "; ".join(f"{kind} twin {row['measured']}" for kind, row in zip(diffusion, rows)), all(
-            row["met"] for row in rows)
+    both = partial(_diffusion_twins, targets, report["twins"])  # target → (what they measured, all meet it)
     rows = []
 
     smol_growth, ar_growth = direct[-1] / direct[7], twin["ar"][4 * t] / twin["ar"][t]

@@ -109,7 +109,7 @@ def scaling_methods() -> list[str]:
         inside, beyond = (r for r in table if r["run"] == label)
         rows.append(_row([label, f"{inside['ppl']:.2f}", f"{beyond['ppl']:.2f}",
                           f"{beyond['ratio']:.3f} ± {beyond['log_ratio_se']:.3f}"]))
-    twins_table = methods_table(json.loads((DATA / "twins" / "methods.json").read_text()))
+    twins_table = methods_table(json.loads((DATA / "twins" / "v1" / "methods.json").read_text()))
     columns = ["twin", "method", "factor", "ppl at 512", "retrieval %"]
     rows += ["", _row(columns), "|---" * len(columns) + "|"]
     return rows + [_row([r[c] for c in columns]) for r in twins_table]

@@ -26,7 +26,7 @@ def test_target_patches_rope_parameters_and_the_loaded_model_agrees(tmp_path):
 def test_rope_scale_and_kind_override(tmp_path):
     folder = tiny_twin(tmp_path / "twin", "ar")
     loaded = load_model(str(folder), rope_scale=4.0, kind="diffusion", device="cpu")
-    assert loaded.plan.new_rope_theta == 40000.0 and loaded.kind == "diffusion"
+    assert loaded.plan.new_rope_theta == 4.0 * 500.0 and loaded.kind == "diffusion"  # the twins' base is 500
     assert loaded.settings()["scaling"]["scaling_factor"] == 4.0
 
 

@@ -287,7 +287,8 @@ def twins_methods_figure():
     document = json.loads(path.read_text())
     methods = list(dict.fromkeys(row["method"] for row in document["rows"]))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    for offset, kind in ((-0.2, "ar"), (0.0, "diffusion"), (0.2, "diffusion-scratch")):
+    kinds = list(dict.fromkeys(row["kind"] for row in document["rows"]))
+    for offset, kind in zip(np.linspace(-0.2, 0.2, len(kinds)) if len(kinds) > 1 else [0.0], kinds):
         rows = {row["method"]: row for row in document["rows"] if row["kind"] == kind}
         x = np.arange(len(methods)) + offset
         ppl = np.array([rows[m]["ppl_at_target"]["ppl"] for m in methods])

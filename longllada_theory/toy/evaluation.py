@@ -366,8 +366,8 @@ def summarise(per_seed: dict[int, dict], t: int, settings: ReportSettings, corpu
     reports = [per_seed[seed] for seed in seeds]
     first = reports[0]
     report: dict = {"train_length": t, "seeds": seeds, "twins": list(TWINS),
-                    "lengths": [int(m * t) for m in settings.multiples], "settings": asdict(settings),
-                    "corpus": corpus}
+                    "lengths": [int(m * t) for m in settings.multiples], "breakdown_lengths": settings.grid(t),
+                    "settings": asdict(settings), "corpus": corpus}
     report["ppl"] = {twin: {length: _mean_log([r["ppl"][twin][length]["ppl"] for r in reports])
                             for length in first["ppl"][twin]} for twin in TWINS}
     report["retrieval"] = {twin: {length: {depth: _pooled([r["retrieval"][twin][length][depth] for r in reports])
