@@ -201,12 +201,12 @@ class TwinBench:
                 raise LongLLaDAError(f"twin checkpoint {folder} is missing; regenerate it with `longllada toy train`")
             self._models[key] = load_model(str(folder), device="cpu", rope_scale=factor,
                                            target=target if factor is None else None, method=method or "longllada")
-            self._models[key].twin = twin
         return self._models[key]
 
     def _path(self, loaded: LoadedModel, protocol: str) -> Path:
         scaling = "direct" if loaded.plan is None else f"{loaded.plan.method}-{loaded.plan.scaling_factor:.6g}"
-        return self.work / f"{protocol}_{loaded.twin}_{scaling}.jsonl"
+        twin = Path(loaded.name).name  # the twin's folder, which names it
+        return self.work / f"{protocol}_{twin}_{scaling}.jsonl"
 
     def window_ppl(self, loaded: LoadedModel, length: int, segments: int | None = None) -> tuple[float, float]:
         """Perplexity of the last window at context ``length`` (see :class:`LastWindowPerplexity`), pooled over the
