@@ -13,7 +13,8 @@ from longllada_theory.measure.texts import load_corpus
 from longllada_theory.models.tokenizers import ByteTokenizer
 from longllada_theory.toy.data import ANSWER_LENGTH, MASK_ID, training_batch
 from longllada_theory.toy.model import TwinShape
-from longllada_theory.toy.train import TWINS, Recipe, Stage, diffusion_loss, learning_rate, train_stage
+from longllada_theory.toy.train import (TWINS, Recipe, Stage, answer_only_rows, ar_loss, diffusion_loss, learning_rate,
+                                       loss_weights, train_stage)
 
 from helpers import tiny_twin
 
@@ -98,24 +99,37 @@ def test_the_twins_rope_geometry_is_llada_like():
         assert abs(spec.extrapolation_bound / spec.train_length - llada.extrapolation_bound / llada.train_length) < 0.05
 
 
-def test_answer_only_rows_carry_the_whole_weight_of_an_ar_row():
-    """With uniform logits every masked token costs log V; rows that mask only their answer spread the row's whole
-    weight over it, so the loss is exactly log V — the same value the AR loss gives."""
-    import random
-
+def test_every_objective_weighs_each_token_alike_and_costs_log_v_under_uniform_logits():
+    """The same rows count only their answer for every twin of a seed, each answer token weighs the same in both
+    losses, and with uniform logits both losses are exactly log V (answer-only rows) or log V in expectation (random
+    masks): neither objective gets more signal from the passkey than the other."""
     vocab = 258
 
     class Uniform(torch.nn.Module):
-        config = type("C", (), {"logits_shift": 0})()
+        def __init__(self, shift):
+            super().__init__()
+            self.config = type("C", (), {"logits_shift": shift})()
 
         def forward(self, input_ids):
             return type("O", (), {"logits": torch.zeros(*input_ids.shape, vocab)})()
 
-    batch, answers = training_batch(seed=1, step=0, batch_size=4, length=96, passkey_share=1.0)
-    stage = Stage("d", "diffusion", 1, answer_only_share=1.0, answer_weight=10.0)
-    loss = diffusion_loss(Uniform(), torch.from_numpy(batch), answers, stage, torch.Generator().manual_seed(0),
-                          random.Random(0))
-    assert loss.item() == pytest.approx(np.log(vocab), rel=1e-6)
+    batch, answers = training_batch(seed=1, step=0, batch_size=8, length=96, passkey_share=1.0)
+    batch = torch.from_numpy(batch)
+    ar, diffusion = Stage("a", "ar", 1, seed=3), Stage("d", "diffusion", 1, seed=3)
+    only = answer_only_rows(ar, 0, answers)
+    assert only == answer_only_rows(diffusion, 0, answers) and 0 < sum(only) < len(only)
+    weights = loss_weights(batch.shape, answers, 10.0, only)
+    for row, answer in enumerate(answers):
+        assert weights[row, answer].tolist() == [10.0] * len(answer)
+        assert weights[row].sum().item() == (10.0 * len(answer) if only[row] else 10.0 * len(answer) + 96 - len(answer))
+    assert ar_loss(Uniform(1), batch, weights).item() == pytest.approx(np.log(vocab), rel=1e-6)
+    everything_answer_only = [True] * len(answers)
+    exact = diffusion_loss(Uniform(0), batch, loss_weights(batch.shape, answers, 10.0, everything_answer_only),
+                           everything_answer_only, answers, torch.Generator().manual_seed(0))
+    assert exact.item() == pytest.approx(np.log(vocab), rel=1e-6)
+    draws = [diffusion_loss(Uniform(1), batch, weights, only, answers, torch.Generator().manual_seed(k)).item()
+             for k in range(400)]
+    assert np.mean(draws) == pytest.approx(np.log(vocab), abs=4 * np.std(draws) / np.sqrt(len(draws)))
 
 
 def test_a_diffusion_twin_from_scratch_predicts_in_place_and_one_adapted_from_ar_keeps_the_shift(tmp_path):

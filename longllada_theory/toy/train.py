@@ -12,12 +12,14 @@ hyperparameters — only the objective, and where a twin starts, differ:
 * ``diffusion-scratch`` (LLaDA's recipe): ``diffusion-scratch-base`` from scratch with the masked-diffusion loss, then
   ``diffusion-scratch`` continuing it; logits shift 0, as LLaDA.
 
-Both objectives weight the passkey answer's tokens by ``answer_weight`` and are normalised by the same total weight,
-so they are the same weighted mean per token in expectation. LLaDA's masked-diffusion loss (arXiv 2502.09992, eq. 3):
-per row t ~ U(ε, 1), each token masked with probability t, cross-entropy on masked tokens weighted by 1/t. One
-difference is the point of the objective and named: a share ``answer_only_share`` of a diffusion twin's passkey rows
-masks exactly the answer slots the evaluation masks (as LLaDA's SFT never masks the prompt); an AR twin always
-predicts its answer from the whole prompt.
+Both objectives see the same rows and give every token the same weight (:func:`loss_weights`): 1 for text,
+``answer_weight`` for each passkey answer token, and in a share ``answer_only_share`` of the passkey rows — the same
+rows for every twin of a seed — only the answer counts (SFT-style: the prompt is context, not target; LLaDA's SFT never
+masks the prompt, an AR SFT computes no loss on it). Each loss is normalised by the total weight of the positions it
+can predict, so under uniform logits both are exactly log V per token (in expectation for the Monte-Carlo masks).
+LLaDA's masked-diffusion loss (arXiv 2502.09992, eq. 3): per row t ~ U(ε, 1), each token masked with probability t,
+cross-entropy on masked tokens weighted by 1/t — E[mask/t] = 1, so its expected weight per token is the AR loss's; an
+answer-only row masks exactly the answer slots the evaluation masks (probability 1, weight 1).
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ class Stage:
     batch_size: int = 16
     seed: int = 0
     passkey_share: float = 0.75
-    answer_only_share: float = 0.5   # diffusion: share of passkey rows that mask only the answer
-    answer_weight: float = 10.0      # weight of the passkey answer tokens in either loss
+    answer_only_share: float = 0.5   # share of passkey rows whose loss is on the answer alone (every objective)
+    answer_weight: float = 10.0      # weight of each passkey answer token in either loss
     weight_decay: float = 0.0
 
 
@@ -60,7 +62,7 @@ TWINS = {"ar": "ar", "diffusion": "diffusion", "diffusion-scratch": "diffusion-s
 @dataclass(frozen=True)
 class Recipe:
     shape: TwinShape = field(default_factory=TwinShape)
-    seeds: tuple[int, ...] = (0, 1, 2)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     base_steps: int = 5000
     final_steps: int = 1500
     final_lr: float = 1.5e-3
@@ -84,49 +86,61 @@ def learning_rate(stage: Stage, step: int) -> float:
     return stage.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def answer_weights(shape, answers, answer_weight: float):
-    """Per-token weights [rows, length]: 1, and ``answer_weight`` on each row's passkey answer."""
+def answer_only_rows(stage: Stage, step: int, answers) -> list[bool]:
+    """Which passkey rows of a step count only their answer: a pure function of (seed, step), so every twin trained
+    on the same batches gets the same rows."""
+    rng = random.Random(f"{stage.seed}:{step}:answer-only")
+    return [bool(answer) and rng.random() < stage.answer_only_share for answer in answers]
+
+
+def loss_weights(shape, answers, answer_weight: float, only_answer=()):
+    """Per-token weights [rows, length], the same for every objective: 1 for text, ``answer_weight`` on each row's
+    passkey answer, and 0 on the text of the rows in ``only_answer`` (their loss is on the answer alone)."""
     import torch
 
     weights = torch.ones(shape)
     for row, answer in enumerate(answers):
+        if row < len(only_answer) and only_answer[row]:
+            weights[row] = 0.0
         weights[row, answer] = answer_weight
     return weights
 
 
-def ar_loss(model, batch, answers=(), answer_weight: float = 1.0):
-    """Next-token cross-entropy over every position; passkey answer tokens weighted by ``answer_weight``."""
+def ar_loss(model, batch, weights):
+    """Next-token cross-entropy, weighted per token (:func:`loss_weights`), normalised by the total weight of the
+    predicted positions 1 … L−1."""
     import torch.nn.functional as F
 
     logits = model(input_ids=batch).logits[:, :-1]
     losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="none")
-    weights = answer_weights(batch.shape, answers, answer_weight)[:, 1:].to(losses.device)
-    return (losses * weights.reshape(-1)).sum() / weights.sum()
+    w = weights[:, 1:].to(losses.device).reshape(-1)
+    return (losses * w).sum() / w.sum()
 
 
-def diffusion_loss(model, batch, answers, stage: Stage, generator, rng: random.Random):
-    """LLaDA's masked-diffusion loss (see module docstring) with the model's logits shift, normalised by the total
-    token weight, as :func:`ar_loss`."""
+def diffusion_loss(model, batch, weights, only_answer, answers, generator):
+    """LLaDA's masked-diffusion loss (see module docstring) with the model's logits shift, weighted per token as
+    :func:`ar_loss` and normalised by the total weight of the positions it can predict; rows in ``only_answer`` mask
+    exactly their answer."""
     import torch
     import torch.nn.functional as F
 
     shift = int(getattr(model.config, "logits_shift", 0) or 0)
     rows, length = batch.shape
-    tokens = answer_weights(batch.shape, answers, stage.answer_weight).to(batch.device)
+    weights = weights.to(batch.device)
     t = EPSILON + (1 - EPSILON) * torch.rand(rows, 1, generator=generator, device=batch.device)
     masked = torch.rand(rows, length, generator=generator, device=batch.device) < t
-    weight = tokens / t
+    scale = (1 / t).expand(rows, length).clone()
     for row, answer in enumerate(answers):
-        if answer and rng.random() < stage.answer_only_share:
+        if only_answer[row]:
             masked[row] = False
             masked[row, answer] = True
-            weight[row] = tokens[row].sum() / len(answer)  # the row's whole weight, spread over its answer
+            scale[row] = 1.0  # masked with probability 1
     masked[:, :shift] = False  # with a logits shift, the first positions have no logits that predict them
     inputs = torch.where(masked, torch.full_like(batch, MASK_ID), batch)
     logits = model(input_ids=inputs).logits[:, :length - shift]
-    targets, mask, w = batch[:, shift:], masked[:, shift:], weight[:, shift:]
+    targets, mask, w = batch[:, shift:], masked[:, shift:], (weights * scale)[:, shift:]
     losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
-    return (losses.view(rows, -1) * mask * w).sum() / tokens.sum()
+    return (losses.view(rows, -1) * mask * w).sum() / weights[:, shift:].sum()
 
 
 def passkey_hit_rate(model, length: int, samples: int = 30, seed: int = 12345, device: str = "cpu") -> float:
@@ -170,11 +184,13 @@ def training_step(model, optimizer, stage: Stage, step: int, length: int, device
     batch = torch.from_numpy(batch).to(device)
     for group in optimizer.param_groups:
         group["lr"] = learning_rate(stage, step)
+    only_answer = answer_only_rows(stage, step, answers)
+    weights = loss_weights(batch.shape, answers, stage.answer_weight, only_answer)
     if stage.kind == "ar":
-        loss = ar_loss(model, batch, answers, stage.answer_weight)
+        loss = ar_loss(model, batch, weights)
     else:
         generator = torch.Generator(device=device).manual_seed(stage.seed * 1_000_003 + step)
-        loss = diffusion_loss(model, batch, answers, stage, generator, random.Random(f"{stage.seed}:{step}:mask"))
+        loss = diffusion_loss(model, batch, weights, only_answer, answers, generator)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
