@@ -1,7 +1,8 @@
 """Write longllada_theory/data/transformers_configs.json: for every model type transformers knows, what its config
 class adds to a config.json when the file leaves something out — the aliases of its ``attribute_map`` and the class
-defaults of the keys a RoPE spec reads, the model type of its text sub-config, per-layer-type head dimensions — and
-which heads transformers registers for it (a masked-LM head without a causal-LM one marks an encoder).
+defaults of the keys a RoPE spec reads, the model type of its text sub-config, per-layer-type head dimensions, whether
+it ignores a file's legacy ``rope_theta`` — and which heads transformers registers for it (a masked-LM head without a
+causal-LM one marks an encoder).
 
 `longllada scale` reads configs without importing transformers (which imports torch and takes seconds), so it
 carries this table; `tests/test_rope_architectures.py` checks the table and the reader against transformers' own
@@ -46,6 +47,18 @@ def _head_dim_is_derived(config_class, data: dict) -> bool:
     return doubled != data.get("head_dim")
 
 
+def _ignores_legacy_rope(config_class, data: dict) -> bool:
+    """Whether a class with RoPE leaves a file's legacy ``rope_theta`` unread (MiMo-V2-Flash's takes its per-layer
+    bases from its own defaults whatever the file says)."""
+    if not data.get("rope_parameters"):
+        return False
+    try:
+        built = config_class(rope_theta=12345.0)
+    except Exception:
+        return False
+    return "12345" not in json.dumps(getattr(built, "rope_parameters", None), default=str)
+
+
 def entry(model_type: str, config_class, heads: dict[str, set[str]]) -> dict:
     from longllada_theory.models.reading import READ_KEYS
 
@@ -67,6 +80,8 @@ def entry(model_type: str, config_class, heads: dict[str, set[str]]) -> dict:
     dims = _layer_head_dims(text)
     if dims:
         row["layer_head_dims"] = dims
+    if _ignores_legacy_rope(config_class, data):
+        row["ignores_legacy_rope"] = True
     return row
 
 

@@ -43,14 +43,17 @@ def test_readme_opens_with_the_two_setup_commands_and_ci_runs_the_test_one():
     assert test_command.strip() in (ROOT / ".ci" / "run").read_text()
 
 
-def test_readme_scale_table_is_what_the_command_prints(capsys):
+def test_readme_command_outputs_are_what_the_commands_print(capsys):
+    """Every block of the README between ``<!-- output of: longllada ARGS -->`` and ``<!-- end of output -->`` is what
+    that command prints now."""
     from longllada_theory.cli import main
 
-    text = (ROOT / "README.md").read_text()
-    table = text.split("<!-- scale-table:start -->\n")[1].split("\n<!-- scale-table:end -->")[0]
-    assert main(["scale", "llada", "llama3", "--target", "16k,32k", "--method", "longllada", "--method",
-                 "diffusion-aware", "--method", "ntk-aware", "--markdown"]) == 0
-    assert capsys.readouterr().out.strip() == table.strip()
+    blocks = re.findall(r"<!-- output of: longllada (.+?) -->\n(.*?)\n<!-- end of output -->",
+                        (ROOT / "README.md").read_text(), flags=re.S)
+    assert len(blocks) >= 2
+    for arguments, shown in blocks:
+        assert main(arguments.split()) == 0
+        assert capsys.readouterr().out.strip() == shown.strip(), arguments
 
 
 def test_readme_result_tables_are_what_the_stored_runs_give():

@@ -4,13 +4,16 @@ configs only (no torch import).
 Schema of a scale document (one per model)::
 
     {"model", "model_type", "head_dim", "rotary_dim", "rope_theta", "train_length", "attention",
-     "config_family", "critical_dimension", "extrapolation_bound", "existing_scaling", "provenance",
-     "plans": [{"target", "method", "scaling_factor", "new_rope_theta", "rope_parameters",
-                "attention_factor", "needed", "reaches", "config_change"}]}
+     "config_family", "critical_dimension", "extrapolation_bound",          # the pre-training RoPE
+     "effective": {"scaled", "window", "critical_dimension", "extrapolation_bound"},  # with the model's scaling
+     "existing_scaling", "layers", "notes", "provenance", "reach",
+     "plans": [{"target", "method", "reading", "default", "scaling_factor", "new_rope_theta", "rope_parameters",
+                "attention_factor", "needed", "applicable", "reaches", "reaches_read", "config_change", "note"}]}
 
-``reaches`` is the extrapolation bound after scaling by the law's reading (``null`` for position-scaling methods,
-which do not change the base); ``config_change`` is the exact edit to the model's config.json (``null`` where the
-model's code cannot express the method, e.g. YaRN in LLaDA's remote code).
+``reading`` is ``compose`` or ``replace`` for a model that already has a RoPE scaling (None otherwise; ``default``
+marks the one the measuring commands apply); ``reaches`` is how far the plan reaches by its method's own reading
+(``reaches_read``: causal, or bidirectional for the diffusion-aware law); ``config_change`` is the exact edit to the
+model's config.json (``null`` where the model's code cannot express the method, e.g. YaRN in LLaDA's remote code).
 """
 
 from __future__ import annotations
@@ -19,25 +22,39 @@ import argparse
 import json
 
 from ..errors import LongLLaDAError
+from ..files import parse_json, read_text
 from ..lengths import format_length, parse_length
 from ..models.presets import PRESETS
 from ..models.spec import RopeSpec, load_spec
 from ..theory.scaling import METHODS, ScalingPlan, check_method
-from .commands import add_json_option, add_spec_options, command, console, lengths_option, print_json
+from ..values import MAX_ITEMS, Real
+from .commands import (
+    add_json_option,
+    add_reading_option,
+    add_spec_options,
+    command,
+    console,
+    lengths_option,
+    print_json,
+)
 
 
 def _finite(x: float) -> float | None:
     return None if x == float("inf") else float(x)
 
 
-def plan_document(spec: RopeSpec, plan: ScalingPlan, pairs: bool = False) -> dict:
-    """One plan as JSON: its factor, RoPE parameters, how far it reaches, the exact config change."""
+def plan_document(spec: RopeSpec, plan: ScalingPlan, pairs: bool = False, default: bool = True) -> dict:
+    """One plan as JSON: its factor, RoPE parameters, how far it reaches (by its method's own reading), the exact
+    config change, which reading it is (compose / replace, for a model that already has a scaling) and whether it is
+    the one a command applies by default."""
     from ..models.pairs import pair_rows
     from ..models.patching import config_change
 
-    document = {"target": plan.target, "method": plan.method, "scaling_factor": plan.scaling_factor,
-                "new_rope_theta": plan.new_rope_theta, "rope_parameters": plan.rope_parameters,
-                "attention_factor": plan.attention_factor, "needed": plan.needed, "reaches": _finite(plan.reaches()),
+    document = {"target": plan.target, "method": plan.method, "reading": plan.reading, "default": default,
+                "scaling_factor": plan.scaling_factor, "new_rope_theta": plan.new_rope_theta,
+                "rope_parameters": plan.rope_parameters, "attention_factor": plan.attention_factor,
+                "needed": plan.needed, "applicable": plan.applicable, "reaches": _finite(plan.reaches()),
+                "reaches_read": plan.attention,
                 "config_change": config_change(spec, plan), "note": plan.note}
     if plan.pair_factors is not None:
         document["pair_factors"] = list(plan.pair_factors)
@@ -46,12 +63,20 @@ def plan_document(spec: RopeSpec, plan: ScalingPlan, pairs: bool = False) -> dic
     return document
 
 
-def plans_for(spec: RopeSpec, targets: list[int], methods: list[str], factors: str | None = None) -> list[ScalingPlan]:
-    """The plans of every method for every target, and a LongRoPE plan with the given factors."""
-    plans = [spec.plan(target, method) for target in targets for method in methods]
+def plans_for(spec: RopeSpec, targets: list[int], methods: list[str], factors: str | None = None,
+              reading: str | None = None) -> list[tuple[ScalingPlan, bool]]:
+    """(plan, is the default reading) for every method and target — both readings for a model that already has a
+    RoPE scaling, unless ``reading`` picks one — and a LongRoPE plan with the given factors."""
+    plans = []
+    for target in targets:
+        for method in methods:
+            if reading is None:
+                plans += [(plan, k == 0) for k, plan in enumerate(spec.plans(target, method))]
+            else:
+                plans.append((spec.plan(target, method, reading), True))
     if factors:
         values = read_factors(factors, spec)
-        plans += [spec.plan_with_factors(target, values) for target in targets]
+        plans += [(spec.plan_with_factors(target, values), True) for target in targets]
     return plans
 
 
@@ -65,26 +90,48 @@ def read_factors(source: str, spec: RopeSpec) -> list[float]:
     if source == "longdllm":
         model = spec.name if spec.name in ("apple/DiffuCoder-7B-Instruct",) else "GSAI-ML/LLaDA-8B-Instruct"
         return list(longdllm_factors(model)["factors"])
-    if Path(source).is_file():
-        data = json.loads(Path(source).read_text(encoding="utf-8"))
+    if Path(source).exists():
+        data = parse_json(read_text(source, "factors file"), source)
         data = data.get("factors", data.get("long_factor")) if isinstance(data, dict) else data
     else:
         data = source.split(",")
     try:
-        return [float(x) for x in data]
-    except (TypeError, ValueError):
-        raise LongLLaDAError(f"factors {source!r}: expected longdllm, a JSON list of numbers or a file holding one, "
-                             "or a comma-separated list", parameters=("factors",)) from None
+        return [Real(0, above=True)(x) for x in data][:MAX_ITEMS + 1]
+    except (TypeError, LongLLaDAError):
+        raise LongLLaDAError(f"factors {str(source)[:60]!r}: expected longdllm, a JSON list of positive finite numbers "
+                             "or a file holding one, or a comma-separated list", parameters=("factors",)) from None
 
 
 def scale_document(spec: RopeSpec, targets: list[int], methods: list[str], pairs: bool = False,
-                   factors: str | None = None) -> dict:
+                   factors: str | None = None, reading: str | None = None) -> dict:
     return {**spec.to_dict(), "reach": _finite(spec.reach),
-            "plans": [plan_document(spec, plan, pairs) for plan in plans_for(spec, targets, methods, factors)]}
+            "plans": [plan_document(spec, plan, pairs, default)
+                      for plan, default in plans_for(spec, targets, methods, factors, reading)]}
 
 
-def _fmt(x: float) -> str:
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "∞"
     return f"{x:.4g}" if abs(x) < 1e6 else f"{x:.4e}"
+
+
+def _length(x: float | None) -> str:
+    return "∞" if x is None else f"{x:.0f}"
+
+
+def rope_summary(doc: dict) -> str:
+    """The theory on the pre-training RoPE and, for a model with a scaling, on its effective RoPE."""
+    text = (f"d = {doc['rotary_dim']}, rope_theta = {doc['rope_theta']:g}, T_train = {doc['train_length']} "
+            f"({doc['attention']}), critical dimension {doc['critical_dimension']} of {doc['rotary_dim']}, "
+            f"extrapolation bound {_length(doc['extrapolation_bound'])} tokens")
+    effective = doc["effective"]
+    if effective["scaled"]:
+        scaling = doc["existing_scaling"]
+        factor = scaling.get("factor", effective["window"] / doc["train_length"])
+        text += (f"; with its {scaling['rope_type']} scaling ×{factor:g}"
+                 f" (window {effective['window']}): effective critical dimension {effective['critical_dimension']}, "
+                 f"effective bound {_length(effective['extrapolation_bound'])} tokens")
+    return text
 
 
 def scale_tables(documents: list[dict]):
@@ -92,14 +139,12 @@ def scale_tables(documents: list[dict]):
 
     tables = []
     for doc in documents:
-        title = (f"{doc['model']} — d = {doc['rotary_dim']}, rope_theta = {doc['rope_theta']:g}, "
-                 f"T_train = {doc['train_length']} ({doc['attention']}), critical dimension "
-                 f"{doc['critical_dimension']} of {doc['rotary_dim']}, extrapolation bound "
-                 f"{doc['extrapolation_bound']:.0f} tokens")
+        title = f"{doc['model']} — {rope_summary(doc)}"
         caption = f"T_train: {doc['provenance']['train_length']}; attention: {doc['provenance']['attention']}"
-        if doc["existing_scaling"]:
-            caption += (f"\nthe model already uses RoPE scaling {json.dumps(doc['existing_scaling'])} "
-                        f"(reaches {doc['reach']})")
+        if doc["effective"]["scaled"]:
+            caption += (f"\nthe model already uses RoPE scaling {json.dumps(doc['existing_scaling'])}. compose: keep "
+                        "it and change on top of it what the method changes; replace: drop it and plan from the "
+                        "pre-training RoPE. * = the reading the measuring commands apply (--reading to choose)")
         if doc.get("layer_type"):
             others = "; ".join(f"{o['layer_type']}: d {o['rotary_dim']}, rope_theta {o['rope_theta']:g}, "
                                f"{o['rope_type']}" for o in doc["other_settings"])
@@ -108,16 +153,21 @@ def scale_tables(documents: list[dict]):
             caption += f"\nnote: {note}"
         for plan in doc["plans"]:
             if plan["note"]:
-                caption += f"\n{format_length(plan['target'])} {plan['method']}: {plan['note']}"
+                caption += f"\n{format_length(plan['target'])} {plan['method']} ({plan['reading'] or 'plan'}): " \
+                           f"{plan['note']}"
         table = Table(title=title, caption=caption, caption_justify="left")
-        for column, justify in (("target", "right"), ("method", "left"), ("λ / s", "right"),
-                                ("new rope_theta", "right"), ("reaches", "right"), ("config change", "left")):
+        readings = doc["effective"]["scaled"]
+        columns = [("target", "right"), ("method", "left")] + ([("reading", "left")] if readings else []) + [
+            ("λ / s", "right"), ("new rope_theta", "right"), ("reaches", "right"), ("config change", "left")]
+        for column, justify in columns:
             table.add_column(column, justify=justify, overflow="fold")
         for plan in doc["plans"]:
             change = plan["config_change"]
-            table.add_row(format_length(plan["target"]), plan["method"], _fmt(plan["scaling_factor"]),
+            reading = [f"{plan['reading'] or ''}{' *' if plan['default'] else ''}"] if readings else []
+            table.add_row(format_length(plan["target"]), plan["method"], *reading, _fmt(plan["scaling_factor"]),
                           _fmt(plan["new_rope_theta"]),
-                          "∞" if plan["reaches"] is None else f"{plan['reaches']:.0f}",
+                          _length(plan["reaches"]) + (" (bidir.)" if plan["reaches_read"] == "bidirectional" else ""),
+                          "not applicable (see note)" if not plan["applicable"] else
                           "no change needed" if not plan["needed"] else
                           ("not expressible in this model's config" if change is None else json.dumps(change)))
         tables.append(table)
@@ -125,15 +175,19 @@ def scale_tables(documents: list[dict]):
 
 
 def scale_markdown(documents: list[dict]) -> str:
-    """One markdown table for all models (for READMEs and papers)."""
-    lines = ["| model | d | rope_theta | T_train | d_crit | bound | target | method | λ / s | new rope_theta |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    """One markdown table for all models (for READMEs and papers); a reading column where a model has a scaling."""
+    readings = any(doc["effective"]["scaled"] for doc in documents)
+    header = "| model | d | rope_theta | T_train | d_crit | bound | target | method |" + (
+        " reading |" if readings else "")
+    lines = [header + " λ / s | new rope_theta |", "|---" * (header.count("|") + 1) + "|"]
     for doc in documents:
         for plan in doc["plans"]:
+            reading = f" {plan['reading'] or '—'}{' *' if plan['default'] and plan['reading'] else ''} |" \
+                if readings else ""
             lines.append(f"| {doc['model']} | {doc['rotary_dim']} | {doc['rope_theta']:g} | "
                          f"{format_length(doc['train_length'])} | {doc['critical_dimension']} | "
-                         f"{doc['extrapolation_bound']:.0f} | {format_length(plan['target'])} | {plan['method']} | "
-                         f"{_fmt(plan['scaling_factor'])} | {plan['new_rope_theta']:.6g} |")
+                         f"{_length(doc['extrapolation_bound'])} | {format_length(plan['target'])} | {plan['method']} |"
+                         f"{reading} {_fmt(plan['scaling_factor'])} | {plan['new_rope_theta']:.6g} |")
     return "\n".join(lines)
 
 
@@ -147,35 +201,40 @@ def explain_document(spec: RopeSpec, plan: ScalingPlan | None = None) -> dict:
 
 
 def explain_table(doc: dict):
+    """One row per pair, in columns narrow enough for a 100-column terminal (the JSON has every field, θ_i too)."""
     from rich.table import Table
 
     plan = doc.get("plan")
-    title = (f"{doc['model']}: RoPE pairs (d = {doc['rotary_dim']}, rope_theta = {doc['rope_theta']:g}, "
-             f"T_train = {doc['train_length']}, critical dimension {doc['critical_dimension']})")
+    title = f"{doc['model']}: RoPE pairs — {rope_summary(doc)}"
     if plan:
-        title += f" and {plan['method']} for {format_length(plan['target'])}"
-    caption = ("coverage: share of the pair's circle that training showed (causal: Δ ∈ [0, T); bidirectional: "
-               "Δ ∈ (−T, T)); first unseen: the first distance whose angle training never showed (— = never)")
+        title += f"; {plan['method']} for {format_length(plan['target'])}" + (
+            f" ({plan['reading']} reading: after and unseen judged against the RoPE it starts from)"
+            if plan["reading"] else "")
+    scaled = doc["effective"]["scaled"]
+    caption = ("cov. c / b: share of the pair's circle pre-training showed (causal: Δ ∈ [0, T); bidirectional: "
+               "Δ ∈ (−T, T)); a pair whose circle was not shown whole meets unseen angles from |Δ| = T on")
+    if scaled:
+        caption += "; eff. /W: its period with the model's scaling over the window W it was scaled to"
     if plan:
-        caption += ("; after: the scaled pair at the target — its factor θ/θ′, its period, whether it completes a "
-                    "turn within the target, and whether it meets angles training never showed (causal / bidir.)")
+        caption += ("; factor θ/θ′ and period after over T′: the pair at the target; ≤T′: completes a turn within "
+                    "it; unseen: meets angles training never showed (c causal, b bidirectional)")
     table = Table(title=title, caption=caption, caption_justify="left")
-    columns = ["pair", "θ_i", "period", "period / T", "causal", "bidirectional", "first unseen (causal)",
-               "first unseen (bidir.)"]
+    columns = ["pair", "period", "/T", "cov. c", "cov. b"] + (["eff. /W"] if scaled else [])
     if plan:
-        columns += ["factor", "period after", "turn within T′", "unseen (causal)", "unseen (bidir.)"]
+        columns += ["factor", "after /T′", "≤T′", "unseen"]
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True, min_width=len(column))
     for p in doc["pairs"]:
         style = "bold red" if p["beyond_critical"] and p["pair"] == doc["critical_dimension"] // 2 else None
-        row = [str(p["pair"]), f"{p['theta']:.3e}", f"{p['period']:.4g}", f"{p['period_over_train_length']:.3g}",
-               f"{p['coverage_causal']:.3f}", f"{p['coverage_bidirectional']:.3f}",
-               "—" if p["first_unseen_causal"] is None else f"{p['first_unseen_causal']:.0f}",
-               "—" if p["first_unseen_bidirectional"] is None else f"{p['first_unseen_bidirectional']:.0f}"]
+        row = [str(p["pair"]), f"{p['period']:.3g}", f"{p['period_over_train_length']:.2g}",
+               f"{p['coverage_causal']:.2f}", f"{p['coverage_bidirectional']:.2f}"]
+        if scaled:
+            row.append(f"{p['effective_period_over_window']:.2g}")
         if plan:
-            row += [f"{p['factor']:.3g}", f"{p['period_after']:.4g}", "yes" if p["completes_turn_within_target"]
-                    else "no", "yes" if p["unseen_at_target_causal"] else "no",
-                    "yes" if p["unseen_at_target_bidirectional"] else "no"]
+            unseen = "+".join(k for k, key in (("c", "unseen_at_target_causal"),
+                                               ("b", "unseen_at_target_bidirectional")) if p[key]) or "—"
+            row += [f"{p['factor']:.3g}", f"{p['period_after'] / plan['target']:.2g}",
+                    "yes" if p["completes_turn_within_target"] else "no", unseen]
         table.add_row(*row, style=style)
     return table
 
@@ -190,6 +249,7 @@ def _scale_arguments(parser: argparse.ArgumentParser) -> None:
                                           "searched factors), a JSON file, or a comma-separated list")
     parser.add_argument("--pairs", action="store_true", help="add each plan's per-pair table (JSON: a pairs list)")
     parser.add_argument("--all-presets", action="store_true", help="add every built-in preset to the models")
+    add_reading_option(parser, "(default: both, the default marked)")
     add_json_option(parser, "print one JSON document instead of tables")
     parser.add_argument("--markdown", action="store_true", help="print one markdown table instead")
     add_spec_options(parser)
@@ -211,7 +271,7 @@ def run_scale(args: argparse.Namespace) -> int:
     if not models:
         raise LongLLaDAError("name at least one model (preset, config.json, folder or hub id), or pass --all-presets")
     documents = [scale_document(load_spec(m, train_length, args.attention), targets, methods, args.pairs,
-                                args.factors) for m in models]
+                                args.factors, args.reading) for m in models]
     if args.json:
         print_json(documents[0] if len(documents) == 1 else {"models": documents})
     elif args.markdown:
@@ -234,6 +294,7 @@ def _explain_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"the scaling method with --target: {', '.join(METHODS)}, or longrope with --factors "
                              "(default: longllada)")
     parser.add_argument("--factors", help="per-pair LongRoPE factors: longdllm, a JSON file, or a comma list")
+    add_reading_option(parser)
     add_json_option(parser, "print one JSON document instead of a table")
     add_spec_options(parser)
 
@@ -252,12 +313,12 @@ def run_explain(args: argparse.Namespace) -> int:
     if args.target:
         target = parse_length(args.target, "--target")
         if args.factors:
-            plan = plans_for(spec, [target], [], args.factors)[0]
+            plan = plans_for(spec, [target], [], args.factors)[0][0]
         else:
             check_method(args.method)
-            plan = spec.plan(target, args.method)
-    elif args.factors or args.method != "longllada":
-        raise LongLLaDAError("--method and --factors need a --target length")
+            plan = spec.plan(target, args.method, args.reading)
+    elif args.factors or args.method != "longllada" or args.reading:
+        raise LongLLaDAError("--method, --reading and --factors need a --target length")
     document = explain_document(spec, plan)
     if args.json:
         print_json(document)

@@ -164,3 +164,33 @@ def pair_factors_figure(model: str = "GSAI-ML/LLaDA-8B-Instruct", methods: tuple
                  fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def scaled_model_figure(model: str = "meta-llama/Llama-3.1-8B", target: int = 262144, method: str = "longllada"):
+    """A model that already has a RoPE scaling: the period of each pair in its pre-training RoPE and in its effective
+    RoPE (the scaling included), and after the plan of ``method`` for ``target`` in both readings — composed on the
+    scaling and replacing it — against T, the window W the scaling was made for and the target; each reading's own
+    critical pair (the one whose period it brings to the target) is ringed."""
+    plt = style()
+    spec = load_spec(model)
+    pairs = np.arange(spec.rotary_dim // 2)
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    ax.plot(pairs, spec.periods(), color="#7f7f7f", lw=1.5, label="pre-training RoPE")
+    ax.plot(pairs, spec.effective_periods(), color="black", lw=2,
+            label=f"effective RoPE ({spec.rope_type} ×{spec.existing_scaling.get('factor', 1):g})")
+    for reading, color in (("compose", COLORS["bidirectional"]), ("replace", COLORS["causal"])):
+        plan = spec.plan(target, method, reading)
+        periods = 2 * math.pi / plan.inverse_frequencies(at_length=target)
+        pair = plan.critical_pair()
+        ax.plot(pairs, periods, color=color, lw=1.5, ls="--",
+                label=f"{method} {reading}: λ = {plan.scaling_factor:.3g}, critical pair {pair}")
+        ax.scatter([pair], [periods[pair]], s=60, facecolors="none", edgecolors=color, lw=1.5)
+    for length, name, ls in ((spec.train_length, "T", ":"), (spec.window, "W", "-."), (target, "T′", "--")):
+        ax.axhline(length, color="grey", lw=0.9, ls=ls, label=f"{name} = {format_length(length)}")
+    ax.set_yscale("log")
+    ax.set_xlabel("RoPE pair i")
+    ax.set_ylabel("period (tokens)")
+    ax.set_title(f"{spec.name}: plans for {format_length(target)} on an already-scaled RoPE", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig

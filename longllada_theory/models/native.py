@@ -98,14 +98,12 @@ def llada_tensors(name: str, tensor, raw: dict) -> Tensors:
 
 
 def dream_config(raw: dict) -> tuple[str, dict]:
-    """Dream's config → ("qwen2", Qwen2Config keyword arguments): Qwen2's keys, bidirectional attention."""
-    scaling = raw.get("rope_scaling")
-    if scaling not in (None, {}) and (scaling.get("rope_type") or scaling.get("type")) not in (None, "default"):
-        raise LongLLaDAError(f"Dream config rope_scaling {scaling} cannot be loaded natively yet; pass "
-                             "trust_remote_code to run the model's own code", parameters=("trust_remote_code",))
+    """Dream's config → ("qwen2", Qwen2Config keyword arguments): Qwen2's keys, bidirectional attention. Its
+    ``rope_scaling`` is read as Dream's rotary embedding reads it (a copy of transformers 4.4x's LLaMA one, which
+    takes every RoPE type of ``ROPE_INIT_FUNCTIONS``)."""
     keys = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
             "num_key_value_heads", "hidden_act", "max_position_embeddings", "rms_norm_eps", "tie_word_embeddings",
-            "rope_theta", "pad_token_id", "bos_token_id", "eos_token_id", "attention_dropout")
+            "rope_theta", "rope_scaling", "pad_token_id", "bos_token_id", "eos_token_id", "attention_dropout")
     kwargs = {k: raw[k] for k in keys if raw.get(k) is not None}
     kwargs["head_dim"] = int(raw["hidden_size"]) // int(raw["num_attention_heads"])  # Dream ignores a head_dim key
     kwargs["use_sliding_window"] = False  # Dream's attention never slides

@@ -8,6 +8,7 @@ Config families (see :mod:`longllada_theory.spec`): ``rope_parameters`` (transfo
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -46,15 +47,16 @@ def patch_config(config, plan: ScalingPlan, layer_type: str | None = None):
         else:
             config.rope_parameters = merged_parameters(params, plan)
         return config
-    if hasattr(config, "rope_scaling") and plan.rope_type != "default":
-        config.rope_theta = plan.new_rope_theta
-        config.rope_scaling = {k: v for k, v in merged_parameters(config.rope_scaling, plan).items()
-                               if k != "rope_theta"}
-        return config
     if hasattr(config, "rope_theta"):
-        if plan.rope_type != "default":
-            raise LongLLaDAError(f"{type(config).__name__} has only rope_theta; method {plan.method!r} needs "
-                                 "rope_parameters (use longllada, diffusion-aware or ntk-aware)")
+        existing = getattr(config, "rope_scaling", None)
+        own = SimpleNamespace(existing_scaling={k: v for k, v in (existing or {}).items() if k != "type"},
+                              class_default_scaled=True)  # a built config is never refilled: be explicit
+        scaling = _legacy_scaling(existing, plan, own)
+        if scaling is not False:
+            if not hasattr(config, "rope_scaling"):
+                raise LongLLaDAError(f"{type(config).__name__} has only rope_theta; method {plan.method!r} needs "
+                                     "rope_parameters (use longllada, diffusion-aware or ntk-aware)")
+            config.rope_scaling = scaling
         config.rope_theta = plan.new_rope_theta
         return config
     raise LongLLaDAError(f"{type(config).__name__} has neither rope_parameters nor rope_theta; cannot apply RoPE "
@@ -63,37 +65,99 @@ def patch_config(config, plan: ScalingPlan, layer_type: str | None = None):
 
 def config_change(spec, plan: ScalingPlan) -> dict | None:
     """The exact change a plan makes to the model's ``config.json``, as a nested dict to deep-merge into it (see
-    :func:`patch_config_dict`): the whole RoPE block where it changes, every key the plan does not own kept, the
-    other layer types' settings kept, inside the language sub-config where the RoPE sits. None where nothing
-    changes, or where the format cannot express the plan (LLaDA's remote code knows only ``rope_theta``; the package
-    applies other plans when it loads LLaDA natively)."""
+    :func:`patch_config_dict`), inside the language sub-config where the RoPE sits. Every place the file keeps RoPE
+    keys is rewritten, so that code reading either one sees the plan: ``rope_parameters`` (transformers ≥ 5; per layer
+    type, the other types kept) and the top-level ``rope_theta`` / ``rope_scaling`` that transformers 4.x and remote
+    code written for it read — a legacy file gets legacy keys, which both majors read. Keys no scaling type owns
+    (``partial_rotary_factor``, ``mrope_section``, …) are kept; a plan that replaces a scaling drops the old type's
+    keys. None where nothing changes, or where the format cannot express the plan (LLaDA's remote code knows only
+    ``rope_theta``; the package applies other plans when it loads LLaDA natively)."""
     if not plan.needed:
         return None
     if spec.config_family == "llada":
         return {"rope_theta": plan.new_rope_theta} if plan.rope_type == "default" else None
-    rope = copy.deepcopy(spec.config_rope)
-    if spec.config_family == "rope_parameters":
-        params = rope.get("rope_parameters") or {}
-        if spec.layer_type:
-            params = {**params, spec.layer_type: merged_parameters(params.get(spec.layer_type), plan)}
-        else:
-            params = merged_parameters(params, plan)
-        change = {"rope_parameters": params}
-    else:
-        change = {"rope_theta": plan.new_rope_theta}
-        scaling = rope.get("rope_scaling") if isinstance(rope.get("rope_scaling"), dict) else None
-        if plan.rope_type != "default":
-            change["rope_scaling"] = {k: v for k, v in merged_parameters(scaling, plan).items() if k != "rope_theta"}
+    rope, change = copy.deepcopy(spec.config_rope), {}
+    if spec.config_family == "rope_parameters" or isinstance(rope.get("rope_parameters"), dict):
+        change["rope_parameters"] = _rope_parameters_block(spec, plan, rope.get("rope_parameters") or {})
+    if spec.config_family == "legacy" or spec.base_key in rope:
+        change[spec.base_key] = plan.new_rope_theta
+    if spec.config_family == "legacy" or "rope_scaling" in rope:
+        scaling = _legacy_scaling(rope.get("rope_scaling"), plan, spec)
+        if scaling is not False and spec.short_longrope_block and plan.rope_type == "longrope":
+            scaling, change["max_position_embeddings"] = _short_longrope(plan)
+        if scaling is not False:
+            change["rope_scaling"] = scaling
+    _explicit_attention_factor(change, spec, plan)
+    if plan.max_positions and plan.max_positions != spec.max_positions:
+        change["max_position_embeddings"] = plan.max_positions  # the window dynamic NTK grows from
+    derived = spec.provenance.get("head_dim", "").startswith(("hidden_size", "d_model"))
+    if plan.rope_type != "default" and derived and "qk_rope_head_dim" not in spec.provenance.get("rotary_dim", ""):
+        change["head_dim"] = spec.head_dim  # transformers' scaled RoPE types read config.head_dim (None in Mixtral's)
     for part in reversed([p for p in spec.config_part.split(".") if p]):
         change = {part: change}
     return change
 
 
+def _rope_parameters_block(spec, plan: ScalingPlan, params: dict) -> dict:
+    """``rope_parameters`` after the plan: per layer type (the target's merged, the others kept; built from the
+    class's per-layer defaults where the file has none), or one block."""
+    if spec.layer_type and not params:
+        params = {s["layer_type"]: {"rope_type": s["rope_type"], "rope_theta": s["rope_theta"], **s["parameters"]}
+                  for s in spec.other_settings}
+        params[spec.layer_type] = dict(spec.rope_parameters)
+    elif not params:
+        params = dict(spec.rope_parameters)
+    if spec.layer_type and all(isinstance(v, dict) for v in params.values()):
+        return {**params, spec.layer_type: merged_parameters(params.get(spec.layer_type), plan)}
+    return merged_parameters(params, plan)
+
+
+def _explicit_attention_factor(change: dict, spec, plan: ScalingPlan) -> None:
+    """A YaRN or LongRoPE block written with its attention factor explicit, so that no config class substitutes a
+    default of its own (DeepSeek-V4 sets 1.0 on its compressed layers)."""
+    if plan.rope_type not in ("yarn", "longrope"):
+        return
+    for name in ("rope_parameters", "rope_scaling"):
+        block = change.get(name)
+        if isinstance(block, dict) and isinstance(block.get(spec.layer_type), dict):
+            block = block[spec.layer_type]
+        if isinstance(block, dict) and block.get("rope_type") == plan.rope_type:
+            block.setdefault("attention_factor", plan.attention_factor)
+
+
+def _short_longrope(plan: ScalingPlan) -> tuple[dict, int]:
+    """Phi-3's longrope block (type and the two factor lists only) and the max_position_embeddings that gives the plan's
+    factor as transformers derives it: max_position_embeddings / original_max_position_embeddings."""
+    params = plan.parameters
+    block = {"type": "longrope", "short_factor": params["short_factor"], "long_factor": params["long_factor"]}
+    return block, int(round(float(params.get("factor", 1.0)) * int(params["original_max_position_embeddings"])))
+
+
+def _legacy_scaling(existing, plan: ScalingPlan, spec):
+    """The ``rope_scaling`` block after a plan (False: leave the file's as it is). A base change composed on the
+    model's scaling, and a base change on a model without a scaling type (or with MRoPE sections), leave it; a base
+    change that replaces a scaling leaves the keys no type owns, or null where none are left — but ``rope_type:
+    default`` where the config class would refill a null block with its own default scaling (gpt-oss's); otherwise the
+    plan's type and parameters over the keys no scaling type owns."""
+    existing = existing if isinstance(existing, dict) else {}
+    old_type = existing.get("rope_type", existing.get("type", "default"))
+    model_scaling = {k: v for k, v in (spec.existing_scaling or {}).items() if k != "rope_type"}
+    if plan.rope_type == old_type and plan.parameters == model_scaling:
+        return False
+    if plan.rope_type == "default":
+        if old_type in ("default", "mrope"):
+            return False
+        kept = {k: v for k, v in existing.items() if k not in SCALING_KEYS}
+        return {"rope_type": "default", **kept} if kept or spec.class_default_scaled else None
+    return {k: v for k, v in merged_parameters(existing, plan).items() if k != "rope_theta"}
+
+
 def deep_merge(base: dict, change: dict) -> dict:
-    """``base`` with ``change`` merged in, nested dicts key by key (a copy)."""
+    """``base`` with ``change`` merged in, nested dicts key by key (a copy); a RoPE block is replaced whole."""
     merged = copy.deepcopy(base)
     for key, value in change.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "rope_parameters":
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key not in ("rope_parameters",
+                                                                                          "rope_scaling"):
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)

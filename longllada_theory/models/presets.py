@@ -115,6 +115,13 @@ PRESETS: tuple[Preset, ...] = (
            _LLAMA_SOURCE.format("meta-llama/Meta-Llama-3-8B")),
     Preset("meta-llama/Meta-Llama-3-8B-Instruct", ("llama3-8b-instruct", "llama-3-8b-instruct"), _LLAMA3,
            _LLAMA_SOURCE.format("meta-llama/Meta-Llama-3-8B-Instruct")),
+    Preset("meta-llama/Llama-3.1-8B", ("llama3.1-8b", "llama-3.1-8b", "llama3.1"),
+           {**_LLAMA3, "max_position_embeddings": 131072,
+            "rope_scaling": {"factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                             "original_max_position_embeddings": 8192, "rope_type": "llama3"}},
+           "config.json of meta-llama/Llama-3.1-8B (a verbatim copy in ai-dynamo/aiconfigurator's model_configs); an "
+           "already-scaled model: llama3 RoPE scaling ×8 from its 8192-token pre-training to a 131072 window",
+           notes="already scaled (llama3 ×8): plans compose on its scaling or replace it"),
     Preset("meta-llama/Llama-2-7b-hf", ("llama2-7b", "llama-2-7b", "llama2"), _LLAMA2,
            "config.json of meta-llama/Llama-2-7b-hf (it has no rope_theta: LlamaConfig's default 10000 applies)"),
     Preset("Qwen/Qwen2.5-7B", ("qwen2.5-7b", "qwen2.5"), _QWEN25_7B,

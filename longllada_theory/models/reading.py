@@ -59,16 +59,36 @@ GENERIC_ALIASES = {"hidden_size": ("d_model", "n_embd"), "num_attention_heads": 
 IGNORED_KEYS: dict[str, tuple[str, ...]] = {"minimax_m3_vl_text": ("rotary_dim",)}
 
 #: legacy keys of models with a RoPE setting per layer type (transformers' ``convert_rope_params_to_dict`` of each):
-#: layer type → the key holding its base, and the layer types a legacy ``rope_scaling`` applies to
-LEGACY_LAYER_KEYS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
-    "gemma3_text": ({"full_attention": "rope_theta", "sliding_attention": "rope_local_base_freq"}, ("full_attention",)),
+#: layer type → the key holding its base, the layer types a legacy ``rope_scaling`` applies to, and defaults the class
+#: adds to a scaled layer's YaRN (DeepSeek-V4: no YaRN attention factor on its compressed layers)
+LEGACY_LAYER_KEYS: dict[str, tuple[dict[str, str], tuple[str, ...], dict]] = {
+    "gemma3_text": ({"full_attention": "rope_theta", "sliding_attention": "rope_local_base_freq"},
+                    ("full_attention",), {}),
     "gemma3n_text": ({"full_attention": "rope_theta", "sliding_attention": "rope_local_base_freq"},
-                     ("full_attention",)),
+                     ("full_attention",), {}),
     "modernbert": ({"full_attention": "global_rope_theta", "sliding_attention": "local_rope_theta"},
-                   ("full_attention", "sliding_attention")),
+                   ("full_attention", "sliding_attention"), {}),
     "modernbert-decoder": ({"full_attention": "global_rope_theta", "sliding_attention": "local_rope_theta"},
-                           ("full_attention", "sliding_attention")),
+                           ("full_attention", "sliding_attention"), {}),
+    "deepseek_v4": ({"main": "rope_theta", "compress": "compress_rope_theta"}, ("compress",),
+                    {"attention_factor": 1.0}),
 }
+
+#: the layer type a scaling targets where it is not the first of TARGET_LAYER_TYPES, with why
+TARGET_BY_MODEL_TYPE: dict[str, tuple[str, str]] = {
+    "deepseek_v4": ("compress", "DeepSeek-V4's main RoPE serves its sliding-window layers; its compressed layers "
+                                "attend over the whole context and carry the YaRN scaling"),
+}
+
+#: RoPE types a config class accepts where it refuses the others (its ``validate_rope``): Phi-3's takes default and
+#: longrope (a legacy "yarn" or "su" it renames to longrope); PhiMoE's longrope needs its own mscale keys
+ACCEPTED_ROPE_TYPES: dict[str, tuple[str, ...]] = {
+    "phi3": ("default", "longrope"), "phi4_multimodal": ("default", "longrope"), "phimoe": ("default",),
+}
+
+#: config classes whose transformers-4.x validation takes a longrope block of exactly ``type``, ``short_factor`` and
+#: ``long_factor``, the factor following from max_position_embeddings / original_max_position_embeddings (Phi-3)
+SHORT_LONGROPE_BLOCK = ("phi3", "phi4_multimodal")
 
 #: layer types whose RoPE a scaling targets, in order of preference (the global / main attention)
 TARGET_LAYER_TYPES = ("full_attention", "main", "global", "global_attention", "attention")
@@ -130,7 +150,22 @@ class ConfigView:
 
 #: sub-configs that hold a composite model's language model, in order of preference (searched recursively)
 LANGUAGE_PARTS = ("text_config", "thinker_config", "llm_config", "language_config", "vlm_config", "decoder_config",
-                  "global_config")
+                  "global_config", "decoder")
+
+ROPE_KEYS = ("rope_parameters", "rope_theta", "rope_scaling", "rotary_emb_base")
+
+
+def rope_towers(raw: dict, path: str = "") -> list[str]:
+    """The sub-configs of a config that carry RoPE keys of their own (vision / audio towers: their positions are
+    image patches or audio frames, not tokens)."""
+    found = []
+    for key, value in raw.items():
+        if isinstance(value, dict) and key not in LANGUAGE_PARTS and key not in ("rope_parameters", "rope_scaling"):
+            here = f"{path}.{key}" if path else key
+            if any(value.get(k) is not None for k in ROPE_KEYS):
+                found.append(here)
+            found += rope_towers(value, here)
+    return found
 
 
 def language_part(raw: dict, source: str) -> tuple[ConfigView, str]:
@@ -140,6 +175,8 @@ def language_part(raw: dict, source: str) -> tuple[ConfigView, str]:
     view = ConfigView.of(raw, source)
     for key in LANGUAGE_PARTS:
         sub = raw.get(key)
+        if sub is not None and not isinstance(sub, dict):
+            raise LongLLaDAError(f"{source}: {key} = {str(sub)[:40]!r} is not an object (a sub-config is expected)")
         if isinstance(sub, dict):
             if not sub.get("model_type") and key == "text_config" and view.row.get("text_config"):
                 sub = {**sub, "model_type": view.row["text_config"]}  # as the config class builds it
@@ -179,14 +216,20 @@ class RopeSetting:
                 "parameters": self.parameters}
 
 
+#: the largest whole number a config value may hold (sizes, lengths, counts): 2^40
+MAX_WHOLE = 1 << 40
+
+
 def _number(value: Any, key: str, source: str, kind: type = float) -> Any:
-    """A config value as a positive number, or a clear error naming the key and the file."""
+    """A config value as a positive number (a whole one at most :data:`MAX_WHOLE`), or a clear error naming the key
+    and the file."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise LongLLaDAError(f"{source}: {key} = {value!r} is not a number")
-    if kind is int and value != int(value):
-        raise LongLLaDAError(f"{source}: {key} = {value!r} is not a whole number")
+        raise LongLLaDAError(f"{source}: {key} = {str(value)[:40]!r} is not a number")
     if not value > 0 or value == float("inf"):
         raise LongLLaDAError(f"{source}: {key} = {value!r} must be a positive finite number")
+    if kind is int and (value > MAX_WHOLE or value != int(value)):
+        shown = f"{value:.4g}" if value > MAX_WHOLE else repr(value)
+        raise LongLLaDAError(f"{source}: {key} = {shown} is not a whole number up to {MAX_WHOLE}")
     return kind(value)
 
 
@@ -203,6 +246,7 @@ def _standard(params: dict) -> dict:
 #: numeric RoPE parameters and list-of-number ones, checked where they are read
 NUMERIC_PARAMETERS = ("factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "low_freq_factor",
                       "high_freq_factor", "attention_factor", "mscale", "mscale_all_dim", "partial_rotary_factor")
+WHOLE_PARAMETERS = ("original_max_position_embeddings",)
 LIST_PARAMETERS = ("short_factor", "long_factor", "mrope_section")
 
 
@@ -211,7 +255,7 @@ def _checked(params: dict[str | None, dict], view: ConfigView) -> dict[str | Non
     for values in params.values():
         for key, value in values.items():
             if key in NUMERIC_PARAMETERS and value is not None:
-                _number(value, f"rope parameter {key}", view.source)
+                _number(value, f"rope parameter {key}", view.source, int if key in WHOLE_PARAMETERS else float)
             if key in LIST_PARAMETERS and value is not None and (
                     not isinstance(value, list) or any(isinstance(x, bool) or not isinstance(x, (int, float))
                                                        for x in value)):
@@ -234,9 +278,11 @@ def _rope_parameters(view: ConfigView) -> tuple[dict[str | None, dict], str]:
     if not isinstance(params, dict) and view.model_type in LEGACY_LAYER_KEYS:
         return _legacy_per_layer(view), f"legacy RoPE keys of {view.source} (as {view.class_name} converts them)"
     legacy = any(view.in_file(k) for k in ("rope_theta", "rope_scaling", "rotary_emb_base"))
-    if not isinstance(params, dict) and not legacy:
+    if not isinstance(params, dict) and (not legacy or view.row.get("ignores_legacy_rope")):
         params, where = view.row.get("defaults", {}).get("rope_parameters"), f"default rope_parameters of " \
                                                                              f"{view.class_name}"
+        if legacy:
+            where += " (the class ignores the file's legacy rope_theta / rope_scaling)"
     if isinstance(params, dict) and params:
         if all(isinstance(v, dict) for v in params.values()):
             return {layer: _standard(p) for layer, p in params.items()}, where
@@ -247,6 +293,9 @@ def _rope_parameters(view: ConfigView) -> tuple[dict[str | None, dict], str]:
         theta, theta_where = view.lookup("rotary_emb_base")
     if theta is None and view.model_type in CODE_CONSTANTS:
         theta, theta_where = CODE_CONSTANTS[view.model_type]["rope_theta"], CODE_CONSTANTS[view.model_type]["source"]
+    default = view.row.get("defaults", {}).get("rope_parameters") or {}
+    if theta is None and isinstance(default.get("rope_theta"), (int, float)):  # e.g. MiniCPM3: no rope_theta key
+        theta, theta_where = default["rope_theta"], f"default rope_theta of {view.class_name}"
     remote = REMOTE_CODE_MODELS.get(view.model_type)
     if theta is None and remote:
         theta = remote["rope_theta"] * float(view.raw.get(remote["theta_ratio"]) or 1.0)
@@ -265,15 +314,18 @@ def _legacy_per_layer(view: ConfigView) -> dict[str, dict]:
     """Per-layer-type parameters from a legacy file (e.g. Gemma 3's ``rope_theta`` for full attention and
     ``rope_local_base_freq`` for sliding layers, ``rope_scaling`` on the full-attention ones), over the class
     defaults."""
-    keys, scaled = LEGACY_LAYER_KEYS[view.model_type]
+    keys, scaled, yarn_defaults = LEGACY_LAYER_KEYS[view.model_type]
     defaults = view.row.get("defaults", {}).get("rope_parameters") or {}
     out = {layer: dict(defaults.get(layer, {"rope_type": "default"})) for layer in keys}
     scaling = view.raw.get("rope_scaling") if isinstance(view.raw.get("rope_scaling"), dict) else {}
     for layer, key in keys.items():
-        if view.raw.get(key) is not None:
-            out[layer]["rope_theta"] = view.raw[key]
         if layer in scaled and scaling:
-            out[layer].update(scaling)
+            out[layer].update(_standard(scaling))
+            if out[layer]["rope_type"] == "yarn":
+                for name, value in yarn_defaults.items():
+                    out[layer].setdefault(name, value)
+        if view.raw.get(key) is not None:  # the layer's own base key wins over a base inside rope_scaling
+            out[layer]["rope_theta"] = view.raw[key]
     return {layer: _standard(p) for layer, p in out.items()}
 
 
@@ -358,8 +410,8 @@ def settings(view: ConfigView) -> list[RopeSetting]:
     if not by_layer:
         raise LongLLaDAError(f"{view.source} has no RoPE fields: looked for rope_parameters.rope_theta, rope_theta, "
                              "rotary_emb_base (and text_config); is this a RoPE model?")
-    order = sorted(by_layer, key=lambda lt: (lt not in TARGET_LAYER_TYPES,
-                                              TARGET_LAYER_TYPES.index(lt) if lt in TARGET_LAYER_TYPES else 0))
+    preferred = (TARGET_BY_MODEL_TYPE.get(view.model_type, ("",))[0], *TARGET_LAYER_TYPES)
+    order = sorted(by_layer, key=lambda lt: (lt not in preferred, preferred.index(lt) if lt in preferred else 0))
     out = []
     for layer_type in order:
         params = by_layer[layer_type]

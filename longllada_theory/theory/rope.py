@@ -88,6 +88,16 @@ def critical_dimension(rotary_dim, base, train_length) -> np.ndarray | int:
     return int(d_crit) if d_crit.ndim == 0 else d_crit
 
 
+def critical_pair_of(periods, length: float) -> int:
+    """The first pair whose period reaches ``length`` (len(periods) when none does): for default RoPE at the
+    training length T this is pair d_crit/2 (:func:`critical_dimension`, with the same rule at the boundary — a
+    period equal to T up to a relative ``INTEGER_TOLERANCE`` counts as reaching it); for any other list of periods
+    (a scaled RoPE, a searched per-pair one) it is the same definition applied to the periods the model turns by."""
+    periods = np.asarray(periods, dtype=float)
+    reached = np.flatnonzero(periods >= float(length) * (1 - INTEGER_TOLERANCE))
+    return int(reached[0]) if len(reached) else len(periods)
+
+
 def extrapolation_bound(rotary_dim, base, critical_dim) -> np.ndarray | float:
     """T_extra = 2π · b^(d_crit/d): the period of the first under-trained pair, the longest context the model
     reaches without meeting an angle it never saw (Liu et al. 2023, eq. 7).

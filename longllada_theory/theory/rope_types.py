@@ -50,8 +50,9 @@ def _linear(dim, base, params, max_positions, at_length):
 
 def _dynamic(dim, base, params, max_positions, at_length):
     """At initialisation the default θ; at a sequence length L beyond the model's window W the base becomes
-    b·(s·L/W − (s − 1))^(D/(D−2)) (transformers' ``_compute_dynamic_ntk_parameters``)."""
-    window = params.get("original_max_position_embeddings") or max_positions
+    b·(s·L/W − (s − 1))^(D/(D−2)) (transformers' ``_compute_dynamic_ntk_parameters``: W is max_position_embeddings,
+    in 4.x and 5.x alike; ``original_max_position_embeddings`` where no window is known)."""
+    window = max_positions or params.get("original_max_position_embeddings")
     if at_length is None or not window or at_length <= window:
         return default_angles(dim, base), 1.0
     s = _factor(params, max_positions)
@@ -71,7 +72,9 @@ def _yarn_attention_factor(factor: float, params: dict) -> float:
 
 def _yarn(dim, base, params, max_positions, at_length):
     factor = _factor(params, max_positions)
-    original = params["original_max_position_embeddings"]
+    original = params.get("original_max_position_embeddings") or max_positions
+    if not original:
+        raise LongLLaDAError("RoPE scaling 'yarn' needs original_max_position_embeddings (or max_position_embeddings)")
     beta_fast, beta_slow = params.get("beta_fast") or 32, params.get("beta_slow") or 1
 
     def correction(rotations: float) -> float:
@@ -109,11 +112,17 @@ def _llama3(dim, base, params, max_positions, at_length):
     original = params["original_max_position_embeddings"]
     wavelength = 2 * math.pi / theta
     scaled = np.where(wavelength > original / low, theta / factor, theta)
-    smooth = (original / wavelength - low) / (high - low)
-    blended = (1 - smooth) * scaled / factor + smooth * scaled
+    with np.errstate(divide="ignore", invalid="ignore"):  # low == high (Llama 4): no pair is blended
+        smooth = (original / wavelength - low) / (high - low)
+        blended = (1 - smooth) * scaled / factor + smooth * scaled
     medium = (wavelength >= original / high) & (wavelength <= original / low)
     return np.where(medium, blended, scaled), 1.0
 
+
+#: the parameters a RoPE type cannot do without (transformers raises a KeyError without them)
+REQUIRED_PARAMETERS = {"llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
+                       "longrope": ("short_factor", "long_factor", "original_max_position_embeddings"),
+                       "linear": ("factor",), "dynamic": ("factor",)}
 
 #: RoPE type → function (D, base, rope parameters, max_position_embeddings, sequence length or None)
 #: → (θ over D/2 pairs, attention factor). ``proportional`` is ``default`` with D the head dimension; the spec keeps
@@ -138,5 +147,9 @@ def rope_angles(rope_type: str, dim: int, base: float, params: dict | None = Non
     if rope_type not in ROPE_TYPES:
         raise LongLLaDAError(f"RoPE type {rope_type!r} is not one this package computes (known: "
                              f"{', '.join(ROPE_TYPES)})")
+    missing = [key for key in REQUIRED_PARAMETERS.get(rope_type, ()) if (params or {}).get(key) is None]
+    if missing:
+        raise LongLLaDAError(f"RoPE scaling {rope_type!r} needs {', '.join(missing)} (as transformers' "
+                             f"_compute_{rope_type}_parameters reads them)")
     theta, attention = ROPE_TYPES[rope_type](int(dim), float(base), dict(params or {}), max_positions, at_length)
     return theta[: (dim // 2 if pairs is None else pairs)], attention

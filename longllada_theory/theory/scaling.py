@@ -1,6 +1,6 @@
 """Scaling factors by method, and the RoPE parameters each one asks a model to use .
 
-Methods (one function each, in the registry :data:`METHODS`):
+Methods (one :class:`ScalingMethod` entry each, in the registry :data:`METHODS`):
 
 - ``longllada`` — the extrapolation scaling law (Liu et al. 2023, used by LongLLaDA, arXiv 2506.14429):
   λ = b⁻¹ · (T′/2π)^(d/d_crit), new rope_theta = λ·b.
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import LongLLaDAError
-from .rope import check_attention, check_rope, critical_dimension
-from .rope_types import rope_angles
+from .rope import check_attention, check_rope, critical_dimension, critical_pair_of
+from .rope_types import default_angles, rope_angles
 
 
 def _check_target(target) -> np.ndarray:
@@ -63,15 +63,17 @@ def diffusion_aware_factor(rotary_dim, base, train_length, target):
     return ntk_scaling_factor(rotary_dim, base, 2 * np.asarray(train_length, dtype=float), 2 * _check_target(target))
 
 
-def ntk_aware_factor(rotary_dim, train_length, target):
+def ntk_aware_factor(rotary_dim, train_length, target, pairs=None):
     """bloc97's NTK-aware factor: λ = max(1, (T′/T)^(d/(d−2))) — the lowest frequency is interpolated by T′/T,
-    the highest left alone."""
+    the highest left alone. Where only ``pairs`` of the d/2 pairs rotate (proportional RoPE), the slowest rotated
+    pair turns by b^(−2(n−1)/d), so λ = (T′/T)^(d/(2n−2))."""
     check_rope(rotary_dim, 2.0, train_length)
-    if np.any(np.asarray(rotary_dim) <= 2):
-        raise LongLLaDAError(f"NTK-aware scaling needs a rotary dimension above 2, got {rotary_dim}")
     d = np.asarray(rotary_dim, dtype=float)
+    slowest = d - 2 if pairs is None else 2 * np.asarray(pairs, dtype=float) - 2
+    if np.any(slowest <= 0):
+        raise LongLLaDAError(f"NTK-aware scaling needs a rotary dimension above 2, got {rotary_dim}")
     ratio = _check_target(target) / np.asarray(train_length, dtype=float)
-    return _scalar_or_array(np.maximum(1.0, ratio ** (d / (d - 2))))
+    return _scalar_or_array(np.maximum(1.0, ratio ** (d / slowest)))
 
 
 def interpolation_factor(train_length, target):
@@ -84,14 +86,20 @@ def interpolation_factor(train_length, target):
 class ScalingPlan:
     """What one method asks of a model to reach ``target`` tokens: a RoPE type and its parameters (transformers 5's
     ``rope_parameters``), from which the inverse frequencies follow (:mod:`.rope_types`, as transformers computes
-    them); per-pair methods carry their factors f_i (θ_i / f_i)."""
+    them); per-pair methods carry their factors f_i (θ_i / f_i).
+
+    A plan also remembers the RoPE that training fixed — the periods the model turned by while it was trained and the
+    length it was trained at — because that, not the new RoPE, decides which pairs are fully trained (the critical
+    dimension does not move when the RoPE changes after training). For a model without a RoPE scaling, and for a plan
+    that replaces a model's scaling, that is the pre-training RoPE (base ``rope_theta``, length ``train_length``);
+    for a plan composed on a model's scaling it is the model's effective RoPE at the window it was scaled to."""
 
     method: str
     target: int
     rotary_dim: int                 # D, the exponent's dimension (the rotary dimension but for proportional RoPE)
     rope_theta: float
     train_length: int
-    scaling_factor: float           # λ on the base, or s on positions
+    scaling_factor: float           # λ on the base, or s on positions, relative to the RoPE the plan starts from
     new_rope_theta: float
     rope_type: str = "default"
     attention_factor: float = 1.0
@@ -100,11 +108,19 @@ class ScalingPlan:
     pair_factors: tuple[float, ...] | None = None
     pairs: int | None = None        # rotated pairs, where fewer than D/2 (proportional RoPE)
     note: str = ""                  # how the plan relates to a scaling the model already has
+    max_positions: int | None = None  # the model's max_position_embeddings (a RoPE type may derive its factor from it)
+    reading: str | None = None      # "compose" (on the model's scaling) or "replace" (from pre-training); None: the
+    #                                 model has no scaling, so both readings are this plan
+    trained_periods: tuple[float, ...] | None = None  # the periods training fixed (None: the pre-training RoPE's)
+    trained_length: int | None = None                 # the length they were trained at (None: train_length)
+    applicable: bool = True         # False: the model's code cannot take this method (the note says why)
 
     @property
     def needed(self) -> bool:
-        """False when the model already reaches the target without any change (factor exactly 1)."""
-        return self.scaling_factor != 1.0
+        """Whether the plan changes the model: a factor other than 1, or the replace reading (which drops the model's
+        scaling even where the pre-training RoPE reaches the target unchanged); False for a plan the model's code
+        cannot take."""
+        return self.applicable and (self.scaling_factor != 1.0 or self.reading == "replace")
 
     @property
     def rope_parameters(self) -> dict:
@@ -116,51 +132,84 @@ class ScalingPlan:
         long forward; what loading checks), or at a sequence length (dynamic NTK's grown base, LongRoPE's long
         factors)."""
         theta, _ = rope_angles(self.rope_type, self.rotary_dim, self.new_rope_theta, self.rope_parameters, self.pairs,
-                               at_length=at_length)
+                               max_positions=self.max_positions, at_length=at_length)
         return theta
 
-    def reaches(self, attention: str = "causal") -> float:
-        """The longest context without an angle pre-training never showed, by the law's reading: the period, after
-        scaling, of the first pair that did not complete a turn within T (the critical dimension fixed by
-        pre-training), evaluated at the target length; ∞ when every rotated pair completes a turn.
+    def trained(self) -> tuple[np.ndarray, int]:
+        """(periods, length) of the RoPE training fixed (see the class docstring)."""
+        if self.trained_periods is not None:
+            return np.asarray(self.trained_periods, dtype=float), int(self.trained_length or self.train_length)
+        pairs = self.rotary_dim // 2 if self.pairs is None else self.pairs
+        return 2 * math.pi / default_angles(self.rotary_dim, self.rope_theta, pairs), int(self.train_length)
+
+    @property
+    def attention(self) -> str:
+        """The attention its method's law is read with (causal; bidirectional for the diffusion-aware law)."""
+        return METHODS[self.method].attention if self.method in METHODS else "causal"
+
+    def critical_pair(self, attention: str | None = None) -> int:
+        """The first pair training did not show a whole turn of: period ≥ T (causal), ≥ 2T (bidirectional: it saw
+        distances up to T on either side)."""
+        attention = attention or self.attention
+        check_attention(attention)
+        periods, length = self.trained()
+        return critical_pair_of(periods, (2 if attention == "bidirectional" else 1) * length)
+
+    def reaches(self, attention: str | None = None) -> float:
+        """The longest context without an angle training never showed, by the law's reading: the period, after
+        scaling, of the first pair that did not complete a turn in training (:meth:`critical_pair`), evaluated at
+        the target length; ∞ when every rotated pair completes a turn. Read with the method's own attention unless
+        ``attention`` is given.
 
         ``attention="bidirectional"`` reads it as UltraLLaDA's diffusion-aware law does (arXiv 2510.10481): a
         bidirectional model saw relative distances up to T on either side, a span of 2T, so the first pair that did
         not complete a turn within 2T decides, and a context L spans 2L — the reach is half that pair's period."""
-        check_attention(attention)
+        attention = attention or self.attention
         span = 2 if attention == "bidirectional" else 1
-        d_crit = int(critical_dimension(self.rotary_dim, self.rope_theta, span * self.train_length))
+        pair = self.critical_pair(attention)
         theta = self.inverse_frequencies(at_length=self.target)
-        if d_crit // 2 >= len(theta):
+        if pair >= len(theta):
             return float("inf")
-        return float(2 * math.pi / theta[d_crit // 2]) / span
+        return float(2 * math.pi / theta[pair]) / span
 
 
-def _base_change(method: str, formula: str, factor_fn: Callable[[int, float, int, int], float]):
-    def plan(rotary_dim: int, base: float, train_length: int, target: int, pairs: int | None = None) -> ScalingPlan:
-        lam = float(factor_fn(rotary_dim, base, train_length, target))
-        return ScalingPlan(method, int(target), int(rotary_dim), float(base), int(train_length), lam, lam * float(base),
-                           formula=formula, pairs=pairs)
-    return plan
+#: method → (D, base, T, T′, rotated pairs or None) → λ on the base (or s on positions)
+FactorFunction = Callable[[int, float, int, int, int | None], float]
 
 
-def _position_scaling(method: str, formula: str, parameters: Callable[[int, float, int, float], dict]):
-    """Methods that divide frequencies by s = T′/T in some way (a transformers RoPE type named ``rope_type``)."""
-    rope_type = {"ntk-by-parts": "yarn", "critical": "longrope"}.get(method, method)
+@dataclass(frozen=True)
+class ScalingMethod:
+    """One scaling method (an entry of :data:`METHODS`, as transformers pairs ``ROPE_INIT_FUNCTIONS`` with its
+    parameters): the RoPE type its plans use (``default``: it changes the base and nothing else), its factor, the
+    parameters of that RoPE type for a factor s, and the attention its law is read with (bidirectional: span 2T)."""
 
-    def plan(rotary_dim: int, base: float, train_length: int, target: int, pairs: int | None = None) -> ScalingPlan:
-        check_rope(rotary_dim, base, train_length)
-        s = float(interpolation_factor(train_length, target))
-        if s == 1.0:
-            return ScalingPlan(method, int(target), int(rotary_dim), float(base), int(train_length), 1.0, float(base),
-                               formula=formula, pairs=pairs)
-        extra = {"factor": s, **parameters(rotary_dim, base, train_length, s)}
-        probe = ScalingPlan(method, int(target), int(rotary_dim), float(base), int(train_length), s, float(base),
-                            rope_type=rope_type, formula=formula, parameters=extra, pairs=pairs)
-        _, attention = rope_angles(rope_type, rotary_dim, base, probe.rope_parameters, pairs)
+    name: str
+    formula: str
+    rope_type: str
+    factor: FactorFunction
+    parameters: Callable[[int, float, int, float], dict] = lambda d, b, t, s: {}
+    attention: str = "causal"
+
+    @property
+    def changes_base(self) -> bool:
+        return self.rope_type == "default"
+
+    def plan(self, rotary_dim: int, base: float, train_length: int, target: int,
+             pairs: int | None = None) -> ScalingPlan:
+        """The plan for ``target`` tokens from a model with default RoPE (D, b, T)."""
+        factor = float(self.factor(rotary_dim, base, train_length, target, pairs))
+        unchanged = ScalingPlan(self.name, int(target), int(rotary_dim), float(base), int(train_length), 1.0,
+                                float(base), formula=self.formula, pairs=pairs)
+        if self.changes_base:
+            return replace(unchanged, scaling_factor=factor, new_rope_theta=factor * float(base))
+        if factor == 1.0:
+            return unchanged
+        extra = {"factor": factor, **self.parameters(rotary_dim, base, train_length, factor)}
+        plan = replace(unchanged, scaling_factor=factor, rope_type=self.rope_type, parameters=extra,
+                       max_positions=int(train_length) if self.rope_type in WINDOW_TYPES else None)
+        _, attention = rope_angles(self.rope_type, rotary_dim, base, plan.rope_parameters, pairs)
         factors = extra.get("long_factor")
-        return replace(probe, attention_factor=attention, pair_factors=tuple(factors) if factors else None)
-    return plan
+        return replace(plan, attention_factor=attention, pair_factors=tuple(factors) if factors else None)
 
 
 def _yarn(rotary_dim, base, train_length, s):
@@ -176,20 +225,30 @@ def _critical(rotary_dim, base, train_length, s):
             "long_factor": factors, "attention_factor": 1.0}
 
 
-#: method name → function (D, base, train_length, target, rotated pairs) → ScalingPlan
-METHODS: dict[str, Callable[..., ScalingPlan]] = {
-    "longllada": _base_change("longllada", "λ = b⁻¹·(T′/2π)^(d/d_crit)", ntk_scaling_factor),
-    "diffusion-aware": _base_change("diffusion-aware", "λ = b⁻¹·(2T′/2π)^(d/d_crit(2T))", diffusion_aware_factor),
-    "ntk-aware": _base_change("ntk-aware", "λ = (T′/T)^(d/(d−2))",
-                              lambda d, b, t, target: ntk_aware_factor(d, t, target)),
-    "linear": _position_scaling("linear", "positions ÷ s, s = T′/T", lambda d, b, t, s: {}),
-    "yarn": _position_scaling("yarn", "YaRN ramp, s = T′/T, β_fast 32, β_slow 1", _yarn),
-    "ntk-by-parts": _position_scaling("ntk-by-parts", "YaRN's ramp without its attention factor, s = T′/T",
-                                      lambda d, b, t, s: {**_yarn(d, b, t, s), "attention_factor": 1.0}),
-    "dynamic": _position_scaling("dynamic", "dynamic NTK: the base grows with the sequence, s = T′/T",
-                                 lambda d, b, t, s: {"original_max_position_embeddings": int(t)}),
-    "critical": _position_scaling("critical", "pairs beyond d_crit ÷ s, the others kept, s = T′/T", _critical),
-}
+def _s(d, b, t, target, pairs):
+    return interpolation_factor(t, target)
+
+
+#: RoPE types whose frequencies grow beyond max_position_embeddings (dynamic NTK): a plan of such a type sets the
+#: window it grows from — max_position_embeddings = T — in the config it writes
+WINDOW_TYPES = ("dynamic",)
+
+#: method name → :class:`ScalingMethod`
+METHODS: dict[str, ScalingMethod] = {m.name: m for m in (
+    ScalingMethod("longllada", "λ = b⁻¹·(T′/2π)^(d/d_crit)", "default",
+                  lambda d, b, t, target, pairs: ntk_scaling_factor(d, b, t, target)),
+    ScalingMethod("diffusion-aware", "λ = b⁻¹·(2T′/2π)^(d/d_crit(2T))", "default",
+                  lambda d, b, t, target, pairs: diffusion_aware_factor(d, b, t, target), attention="bidirectional"),
+    ScalingMethod("ntk-aware", "λ = (T′/T)^(d/(d−2))", "default",
+                  lambda d, b, t, target, pairs: ntk_aware_factor(d, t, target, pairs)),
+    ScalingMethod("linear", "positions ÷ s, s = T′/T", "linear", _s),
+    ScalingMethod("yarn", "YaRN ramp, s = T′/T, β_fast 32, β_slow 1", "yarn", _s, _yarn),
+    ScalingMethod("ntk-by-parts", "YaRN's ramp without its attention factor, s = T′/T", "yarn", _s,
+                  lambda d, b, t, s: {**_yarn(d, b, t, s), "attention_factor": 1.0}),
+    ScalingMethod("dynamic", "dynamic NTK: the base grows beyond T (max_position_embeddings), s = T′/T", "dynamic",
+                  _s),
+    ScalingMethod("critical", "pairs beyond d_crit ÷ s, the others kept, s = T′/T", "longrope", _s, _critical),
+)}
 
 
 def check_method(method: str) -> None:
@@ -204,7 +263,22 @@ def plan_scaling(rotary_dim: int, base: float, train_length: int, target: int, m
     check_method(method)
     check_rope(rotary_dim, base, train_length)
     _check_target(target)
-    return METHODS[method](rotary_dim, base, train_length, target, pairs)
+    return METHODS[method].plan(rotary_dim, base, train_length, target, pairs)
+
+
+def solve_base_factor(period_at: Callable[[float], float], wanted: float, upper: float) -> float:
+    """The least λ in [1, ``upper``] with ``period_at(λ)`` ≥ ``wanted``: the base change that slows one pair to a
+    wanted period, for RoPE types whose frequencies have no closed form in the base (Llama 3's bands, YaRN's ramp,
+    LongRoPE's factors — each a period that grows with the base). Bisection on log λ to a relative 1e-12."""
+    if period_at(1.0) >= wanted:
+        return 1.0
+    if period_at(upper) < wanted:
+        raise LongLLaDAError(f"no base up to {upper:g}× the model's reaches a period of {wanted:g} tokens")
+    low, high = 0.0, math.log(upper)
+    while high - low > 1e-12:
+        middle = (low + high) / 2
+        low, high = (middle, high) if period_at(math.exp(middle)) < wanted else (low, middle)
+    return math.exp(high)
 
 
 def longrope_plan(rotary_dim: int, base: float, train_length: int, target: int, factors, name: str = "longrope",
