@@ -8,6 +8,13 @@ Library messages name parameters as the Python API spells them (``rope_scale``);
 from __future__ import annotations
 
 import re
+import unicodedata
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control character (a newline, a carriage return, a NUL a user typed into a value) written
+    as its escape, so an error is always one line."""
+    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in str(text))
 
 
 class LongLLaDAError(ValueError):
@@ -24,4 +31,4 @@ class LongLLaDAError(ValueError):
         for name in self.parameters:
             flag = (flags or {}).get(name, "--" + name.replace("_", "-"))
             message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message, count=1)
-        return message
+        return one_line(message)

@@ -9,8 +9,12 @@ import re
 
 from .errors import LongLLaDAError
 
-_LENGTH = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*$")
+_LENGTH = re.compile(r"^\s*(\d{1,12}(?:\.\d{1,6})?)\s*([kKmM]?)\s*$")
 _UNIT = {"": 1, "k": 1024, "m": 1024 * 1024}
+
+#: the longest length accepted (16M tokens), unless huge lengths are allowed (``longllada --allow-huge``)
+MAX_TOKENS = 2 ** 24
+ALLOW_HUGE = False
 
 
 def parse_length(text: str | int, what: str = "length") -> int:
@@ -26,14 +30,18 @@ def parse_length(text: str | int, what: str = "length") -> int:
         value = float(match.group(1)) * _UNIT[match.group(2).lower()]
     if value != int(value) or value <= 0:
         raise LongLLaDAError(f"{what} {text!r} must be a positive whole number of tokens (e.g. 4096 or 4k)")
+    if value > MAX_TOKENS and not ALLOW_HUGE:
+        raise LongLLaDAError(f"{what} {text!r} is {int(value)} tokens, more than {MAX_TOKENS} (16M); pass "
+                             "longllada --allow-huge if you mean it")
     return int(value)
 
 
 def parse_lengths(text: str, what: str = "lengths") -> list[int]:
     """Parse a comma-separated list: ``2k,4k,8k`` → [2048, 4096, 8192]."""
-    parts = [p for p in str(text).split(",") if p.strip()]
-    if not parts:
-        raise LongLLaDAError(f"{what} {text!r} is empty; expected a comma-separated list like 2k,4k,8k")
+    parts = str(text).split(",")
+    if not str(text).strip() or any(not p.strip() for p in parts) or len(parts) > 4096:
+        raise LongLLaDAError(f"{what} {str(text)[:60]!r}: expected a comma-separated list like 2k,4k,8k (at most 4096, "
+                             "none empty)")
     return [parse_length(p, what) for p in parts]
 
 

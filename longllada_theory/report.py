@@ -10,7 +10,6 @@ PNG per protocol.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from .measure.perplexity import perplexity_curve, window_perplexity
 from .measure.protocol import protocol_of
 from .measure.results import read_header
 from .measure.ruler import ruler_summary
+from .outputs import claim, write_json, write_markdown
 from .reference import HUB_IDS, compare, reference_names
 
 
@@ -89,20 +89,23 @@ def _paper_reference(run) -> str | None:
     return None
 
 
-def build_report(folder: Path, output: Path) -> dict:
+def build_report(folder: Path, output: Path, force: bool = False) -> dict:
     """Read every run under ``folder``, write figures, ``report.json`` and ``report.md`` into ``output``; return the
     report."""
     every = group_runs([str(p) for p in results_files(Path(folder))])
     runs = [run for run in every if run.cells]
     if not runs:
         raise LongLLaDAError(f"the results files under {folder} hold no finished cell yet", parameters=("results",))
+    protocols = list(dict.fromkeys(run.protocol for run in runs))
+    for path in [output / "report.json", output / "report.md", *(output / f"{p}.png" for p in protocols)]:
+        claim(path, force)  # before any work: never a file this package did not write
     output.mkdir(parents=True, exist_ok=True)
     report = {"results": str(folder), "runs": [], "claims": [], "comparisons": [], "figures": [],
               "without_cells": [str(p) for run in every if not run.cells for p in run.paths]}
     for protocol in dict.fromkeys(run.protocol for run in runs):
         mine = [run for run in runs if run.protocol == protocol]
         figure = protocol_of(protocol).figure(mine, f"{protocol}: {len(mine)} run(s) from {folder}")
-        report["figures"] += [str(p) for p in save_figure(figure, output / protocol, ("png",))]
+        report["figures"] += [str(p) for p in save_figure(figure, output / protocol, ("png",), force)]
     for run in runs:
         report["runs"].append(run_summary(run))
         report["claims"] += run_claims(run)
@@ -114,8 +117,8 @@ def build_report(folder: Path, output: Path) -> dict:
             except LongLLaDAError as error:  # e.g. lengths the paper did not run: say so in the report
                 report["comparisons"].append({"reference": reference, "model": run.settings.get("model"),
                                               "not_compared": str(error)})
-    (output / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n")
-    (output / "report.md").write_text(markdown(report))
+    write_json(output / "report.json", report, force)
+    write_markdown(output / "report.md", markdown(report), force)
     return report
 
 

@@ -2,11 +2,14 @@
 results file is never modified, a torn header is not emptied, and one results file has one writer at a time."""
 
 import json
+import os
 
 import pytest
 
 from longllada_theory.cli import main
 from longllada_theory.measure.results import writer_lock
+
+from conftest import ROOT
 
 BASE = {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 2, "max_position_embeddings": 512,
         "rope_theta": 10000.0}
@@ -39,24 +42,25 @@ def test_a_config_that_is_not_utf8_is_refused(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["ppl", "toy:ar", "--device", "foo"], "--device 'foo' is unknown"),
     (["ppl", "toy:ar", "--device", "cuda:7"], "--device 'cuda:7'"),
-    (["ppl", "toy:diffusion", "--max-length", "256", "--mc-batch", "-1"], "must be at least 1"),
-    (["ppl", "toy:diffusion", "--max-length", "256", "--mc", "0"], "--mc 0 must be at least 1"),
+    (["ppl", "toy:diffusion", "--max-length", "256", "--mc-batch", "-1"], "--mc-batch: -1 is out of range"),
+    (["ppl", "toy:diffusion", "--max-length", "256", "--mc", "0"], "--mc: 0 is out of range; expected a whole number"),
     (["ruler", "toy:ar", "--lengths", "100"], "length 100 is too short for task niah_single_1"),
     (["attention", "toy:ar", "--length", "512", "--niah-depth", "50", "--during-denoising"], "needs a diffusion model"),
     (["ppl", "toy:ar", "--max-length", "256", "--chunk", "256"], "must be smaller than --max-length"),
-    (["niah", "toy:ar", "--lengths", "512", "--temperature", "nan"], "--temperature nan must be a finite number"),
+    (["niah", "toy:ar", "--lengths", "512", "--temperature", "nan"], "--temperature: nan is out of range"),
     (["niah", "toy:ar", "--lengths", "512", "--depths", "0:1e9:1"], "at most 1001 values"),
-    (["niah", "toy:ar", "--lengths", "512", "--answer-length", "100000"], "smaller than every length"),
+    (["niah", "toy:ar", "--lengths", "512", "--answer-length", "1000"], "smaller than every length"),
     (["niah", "toy:ar", "--protocol", "paper"], "--needles needles.jsonl"),
     (["attention", "toy:ar", "--length", "256", "--queries", "last:abc"], "--queries 'last:abc'"),
     (["attention", "toy:ar", "--length", "256", "--queries", "range:5"], "range:A-B"),
     (["attention", "toy:ar", "--length", "256", "--map-bins", "-1"], "from 1 to 4096"),
-    (["attention", "toy:ar", "--length", "256", "--layers", "a"], "--layers 'a'"),
+    (["attention", "toy:ar", "--length", "256", "--layers", "a"], "--layers: 'a' is not a whole number"),
     (["bench", "ppl", "--length", "256", "--chunk", "300"], "shorter than the 256-token input"),
-    (["ppl", "toy:ar", "--max-length", "256", "--rope-scale", "inf"], "RoPE base inf"),
+    (["ppl", "toy:ar", "--max-length", "256", "--rope-scale", "inf"], "--rope-scale: inf is out of range"),
+    (["ppl", "toy:ar", "--max-length", "256", "--rope-scale", "1e300"], "RoPE base"),
     (["ppl", "toy:ar", "--max-length", "256", "--method", "yarn"], "give --target too"),
-    (["bench", "attention", "toy:ar", "--length", "256", "--repeats", "0"], "--repeats 0 must be at least 1"),
-    (["bench", "niah", "toy:diffusion", "--cells", "0"], "--cells 0 must be at least 1"),
+    (["bench", "attention", "toy:ar", "--length", "256", "--repeats", "0"], "--repeats: 0 is out of range"),
+    (["bench", "niah", "toy:diffusion", "--cells", "0"], "--cells: 0 is out of range"),
 ])
 def test_bad_options_get_one_line_before_any_work(tmp_path, capsys, argv, message):
     output = tmp_path / "out.jsonl"
@@ -121,4 +125,47 @@ def test_a_gguf_cut_short_and_a_folder_given_as_text_are_named(tmp_path, capsys)
     assert main(["ppl", str(cut), "--max-length", "256", "--device", "cpu"]) == 2
     assert "is damaged or cut short" in capsys.readouterr().err
     assert main(["ppl", "toy:ar", "--text", str(tmp_path), "--max-length", "256", "--device", "cpu"]) == 2
-    assert "is a folder, not a text file" in capsys.readouterr().err
+    assert "is a folder, not a regular file" in capsys.readouterr().err
+
+
+def test_a_file_the_package_did_not_write_is_never_overwritten_without_force(tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG not ours")
+    assert main(["figures", "--output", str(tmp_path), "--only", "rope_periods"]) == 0  # new files: written
+    (tmp_path / "rope_periods.png").write_bytes(b"someone else's picture")
+    assert main(["figures", "--output", str(tmp_path), "--only", "rope_periods"]) == 2
+    assert "was not written by this package" in capsys.readouterr().err
+    assert (tmp_path / "rope_periods.png").read_bytes() == b"someone else's picture"
+    assert main(["figures", "--output", str(tmp_path), "--only", "rope_periods", "--force"]) == 0
+    assert main(["figures", "--output", str(tmp_path), "--only", "rope_periods"]) == 0  # ours now: replaced freely
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.md").write_text("my notes")
+    runs = ROOT / "longllada_theory" / "data" / "runs"
+    assert main(["report", str(runs), "--output", str(report)]) == 2
+    assert (report / "report.md").read_text() == "my notes"
+
+
+def test_fifos_and_control_characters_never_hang_nor_break_the_one_line(tmp_path, capsys):
+    import os
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for argv in (["scale", str(fifo), "--target", "16k"], ["ppl", "toy:ar", "--text", str(fifo)],
+                 ["ppl", "toy:ar", "--output", str(fifo)], ["plot", str(fifo), "--output", str(tmp_path / "a.png")]):
+        assert main(argv) == 2, argv
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and ("FIFO" in error[0] or "no finished cell" in error[0]), (argv, error)
+    assert main(["scale", "a\nb\rc\x00", "--target", "16k"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_errors_print_under_an_ascii_locale():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "niah", "toy:ar", "--top-p", "2"],
+                            capture_output=True, env={**os.environ, "LANG": "C", "LC_ALL": "C",
+                                                      "PYTHONIOENCODING": "ascii"}, timeout=120)
+    assert result.returncode == 2 and b"Traceback" not in result.stderr
+    assert b"\\u2264" in result.stderr  # "≤" escaped, not a UnicodeEncodeError

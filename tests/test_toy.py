@@ -13,8 +13,17 @@ from longllada_theory.measure.texts import load_corpus
 from longllada_theory.models.tokenizers import ByteTokenizer
 from longllada_theory.toy.data import ANSWER_LENGTH, MASK_ID, training_batch
 from longllada_theory.toy.model import TwinShape
-from longllada_theory.toy.train import (TWINS, Recipe, Stage, answer_only_rows, ar_loss, diffusion_loss, learning_rate,
-                                       loss_weights, train_stage)
+from longllada_theory.toy.train import (
+    TWINS,
+    Recipe,
+    Stage,
+    answer_only_rows,
+    ar_loss,
+    diffusion_loss,
+    learning_rate,
+    loss_weights,
+    train_stage,
+)
 
 from helpers import tiny_twin
 

@@ -9,7 +9,8 @@ from ..lengths import parse_length
 from ..measure.niah import NiahSettings
 from ..measure.protocol import add_settings_arguments, settings_from_args
 from ..measure.texts import text_ids
-from .commands import add_json_option, add_loading_options, command, group, load, print_json
+from ..values import Whole
+from .commands import add_json_option, add_loading_options, command, group, load, print_json, typed
 
 group("bench", "benchmarks that print measured ratios (attention probe, perplexity estimator, NIAH)")
 GIB = 2 ** 30
@@ -19,10 +20,12 @@ def _attention_arguments(parser: argparse.ArgumentParser) -> None:
     add_loading_options(parser, default_model="smollm2")
     parser.add_argument("--length", default="4k")
     parser.add_argument("--queries", default="last:64")
-    parser.add_argument("--layers", type=int, help="use only the first N layers (all three variants)")
+    parser.add_argument("--layers", type=typed(Whole(1, 100_000)),
+                        help="use only the first N layers (all three variants)")
     parser.add_argument("--text", default="builtin:stdlib")
     parser.add_argument("--no-eager", action="store_true", help="skip the eager comparison")
-    parser.add_argument("--repeats", type=int, default=1, help="take the fastest of this many plain/instrumented runs")
+    parser.add_argument("--repeats", type=typed(Whole(1, 1000)), default=1,
+                        help="take the fastest of this many plain/instrumented runs")
     parser.add_argument("--llada-shaped", action="store_true",
                         help="a randomly initialised LLaDA-8B-shaped model (bf16, GPU) instead of MODEL")
     add_json_option(parser)
@@ -70,9 +73,9 @@ def run_attention(args: argparse.Namespace) -> int:
 def _ppl_arguments(parser: argparse.ArgumentParser) -> None:
     add_loading_options(parser, default_model="toy:diffusion")
     parser.add_argument("--length", default="512", help="context tokens, the last --chunk scored (default 512)")
-    parser.add_argument("--chunk", type=int, default=64)
-    parser.add_argument("--mc", type=int, default=8, help="sequences per estimate (default 8)")
-    parser.add_argument("--repeats", type=int, default=32, help="estimates per way (default 32)")
+    parser.add_argument("--chunk", type=typed(Whole(1, 1 << 20)), default=64, help="tokens scored (default 64)")
+    parser.add_argument("--mc", type=typed(Whole(1, 100_000)), default=8, help="sequences per estimate (default 8)")
+    parser.add_argument("--repeats", type=typed(Whole(1, 10_000)), default=32, help="estimates per way (default 32)")
     parser.add_argument("--text", default="builtin:stdlib")
     add_json_option(parser)
 
@@ -108,8 +111,8 @@ def run_ppl(args: argparse.Namespace) -> int:
 def _niah_arguments(parser: argparse.ArgumentParser) -> None:
     add_loading_options(parser, default_model="toy:diffusion")
     parser.add_argument("--length", default="512", help="prompt tokens (default 512)")
-    parser.add_argument("--cells", type=int, default=4, help="cells to answer (default 4)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cells", type=typed(Whole(1, 10_000)), default=4, help="cells to answer (default 4)")
+    parser.add_argument("--seed", type=typed(Whole(0, 2 ** 63 - 1)), default=0, help="random seed (default 0)")
     add_settings_arguments(parser.add_argument_group("NIAH settings"), NiahSettings, exclude=("lengths",))
     add_json_option(parser)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..errors import LongLLaDAError
 from ..lengths import parse_length
 from ..theory.scaling import METHODS
+from ..values import Real, Whole
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,17 @@ def group(name: str, help: str, description: str = "") -> None:
     COMMANDS[(None, name)] = Command(name, help, None, description=description or help)
 
 
+def typed(parse):
+    """An argparse ``type`` from a parser of :mod:`longllada_theory.values`: its error becomes argparse's one line."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except LongLLaDAError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    convert.__name__ = type(parse).__name__.lower()
+    return convert
+
+
 def print_json(document) -> None:
     print(json.dumps(document, indent=2, ensure_ascii=False))
 
@@ -71,6 +83,12 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
                         help="pre-training length in tokens (16k, 4096); default: from the preset or config")
     parser.add_argument("--attention", choices=("causal", "bidirectional"),
                         help="override the attention kind read from the config")
+
+
+def add_reading_option(parser, default: str = "(default: compose where it can be expressed, else replace)") -> None:
+    parser.add_argument("--reading", choices=("compose", "replace"),
+                        help="for a model that already has a RoPE scaling: compose (keep it, change on top of it what "
+                             "the method changes) or replace (drop it, plan from the pre-training RoPE) " + default)
 
 
 def add_model_argument(parser: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -98,9 +116,10 @@ def add_loading_options(parser: argparse.ArgumentParser, default_model: str | No
     group.add_argument("--attn-implementation", help="sdpa, flash_attention_2, eager (default: the model's)")
     group.add_argument("--train-length", metavar="N", help="pre-training length (default: from the config)")
     group = parser.add_argument_group("RoPE scaling (applied before the model is built)")
-    group.add_argument("--rope-scale", type=float, metavar="λ", help="multiply rope_theta by λ")
+    group.add_argument("--rope-scale", type=typed(Real(0, above=True)), metavar="λ", help="multiply rope_theta by λ")
     group.add_argument("--target", metavar="LENGTH", help="scale for this target length with --method")
     group.add_argument("--method", help=f"scaling method for --target: {', '.join(METHODS)} (default: longllada)")
+    add_reading_option(group)
     group.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -111,7 +130,7 @@ def add_output_options(parser: argparse.ArgumentParser, shard: bool = True) -> N
     if shard:
         group.add_argument("--shard", metavar="I/N",
                            help="run every N-th cell starting at I (default under torchrun: RANK/WORLD_SIZE)")
-    group.add_argument("--seed", type=int, default=0)
+    group.add_argument("--seed", type=typed(Whole(0, 2 ** 63 - 1)), default=0)
     add_json_option(group)
 
 
@@ -144,14 +163,15 @@ def load(args: argparse.Namespace):
     """The model named by the loading options, with a one-line report on stderr."""
     from ..models.loading import load_model
 
-    if args.method and not args.target:
-        raise LongLLaDAError(f"--method {args.method} chooses how to reach a --target length; give --target too")
+    if (args.method or args.reading) and not args.target:
+        raise LongLLaDAError(f"--{'method' if args.method else 'reading'} chooses how to reach a --target length; "
+                             "give --target too")
     device = args.device
     if device is None and "LOCAL_RANK" in os.environ:  # one process per GPU under torchrun / accelerate launch
         device = f"cuda:{os.environ['LOCAL_RANK']}"
     loaded = load_model(args.model, gguf_file=args.gguf_file, rope_scale=args.rope_scale,
                         target=parse_length(args.target, "--target") if args.target else None,
-                        method=args.method or "longllada",
+                        method=args.method or "longllada", reading=args.reading,
                         train_length=parse_length(args.train_length, "--train-length") if args.train_length else None,
                         kind=args.kind, trust_remote_code=args.trust_remote_code, dtype=args.dtype, device=device,
                         device_map=args.device_map, attn_implementation=args.attn_implementation,

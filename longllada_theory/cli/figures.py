@@ -7,22 +7,29 @@ import argparse
 from pathlib import Path
 
 from ..lengths import format_length
-from .commands import add_json_option, command, file_option, folder_option, print_json
+from ..outputs import claim
+from ..values import Real
+from .commands import add_json_option, command, file_option, folder_option, print_json, typed
 
 IMAGE_SUFFIXES = (".png", ".pdf")
 
 
-def _save(fig, target: str) -> str:
+def _save(fig, target: str, force: bool = False) -> str:
     from ..figures.draw import save_figure
 
     stem = Path(target)
-    return str(save_figure(fig, stem.with_suffix(""), (stem.suffix.lstrip(".") or "png",))[0])
+    return str(save_figure(fig, stem.with_suffix(""), (stem.suffix.lstrip(".") or "png",), force)[0])
+
+
+def add_force_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file this package did not write")
 
 
 def _plot_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", nargs="+", help="results JSONL files (shards of one run are merged)")
     parser.add_argument("--output", required=True, help="image file (.png or .pdf)")
-    parser.add_argument("--title")
+    parser.add_argument("--title", help="figure title (default: the runs' models and settings)")
+    add_force_option(parser)
 
 
 @command("plot", "draw a figure from results files (perplexity curves, NIAH heatmaps, attention by distance)",
@@ -31,7 +38,8 @@ def run_plot(args: argparse.Namespace) -> int:
     from ..figures.runs import plot_results
 
     output = file_option(args.output, "--output", IMAGE_SUFFIXES, inputs=tuple(args.results))
-    print(f"wrote {_save(plot_results(args.results, title=args.title), str(output))}")
+    claim(output, args.force)  # before any work
+    print(f"wrote {_save(plot_results(args.results, title=args.title), str(output), args.force)}")
     return 0
 
 
@@ -41,9 +49,10 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
                         help="e.g. paper:figure2:LLaDA-8B-Base, paper:figure1a:LLaMA3-8B-Base or "
                              "paper:table2:LLaDA-8B-Base@ntk14 (a wrong name lists all)")
     parser.add_argument("--figure", help="write the side-by-side figure here (.png/.pdf)")
-    parser.add_argument("--length-tolerance", type=float, default=0.05,
+    parser.add_argument("--length-tolerance", type=typed(Real(0, 1)), default=0.05,
                         help="relative tolerance matching lengths (the paper counts gpt-4 tokens: 2000, 4000, …)")
     parser.add_argument("--any-model", action="store_true", help="compare even if the results are for another model")
+    add_force_option(parser)
     add_json_option(parser)
 
 
@@ -74,11 +83,12 @@ def _describe_comparison(document: dict) -> str:
 def run_compare(args: argparse.Namespace) -> int:
     from ..reference import compare
 
+    figure = args.figure and claim(file_option(args.figure, "--figure", IMAGE_SUFFIXES, inputs=tuple(args.results)),
+                                   args.force)
     document, cells = compare(args.results, args.reference, args.length_tolerance, args.any_model)
-    if args.figure:
+    if figure:
         from ..figures.compare import comparison_figure
-        figure = file_option(args.figure, "--figure", IMAGE_SUFFIXES, inputs=tuple(args.results))
-        document["figure"] = _save(comparison_figure(document, cells), str(figure))
+        document["figure"] = _save(comparison_figure(document, cells), str(figure), args.force)
     print_json(document) if args.json else print(_describe_comparison(document))
     return 0
 
@@ -86,6 +96,7 @@ def run_compare(args: argparse.Namespace) -> int:
 def _figures_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="figures", help="folder to write into (default: figures)")
     parser.add_argument("--only", action="append", metavar="NAME", help="draw only this figure (repeatable)")
+    add_force_option(parser)
 
 
 @command("figures", "regenerate every figure (PNG and PDF) from code and stored results", _figures_arguments,
@@ -94,7 +105,7 @@ def _figures_arguments(parser: argparse.ArgumentParser) -> None:
 def run_figures(args: argparse.Namespace) -> int:
     from ..figures.catalog import regenerate
 
-    regenerate(folder_option(args.output, "--output"), args.only)
+    regenerate(folder_option(args.output, "--output"), args.only, force=args.force)
     return 0
 
 
@@ -103,6 +114,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
                                         "recursively; shards are merged)")
     parser.add_argument("--output", default="report", help="folder for report.md, report.json and the figures "
                                                            "(default: report)")
+    add_force_option(parser)
     add_json_option(parser)
 
 
@@ -114,7 +126,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from ..report import build_report
 
-    report = build_report(Path(args.results), folder_option(args.output, "--output"))
+    report = build_report(Path(args.results), folder_option(args.output, "--output"), args.force)
     if args.json:
         print_json(report)
     else:

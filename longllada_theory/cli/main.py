@@ -12,8 +12,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from ..errors import LongLLaDAError
+from ..errors import LongLLaDAError, one_line
+from ..lengths import MAX_TOKENS
 from ..measure.protocol import PROTOCOLS
+from ..values import allow_huge
 from . import bench, figures, harness, theory, toy  # noqa: F401  (each module registers its commands)
 from .commands import COMMANDS
 from .measure import register_measurements
@@ -31,8 +33,17 @@ class Parser(argparse.ArgumentParser):
     """argparse, with its errors as one line and exit status 2 like every other error."""
 
     def error(self, message: str):
-        print(f"longllada: error: {self.prog.removeprefix('longllada ')}: {message}", file=sys.stderr)
+        print(one_line(f"longllada: error: {self.prog.removeprefix('longllada ')}: {message}"), file=sys.stderr)
         sys.exit(2)
+
+    def _get_values(self, action, arg_strings):
+        """Every value of every option passes here first: an empty one is an error, never "not given" (a value a
+        positional argument takes is checked the same way)."""
+        if not isinstance(action, argparse._SubParsersAction) and any(
+                isinstance(s, str) and not s.strip() for s in arg_strings):
+            name = "/".join(action.option_strings) or action.metavar or action.dest
+            self.error(f"argument {name}: an empty value; leave the option out for its default")
+        return super()._get_values(action, arg_strings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="longllada", description="RoPE extrapolation theory and measurements for diffusion and "
                                                   "autoregressive LLMs (LongLLaDA, arXiv 2506.14429).")
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error")
+    parser.add_argument("--allow-huge", action="store_true", help=f"accept lengths above {MAX_TOKENS} tokens")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
     groups: dict[str, argparse._SubParsersAction] = {}
     for (group, name), spec in sorted(COMMANDS.items(), key=_order):
@@ -54,12 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # under LANG=C a λ or ≥ must not end in UnicodeEncodeError
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["lm-eval"] and len(argv) > 1 and argv[1] not in ("-h", "--help"):
-        args = build_parser().parse_args(["lm-eval"])  # the harness parses the rest itself
-        args.harness_arguments = argv[1:]
-    else:
-        args = build_parser().parse_args(argv)
+    try:
+        if argv[:1] == ["lm-eval"] and len(argv) > 1 and argv[1] not in ("-h", "--help"):
+            args = build_parser().parse_args(["lm-eval"])  # the harness parses the rest itself
+            args.harness_arguments = argv[1:]
+        else:
+            args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help (0) or an option argparse refused (2, its one line already printed)
+        return int(exit.code or 0)
+    allow_huge(args.allow_huge)
     try:
         return args.handler(args)
     except LongLLaDAError as error:
@@ -76,5 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:  # a file the checks could not foresee (a full disk, a special file system)
         if args.debug:
             raise
-        print(f"longllada: error: cannot use {error.filename or 'a file'}: {error.strerror or error}", file=sys.stderr)
+        print(one_line(f"longllada: error: cannot use {error.filename or 'a file'}: {error.strerror or error}"),
+              file=sys.stderr)
         return 2

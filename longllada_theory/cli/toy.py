@@ -9,13 +9,17 @@ from pathlib import Path
 
 from ..errors import LongLLaDAError
 from ..models.sources import TWINS_DIR
-from .commands import command, file_option, folder_option, group, print_json
+from ..outputs import claim
+from ..values import Whole
+from .commands import command, file_option, folder_option, group, print_json, typed
 
 group("toy", "the twin tiny models: train them, or measure the paper's phenomena on them")
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", help="where the twins go (default: the package's shipped checkpoints)")
+    parser.add_argument("--output", default="results/twins",
+                        help="where the twins go (default: results/twins; copy them into longllada_theory/data/twins "
+                             "to ship them)")
     parser.add_argument("--work", default="results/twins-training", help="checkpoints for resuming")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda; the checkpoints are saved for the CPU")
     parser.add_argument("--no-progress", action="store_true")
@@ -29,7 +33,7 @@ def run_train(args: argparse.Namespace) -> int:
     from ..toy.train import Recipe, train_recipe
 
     start = time.perf_counter()
-    work, output = folder_option(args.work, "--work"), folder_option(args.output or str(TWINS_DIR), "--output")
+    work, output = folder_option(args.work, "--work"), folder_option(args.output, "--output")
     device = args.device
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         raise LongLLaDAError(f"--device {device!r} is unknown; expected cpu, cuda or cuda:N")
@@ -47,6 +51,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
                                         "twins)")
     parser.add_argument("--work", default="results/twins-report", help="results files of every cell (resumable)")
     parser.add_argument("--output", help="also write the report JSON here")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file this package did not write")
     parser.add_argument("--json", action="store_true", help="print the JSON document instead of the verdicts")
     parser.add_argument("--quick", action="store_true", help="a reduced grid (for a first look and the notebook)")
     parser.add_argument("--stored", action="store_true", help="measure nothing: print the verdicts of the stored "
@@ -67,7 +72,7 @@ def run_report(args: argparse.Namespace) -> int:
     from ..toy.evaluation import QUICK, ReportSettings, build_report, save_report, seed_folders, verdicts
 
     twins = Path(args.twins or TWINS_DIR)
-    output = args.output and file_option(args.output, "--output", (".json",))
+    output = args.output and claim(file_option(args.output, "--output", (".json",)), args.force)
     if args.stored:
         report = json.loads((TWINS_DIR / "report.json").read_text())
     else:
@@ -75,7 +80,7 @@ def run_report(args: argparse.Namespace) -> int:
         seed_folders(twins)
         report = build_report(twins, work, QUICK if args.quick else ReportSettings(), progress=not args.no_progress)
     if output:
-        save_report(report, output)
+        save_report(report, output, args.force)
     if args.json:
         print_json(report)
     else:
@@ -89,8 +94,9 @@ def _methods_arguments(parser: argparse.ArgumentParser) -> None:
                                         "twins of seed 0)")
     parser.add_argument("--work", default="results/twins-methods", help="results files of every cell (resumable)")
     parser.add_argument("--output", help="also write the JSON here")
-    parser.add_argument("--multiple", type=int, default=4, help="target = this × T (default 4)")
-    parser.add_argument("--samples", type=int, default=10, help="passkeys per depth (default 10)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file this package did not write")
+    parser.add_argument("--multiple", type=typed(Whole(2, 1024)), default=4, help="target = this × T (default 4)")
+    parser.add_argument("--samples", type=typed(Whole(1, 10_000)), default=10, help="passkeys per depth (default 10)")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -103,10 +109,10 @@ def _methods_arguments(parser: argparse.ArgumentParser) -> None:
 def run_methods(args: argparse.Namespace) -> int:
     from ..toy.evaluation import method_comparison, save_report
 
-    output = args.output and file_option(args.output, "--output", (".json",))
+    output = args.output and claim(file_option(args.output, "--output", (".json",)), args.force)
     document = method_comparison(Path(args.twins or TWINS_DIR / "seed0"), folder_option(args.work, "--work"),
                                  multiple=args.multiple, samples=args.samples, progress=not args.no_progress)
     if output:
-        save_report(document, output)
+        save_report(document, output, args.force)
     print_json(document)
     return 0

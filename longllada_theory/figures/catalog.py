@@ -34,6 +34,7 @@ from .theory import (
     cos_over_distance_figure,
     pair_factors_figure,
     rope_periods_figure,
+    scaled_model_figure,
     scaling_factors_figure,
 )
 
@@ -321,6 +322,7 @@ FIGURES: dict[str, Callable] = {
     "cos_over_distance": cos_over_distance_figure,
     "scaling_factors": scaling_factors_figure,
     "pair_factors": pair_factors_figure,
+    "scaled_model": scaled_model_figure,
     "paper_figure1a": paper_figure1a_figure,
     "paper_figure2": paper_figure2_figure,
     "paper_figure6": paper_figure6_figure,
@@ -339,7 +341,8 @@ FIGURES: dict[str, Callable] = {
 }
 
 
-def regenerate(directory: Path, only: list[str] | None = None, progress: bool = True) -> list[Path]:
+def regenerate(directory: Path, only: list[str] | None = None, progress: bool = True,
+               force: bool = False) -> list[Path]:
     """Draw every figure (or those in ``only``) into ``directory``; return the files written."""
     names = only or list(FIGURES)
     unknown = [n for n in names if n not in FIGURES]
@@ -347,7 +350,7 @@ def regenerate(directory: Path, only: list[str] | None = None, progress: bool = 
         raise LongLLaDAError(f"unknown figure(s) {', '.join(unknown)}; available: {', '.join(FIGURES)}")
     written = []
     for name in names:
-        written += save_figure(FIGURES[name](), Path(directory) / name)
+        written += save_figure(FIGURES[name](), Path(directory) / name, force=force)
         if progress:
             print(f"wrote {Path(directory) / name}.png/.pdf")
     return written

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..lengths import format_length
+from ..outputs import STAMP, claim
 
 COLORS = {"causal": "#d62728", "bidirectional": "#1f77b4", "ar": "#d62728", "diffusion": "#1f77b4",
           "diffusion-scratch": "#2ca02c"}
@@ -164,15 +165,17 @@ def denoising_figure(runs: list[tuple[str, dict]], title: str = "Attention durin
     return fig
 
 
-def save_figure(fig, path_stem: Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
-    """Write ``fig`` as PNG (150 dpi) and PDF without timestamps, so regenerating gives the same files."""
+def save_figure(fig, path_stem: Path, formats: tuple[str, ...] = ("png", "pdf"), force: bool = False) -> list[Path]:
+    """Write ``fig`` as PNG (150 dpi) and PDF without timestamps, so regenerating gives the same files, stamped as the
+    package's (:mod:`longllada_theory.outputs`): an existing file there is replaced only when it carries the stamp, or
+    with ``force``."""
     import matplotlib.pyplot as plt
 
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = [claim(Path(path_stem).with_suffix(f".{fmt}"), force) for fmt in formats]
+    Path(path_stem).parent.mkdir(parents=True, exist_ok=True)
     written = []
-    for fmt in formats:
-        path = path_stem.with_suffix(f".{fmt}")
-        metadata = {"Software": None} if fmt == "png" else {"Creator": None, "Producer": None, "CreationDate": None}
+    for fmt, path in zip(formats, paths):
+        metadata = {"Software": STAMP} if fmt == "png" else {"Creator": STAMP, "Producer": None, "CreationDate": None}
         fig.savefig(path, dpi=150, metadata=metadata)
         written.append(path)
     plt.close(fig)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import LongLLaDAError
+from ..files import regular_file
 from ..measure.protocol import protocol_of
 from ..measure.results import load_results, read_header
 
@@ -14,9 +15,7 @@ def group_runs(paths: list[str]) -> list:
     """Results of each distinct run, in the order first seen."""
     groups: dict[str, list[Path]] = {}
     for path in paths:
-        if not Path(path).is_file():
-            raise LongLLaDAError(f"results file {path} does not exist")
-        header = read_header(Path(path))
+        header = read_header(regular_file(path, "results file"))
         key = repr((header.get("protocol"), header.get("settings")))
         groups.setdefault(key, []).append(Path(path))
     return [load_results(files) for files in groups.values()]

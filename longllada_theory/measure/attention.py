@@ -10,12 +10,12 @@ layer's cell holds the answer positions' share within T_train and on the needle 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from ..errors import LongLLaDAError
-from ..lengths import parse_length
+from ..values import Length, Listing, Real, Whole
 from .denoising import denoising_curve, denoising_statistics
 from .needles import FORMATS, build_prompt, load_needles, needle_score, passkey_needle
 from .probe import find_attention_modules, instrumented_forward, parse_queries
@@ -24,42 +24,41 @@ from .sampling import SamplerSettings
 from .texts import load_text, text_ids
 
 
-def parse_indices(text: str, what: str) -> tuple[int, ...]:
-    """``0,3,7`` → (0, 3, 7): non-negative whole numbers, comma-separated."""
-    try:
-        values = tuple(int(part) for part in str(text).split(","))
-    except ValueError:
-        raise LongLLaDAError(f"{what} {text!r}: expected comma-separated whole numbers like 0,3,7",
-                             parameters=(what,)) from None
-    if any(v < 0 for v in values):
-        raise LongLLaDAError(f"{what} {text!r}: indices count from 0", parameters=(what,))
-    return values
-
-
 @dataclass(frozen=True)
 class AttentionSettings:
-    length: int = option("tokens", 4096, parse=lambda v: parse_length(v, "--length"))
+    length: int = option("tokens", 4096, parse=Length())
     queries: str = option("last, last:N, sample:N, range:A-B, all, or answer (with --niah-depth)", "last:64")
     layers: tuple[int, ...] | None = option("comma-separated layer indices (default: all)", None,
-                                            parse=lambda v: parse_indices(v, "layers"))
+                                            parse=Listing(Whole(0, 100_000)))
     heads: tuple[int, ...] | None = option("comma-separated head indices (default: all)", None,
-                                           parse=lambda v: parse_indices(v, "heads"))
+                                           parse=Listing(Whole(0, 100_000)))
     text: str = option("text to read (ignored with --niah-depth)", "builtin:stdlib")
     text_field: str = option("field of a .jsonl text file", "text")
-    map_bins: int | None = option("also store a downsampled attention map of this many bins", None, parse=int)
+    map_bins: int | None = option("also store a downsampled attention map of this many bins", None,
+                                  parse=Whole(1, 4096))
     niah_depth: float | None = option("instead of --text: a needle prompt with the needle at this depth (%)", None,
-                                      parse=float)
+                                      parse=Real(0, 100))
     needles: str = option("builtin, passkey or a needles.jsonl (with --niah-depth)", "builtin")
     haystack: str = option("haystack text (with --niah-depth)", "builtin:noise")
     format: str = option("prompt layout (with --niah-depth)", "plain", choices=tuple(FORMATS))
     answer_length: int = option("masked answer tokens appended for diffusion models (with --niah-depth)", 32,
-                                parse=int)
+                                parse=Whole(1, 4096))
     during_denoising: bool = option("with --niah-depth, a diffusion model: answer with its sampler (as many steps as "
                                     "answer tokens) and record the answer positions' statistics at every step", False,
                                     legacy=False)
     seed: int = option("random seed", 0, cli=False)
 
     def __post_init__(self):
+        defaults = {f.name: f.default for f in fields(self)}
+        needle_only = [n for n in ("needles", "haystack", "format", "answer_length")
+                       if getattr(self, n) != defaults[n]]
+        if needle_only and self.niah_depth is None:
+            raise LongLLaDAError(f"{', '.join(needle_only)} shape a needle prompt: add niah_depth D (or leave them "
+                                 "out)", parameters=tuple(needle_only))
+        text_only = [n for n in ("text", "text_field") if getattr(self, n) != defaults[n]]
+        if text_only and self.niah_depth is not None:
+            raise LongLLaDAError(f"{', '.join(text_only)}: a needle prompt (niah_depth) reads the haystack, not a text",
+                                 parameters=tuple(text_only))
         if self.during_denoising and self.niah_depth is None:
             raise LongLLaDAError("during_denoising needs a needle prompt: add niah_depth D",
                                  parameters=("during_denoising", "niah_depth"))
@@ -117,13 +116,8 @@ class Attention(Protocol):
             self.query_spec = (list(range(len(self.ids) - answer_length, len(self.ids))) if answer_length
                                else [len(self.ids) - 1])
 
-    def header(self) -> dict:
-        s = self.settings
-        return {**self.loaded.settings(), "length": len(self.ids),
-                "queries": s.queries, "layers": s.layers, "heads": s.heads,
-                "text": s.text if s.niah_depth is None else None, "niah_depth": s.niah_depth,
-                "needle_span": self.needle_span, "map_bins": s.map_bins, "seed": s.seed,
-                **({"during_denoising": True} if s.during_denoising else {})}
+    def derived(self) -> dict:
+        return {"tokens": len(self.ids), "needle_span": self.needle_span}
 
     def keys(self) -> list[str]:
         count = len(find_attention_modules(self.loaded.model, self.loaded.family.projections))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import LongLLaDAError
+from ..files import read_text
 from ..models.tokenizers import Tokenizer
 
 
@@ -97,10 +98,10 @@ def needle_records(path: str | Path, language: str, read: Callable[[dict], objec
     """``read(row)`` for each row of a needles JSONL file in ``language`` (``read`` returns None to skip a row); a
     row that is not JSON or that ``read`` cannot use is named with its line and what ``expected`` says it needs."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise LongLLaDAError(f"needles file {path} does not exist ({missing})", parameters=("needles",))
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(read_text(path, "needles file").splitlines(), 1):
         if not line.strip():
             continue
         try:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, TypedDict
 import numpy as np
 
 from ..errors import LongLLaDAError
-from ..lengths import format_length, parse_lengths
+from ..lengths import format_length
+from ..values import Length, Listing, Whole
 from .needlebench import REPEATS, needle_rows, paper_prompt
 from .needlebench import repeat as paper_repeat
 from .needles import FORMATS, Needle, build_prompt, load_needles, needle_score, passkey_needle
@@ -55,13 +56,13 @@ def parse_depths(text: str) -> tuple[float, ...]:
 @dataclass(frozen=True)
 class NiahSettings(SamplerSettings):
     lengths: tuple[int, ...] = option("comma-separated context lengths", (2048, 4096, 8192),
-                                      parse=lambda v: tuple(parse_lengths(v, "--lengths")))
+                                      parse=Listing(Length()))
     depths: tuple[float, ...] = option("needle depths in %: start:stop:step or a list", tuple(range(0, 101, 10)),
                                        parse=parse_depths)
     protocol: str = option("paper: NeedleBench origin as LongLLaDA ran it (needs --needles needles.jsonl); package: "
                            "prompts of exactly each length", "package", choices=("paper", "package"), legacy="package")
     needles_per_cell: int | None = option("needles asked per length × depth (default: 10 repeats for paper, else 1)",
-                                          None, parse=int)
+                                          None, parse=Whole(1, 10_000))
     format: str = option("prompt layout", "plain", choices=tuple(FORMATS))
     seed: int = option("random seed", 0, cli=False)
     haystack: str = option("a .txt, a .jsonl (see --haystack-field), builtin:noise or builtin:stdlib", "builtin:noise")
@@ -208,7 +209,6 @@ class NeedleInAHaystack(Protocol):
     description = ("Lengths × depths × needles; prompts measured in the model's own tokens; answers by greedy "
                    "decoding (AR) or the diffusion model's sampler; NeedleBench's 0–100 score.")
     settings_type = NiahSettings
-    digest_inputs = True
 
     @classmethod
     def read_inputs(cls, settings: NiahSettings) -> tuple:

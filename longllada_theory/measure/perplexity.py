@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, TypedDict
 import numpy as np
 
 from ..errors import LongLLaDAError
-from ..lengths import format_length, parse_length
+from ..lengths import format_length
+from ..values import Length, Whole
 from .protocol import Protocol, option, register_protocol
 from .results import cell_seed
 from .stats import mean_with_se
@@ -266,17 +267,17 @@ def perplexity_comparison(runs: dict[str, list[ChunkCell]], baseline: str, windo
 class PerplexitySettings:
     text: str = option("a .txt, a .jsonl (see --text-field) or builtin:stdlib", "builtin:stdlib")
     text_field: str = option("field of a .jsonl text file", "text")
-    max_length: int = option("tokens to score", 16384, parse=lambda v: parse_length(v, "--max-length"))
-    chunk: int = option("chunk size in tokens (the paper's: 64)", 64, parse=int)
-    mc: int = option("Monte-Carlo samples per chunk for diffusion models", 8, parse=int)
-    mc_batch: int | None = option("samples per forward pass (default: all in one)", None, parse=int)
+    max_length: int = option("tokens to score", 16384, parse=Length())
+    chunk: int = option("chunk size in tokens (the paper's: 64)", 64, parse=Whole(1, 1 << 20))
+    mc: int = option("Monte-Carlo samples per chunk for diffusion models", 8, parse=Whole(1, 100_000))
+    mc_batch: int | None = option("samples per forward pass (default: all in one)", None, parse=Whole(1, 100_000))
     estimator: str = option("paper: the mean loss over the masked tokens (LongLLaDA's); elbo: LLaDA's 1/t-weighted "
                             "loss", "paper", choices=ESTIMATORS)
     protocol: str = option("paper: LongLLaDA's, each Monte-Carlo sample draws its mask count independently; package: "
                            "the counts spread over the samples as LLaDA's get_log_likelihood (same expectation, lower "
                            "variance)", "paper", choices=PROTOCOLS, legacy="package")
     window: int | None = option("also report perplexity per window of this many tokens (default: T_train)", None,
-                                parse=lambda v: parse_length(v, "--window"))
+                                parse=Length())
     seed: int = option("random seed", 0, cli=False)
 
     def __post_init__(self):
@@ -317,19 +318,20 @@ class Perplexity(Protocol):
 
     def prepare(self) -> None:
         s = self.settings
+        defaults = PerplexitySettings()
+        monte_carlo = [n for n in ("mc", "mc_batch", "estimator", "protocol") if getattr(s, n) != getattr(defaults, n)]
+        if monte_carlo and not self.diffusion:
+            raise LongLLaDAError(f"{', '.join(monte_carlo)}: the Monte-Carlo estimate is for diffusion models; "
+                                 f"{self.loaded.name} is scored by its exact next-token loss",
+                                 parameters=tuple(monte_carlo))
         ids = self.loaded.prefix_ids + self.loaded.tokenizer.encode(self.inputs)
         if len(ids) < s.max_length:
             raise LongLLaDAError(f"the text {s.text} has {len(ids)} tokens in this model's tokenizer, fewer than "
                                  f"max_length {s.max_length}", parameters=("max_length",))
         self.ids = ids[:s.max_length]
 
-    def header(self) -> dict:
-        s = self.settings
-        return {**self.loaded.settings(), "text": s.text,
-                "tokens_sha256": hashlib.sha256(str(self.ids).encode()).hexdigest()[:16],
-                "max_length": s.max_length, "chunk": s.chunk, "mc": s.mc if self.diffusion else None,
-                "estimator": s.estimator if self.diffusion else "next-token", "seed": s.seed,
-                **({"protocol": s.protocol} if self.diffusion else {})}
+    def derived(self) -> dict:
+        return {"tokens_sha256": hashlib.sha256(str(self.ids).encode()).hexdigest()[:16]}
 
     def keys(self) -> list[str]:
         return [str(lo) for lo, _ in chunk_bounds(self.settings.max_length, self.settings.chunk)

@@ -13,13 +13,14 @@ settings dataclass's fields' metadata (see :func:`option`).
 from __future__ import annotations
 
 import argparse
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import MISSING, asdict, field, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import LongLLaDAError
+from ..models.fingerprint import digest
+from ..values import parsed
 from .results import ResultsFile, shard_cells, writer_lock
 
 if TYPE_CHECKING:
@@ -32,9 +33,10 @@ def option(help: str, default: Any = MISSING, *, flag: str | None = None, parse:
            cli: bool = True, header: bool = True, legacy: Any = MISSING):
     """A settings field that is also a command-line option ``--name-with-dashes`` (or ``flag``).
 
-    ``parse`` turns the option's text into the field's value (``int``, :func:`~longllada_theory.lengths.parse_length`,
-    …); ``choices`` may be a function, so they are read from a registry when the parser is built. ``cli=False`` keeps
-    the field out of the command line (set by the library only); ``header=False`` keeps it out of the results
+    ``parse`` turns the option's text into the field's value (a parser of :mod:`longllada_theory.values`: ``Whole``,
+    ``Real``, ``Length``, ``Listing``, …, whose ``expected`` text the help shows); ``choices`` may be a function, so
+    they are read from a registry when the parser is built. ``cli=False`` keeps the field out of the command line (set
+    by the library only); ``header=False`` keeps it out of the results
     header (it does not change a result, e.g. a field name in a file whose content is hashed elsewhere). ``legacy``
     is the value results files written before the field existed ran with: such a file resumes when the new value
     equals it (see :meth:`Protocol.legacy`)."""
@@ -57,6 +59,8 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_type: type,
         default = f.default if f.default is not MISSING else (f.default_factory() if f.default_factory is not MISSING
                                                                   else None)
         help_text = meta["help"] + (f"; one of {', '.join(choices)}" if choices else "")
+        expected = getattr(meta["parse"], "expected", None)
+        help_text += f" [{expected}]" if expected and not choices else ""
         help_text += f" (default: {default})" if default not in (None, False, MISSING) else ""
         help_text = help_text.replace("%", "%%")  # argparse formats help strings with %
         if f.type in ("bool", bool):
@@ -72,19 +76,26 @@ def _choices(f) -> list[str] | None:
 
 
 def settings_from_args(settings_type: type, args: argparse.Namespace, **overrides):
-    """The settings dataclass from parsed options: each given option parsed by its field's ``parse``, the rest
-    defaults; the dataclass validates the values (its errors name the parameter, the CLI turns it into a flag)."""
+    """The settings dataclass from parsed options: each given option parsed by its field's ``parse`` through
+    :func:`~longllada_theory.values.parsed` (so no option can end in a traceback), the rest defaults; an empty value
+    is an error, never "not given"; the dataclass validates the values (its errors name the parameter, the CLI turns
+    it into a flag)."""
     values = {}
     for f in fields(settings_type):
         raw = getattr(args, f.name, None)
         if raw is None or not f.metadata.get("cli", False):
             continue
+        if isinstance(raw, bool):  # a flag
+            values[f.name] = raw
+            continue
+        flag = f.metadata["flag"] or "--" + f.name.replace("_", "-")
+        if not str(raw).strip():
+            raise LongLLaDAError(f"{flag}: an empty value; leave the option out for its default")
         choices = _choices(f)
         if choices and raw not in choices:
-            raise LongLLaDAError(f"{f.name} {raw!r} is unknown; expected one of {', '.join(choices)}",
-                                 parameters=(f.name,))
+            raise LongLLaDAError(f"{flag}: {raw!r} is unknown; expected one of {', '.join(choices)}")
         parse = f.metadata.get("parse")
-        values[f.name] = parse(raw) if parse else raw
+        values[f.name] = parsed(parse, raw, flag) if parse else raw
     return settings_type(**{**values, **overrides})
 
 
@@ -97,7 +108,6 @@ class Protocol(ABC):
     description: ClassVar[str] = ""
     settings_type: ClassVar[type]
     refused_by: ClassVar[str | None] = None  # the Family field that says why a family cannot be measured this way
-    digest_inputs: ClassVar[bool] = False    # put a digest of the inputs read (haystack, needles) in the header
 
     def __init__(self, loaded: LoadedModel, settings: Any, inputs: Any = None):
         reason = getattr(getattr(loaded, "family", None), self.refused_by or "", None)
@@ -116,14 +126,28 @@ class Protocol(ABC):
         """Work that needs the model (tokenising the inputs); called once by ``__init__``."""
 
     def header(self) -> dict:
-        """What defines the run in its results file: the model's settings and this protocol's (the fields that
-        change a result), and with ``digest_inputs`` a digest of the inputs read, so a resume never mixes the
-        results of an edited haystack or needle file with the old ones."""
+        """What defines the run in its results file, built here and only here: the model's settings (its checkpoint's
+        fingerprint among them), every header field of the settings dataclass, the fingerprint of every input read
+        (:meth:`read_inputs`: text, haystack, needles, task data), and what the protocol derives from them
+        (:meth:`derived`, which may add fields, never replace one). A resume with any of them changed is refused."""
         keep = {f.name for f in fields(self.settings) if f.metadata.get("header", True)}
-        header = {**self.loaded.settings(), **{k: v for k, v in asdict(self.settings).items() if k in keep}}
-        if self.digest_inputs:
-            header["inputs_sha256"] = hashlib.sha256(repr(self.inputs).encode("utf-8")).hexdigest()[:16]
-        return header
+        header = {**self.loaded.settings(), **{k: v for k, v in asdict(self.settings).items() if k in keep},
+                  "inputs": digest(self.inputs)}
+        extra = self.derived()
+        clash = sorted(set(extra) & set(header))
+        if clash:
+            raise TypeError(f"protocol {self.name}: derived() would replace header fields {clash}")
+        return {**header, **extra}
+
+    def derived(self) -> dict:
+        """Header fields the protocol derives from its inputs and the model (e.g. a digest of the tokens read)."""
+        return {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "header" in vars(cls):
+            raise TypeError(f"{cls.__name__} defines header(); the runner builds every header (add fields with "
+                            "derived())")
 
     def legacy(self) -> dict:
         """Header fields added after results files were first written, with the value those files ran with."""

@@ -1,6 +1,7 @@
 """Append-only JSONL results files that lose nothing and resume exactly.
 
-Line 1 is a header ``{"type": "header", "protocol": …, "settings": {…}, "shard": [i, n], "created_by": …}``; every
+Line 1 is a header ``{"type": "header", "protocol": …, "settings": {…}, "shard": [i, n], "version": 1, "created_by":
+{package, git, python, torch, transformers}}`` (``settings`` is compared on resume, ``created_by`` is not); every
 other line is one finished cell ``{"type": "cell", "key": "…", …}``, written and flushed to disk as soon as the cell
 is done. Reopening the file with the same protocol and settings skips the finished cells; a file written with other
 settings is refused, never mixed. A line cut short by a kill is dropped on reopening (its cell runs again).
@@ -20,8 +21,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LongLLaDAError
+from ..files import not_special, regular_file
 
 VERSION = 1
+
+
+def created_by() -> dict:
+    """What wrote a results file (kept in its header, never compared on resume): this package's version and, when it
+    runs from a git checkout, the revision (``+dirty`` with uncommitted changes); Python's, torch's and transformers'
+    versions where they are loaded."""
+    import platform
+    import subprocess
+    import sys
+
+    from .. import __version__
+
+    info = {"package": f"longllada-theory {__version__}", "python": platform.python_version()}
+    root = Path(__file__).resolve().parents[2]
+    if (root / ".git").exists():
+        try:
+            revision = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty"], capture_output=True,
+                                      text=True, timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            revision = ""
+        if revision:
+            info["git"] = revision
+    for name in ("torch", "transformers"):
+        if name in sys.modules:
+            info[name] = getattr(sys.modules[name], "__version__", "?")
+    return info
 
 
 def cell_seed(seed: int, key: str) -> int:
@@ -86,14 +114,16 @@ class ResultsFile:
                 diff = _differences(old, compared)
                 if tuple(header.get("shard", (0, 1))) != tuple(shard):
                     diff.append(f"shard: {header.get('shard')} → {list(shard)}")
-                raise LongLLaDAError(f"{path} was written with other settings ({'; '.join(diff)}); results are never "
-                                     "mixed — choose another output or delete the file to start over",
+                older = " (written by an older version of this package, without those fields)" if any(
+                    k not in old for k in compared) else ""
+                raise LongLLaDAError(f"{path} was written with other settings ({'; '.join(diff)}){older}; results are "
+                                     "never mixed — choose another output or delete the file to start over",
                                      parameters=("output",))
             results.done = {c["key"]: c for c in cells}
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             header = {"type": "header", "protocol": protocol, "settings": settings, "shard": list(shard),
-                      "version": VERSION}
+                      "version": VERSION, "created_by": created_by()}
             with path.open("w", encoding="utf-8") as handle:
                 handle.write(json.dumps(header, ensure_ascii=False) + "\n")
                 handle.flush()
@@ -121,7 +151,7 @@ class ResultsFile:
 def check_output(path: str | Path) -> None:
     """Refuse an output a run could not write, or must not touch, before any work: a directory, a path under a file,
     a folder without write permission, an existing file that is not one of our results files."""
-    path = Path(path)
+    path = not_special(Path(path))
     if path.is_dir():
         raise LongLLaDAError(f"output {path} is a directory; give a file name such as {path / 'results.jsonl'}",
                              parameters=("output",))
@@ -147,7 +177,7 @@ def writer_lock(path: str | Path | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    path = Path(path)
+    path = not_special(Path(path))
     if path.is_dir():
         raise LongLLaDAError(f"output {path} is a directory; give a file name such as {path / 'results.jsonl'}",
                              parameters=("output",))
@@ -179,9 +209,7 @@ def _differences(old: dict, new: dict) -> list[str]:
 def _read(path: Path, repair: bool = False) -> tuple[dict, list[dict]]:
     """The header and cells of a results file. With ``repair``, a last line cut short by a kill is dropped — only once
     the first line has proved the file is one of ours: any other file is refused untouched."""
-    if path.is_dir():
-        raise LongLLaDAError(f"{path} is a directory, not a results file")
-    raw = path.read_bytes()
+    raw = regular_file(path, "results file").read_bytes()
     first = raw.split(b"\n", 1)[0]
     try:
         header = json.loads(first.decode("utf-8")) if first.strip() else None
@@ -238,8 +266,6 @@ def load_results(paths: Iterable[str | Path]) -> Results:
         raise LongLLaDAError("no results files given")
     protocol, settings, cells, seen = None, None, [], set()
     for path in paths:
-        if not path.is_file():
-            raise LongLLaDAError(f"results file {path} does not exist")
         header, file_cells = _read(path)
         if protocol is None:
             protocol, settings = header["protocol"], header["settings"]

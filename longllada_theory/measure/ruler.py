@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LongLLaDAError
-from ..lengths import format_length, parse_lengths
+from ..lengths import format_length
+from ..values import Length, Listing, Whole
 from .protocol import Protocol, option, register_protocol
 from .results import cell_seed
 from .sampling import SamplerSettings
@@ -280,11 +281,11 @@ def expressible(task: Task, tokenizer, expected: list[str]) -> None:
 @dataclass(frozen=True)
 class RulerSettings(SamplerSettings):
     lengths: tuple[int, ...] = option("comma-separated context lengths (prompt and answer)", (4096, 8192, 16384),
-                                      parse=lambda v: tuple(parse_lengths(v, "--lengths")))
+                                      parse=Listing(Length()))
     tasks: tuple[str, ...] = option("comma-separated tasks (default: all 12)", tuple(TASKS),
                                     parse=lambda v: tuple(t.strip() for t in v.split(",") if t.strip()))
-    samples: int = option("samples per task and length", 10, parse=int)
-    answer_length: int = option("answer tokens (LongLLaDA's RULER runs: 64)", 64, parse=int)
+    samples: int = option("samples per task and length", 10, parse=Whole(1, 100_000))
+    answer_length: int = option("answer tokens (LongLLaDA's RULER runs: 64)", 64, parse=Whole(1, 4096))
     haystack: str = option("the essay haystack of the essay tasks: a .txt, a .jsonl or builtin:stdlib",
                            "builtin:stdlib")
     haystack_field: str = option("field of a .jsonl haystack file", "text", header=False)
@@ -317,7 +318,6 @@ class Ruler(Protocol):
                    "greedy decoding (AR) or the family's sampler (diffusion), scored as RULER scores them; the "
                    "summary gives the paper's Table 2 groups (NIAH, AGG, QA) and the average.")
     settings_type = RulerSettings
-    digest_inputs = True
 
     @classmethod
     def read_inputs(cls, settings: RulerSettings) -> str:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import LongLLaDAError
+from ..values import Real, Whole, YesNo
 from .protocol import option
 
 if TYPE_CHECKING:
@@ -275,6 +276,15 @@ SAMPLERS: dict[str, Callable[..., list[list[int]]]] = {
 }
 
 
+#: the options of :class:`SamplerSettings` each sampler takes (answer_length and batch_size: every one)
+SAMPLER_OPTIONS: dict[str, tuple[str, ...]] = {
+    "greedy": (),
+    "low_confidence": ("block_length", "steps", "temperature", "predict_mask"),
+    "dream": ("steps", "temperature", "top_p", "alg"),
+    "model_generate": (),
+}
+
+
 def sampler_name(loaded: LoadedModel) -> str:
     """The sampler a model answers with: greedy for AR models, its family's for diffusion models."""
     if loaded.kind != "diffusion":
@@ -299,35 +309,27 @@ def answers(loaded: LoadedModel, prompts: Sequence[Sequence[int]], options: Samp
     return SAMPLERS[sampler_name(loaded)](loaded, prompts, options, seeds)
 
 
-def yes_no(text: str, what: str) -> bool:
-    """``yes``/``true``/``1`` or ``no``/``false``/``0`` (an option's text) as a bool."""
-    if str(text).lower() in ("yes", "true", "1"):
-        return True
-    if str(text).lower() in ("no", "false", "0"):
-        return False
-    raise LongLLaDAError(f"{what} {text!r}: expected yes or no", parameters=(what,))
-
-
 @dataclass(frozen=True)
 class SamplerSettings:
     """The answering options every generating measurement shares (its settings dataclass extends this one): the
     answer length and the diffusion sampler's options, each left unset falling back to the model family's
     evaluation settings (:meth:`resolved`), and how many cells go through the model together."""
 
-    answer_length: int = option("answer tokens", 32, parse=int)
-    block_length: int | None = option("diffusion sampler block length (default: answer length)", None, parse=int)
-    steps: int | None = option("diffusion sampler steps (default: answer length)", None, parse=int)
+    answer_length: int = option("answer tokens", 32, parse=Whole(1, 4096))
+    block_length: int | None = option("diffusion sampler block length (default: answer length)", None,
+                                      parse=Whole(1, 4096))
+    steps: int | None = option("diffusion sampler steps (default: answer length)", None, parse=Whole(1, 4096))
     temperature: float | None = option("diffusion sampler temperature (default: the model family's, else 0)", None,
-                                       parse=float)
+                                       parse=Real(0))
     top_p: float | None = option("Dream's sampler: nucleus probability (default: the family's, 0.95 for Dream)", None,
-                                 parse=float, legacy=None)
+                                 parse=Real(0, 1, above=True), legacy=None)
     alg: str | None = option("Dream's sampler: confidence of a drawn token (default: the family's, entropy for "
                              "Dream)", None, choices=DREAM_ALGORITHMS, legacy=None)
     predict_mask: bool | None = option("LLaDA's sampler: let the argmax be the mask token, as LLaDA's generate.py "
                                        "does (default: the family's, yes for LLaDA)", None,
-                                       parse=lambda v: yes_no(v, "predict_mask"), metavar="yes|no", legacy=None)
+                                       parse=YesNo(), metavar="yes|no", legacy=None)
     batch_size: int = option("cells of one length answered in one batch (fixed groups, so resuming is exact)", 1,
-                             parse=int)
+                             parse=Whole(1, 4096))
 
     def __post_init__(self):
         for name in ("block_length", "steps"):  # the sampler's defaults: one block, one step per token
@@ -342,9 +344,23 @@ class SamplerSettings:
         if self.batch_size < 1:
             raise LongLLaDAError(f"batch_size {self.batch_size} must be at least 1", parameters=("batch_size",))
 
+    def given(self) -> list[str]:
+        """The sampler options set to something other than what every sampler does anyway (one block, one step per
+        token, temperature 0)."""
+        same = {"block_length": self.answer_length, "steps": self.answer_length, "temperature": 0.0}
+        return [name for name in ("block_length", "steps", "temperature", "top_p", "alg", "predict_mask")
+                if getattr(self, name) is not None and getattr(self, name) != same.get(name)]
+
     def resolved(self, loaded: LoadedModel):
         """The settings with every sampler option left unset filled from the model family's evaluation settings
-        (temperature 0 where the family names none); an AR model keeps the diffusion-only ones unset."""
+        (temperature 0 where the family names none); an AR model keeps the diffusion-only ones unset. An option the
+        model's sampler does not take is refused, with the sampler named."""
+        sampler = sampler_name(loaded)
+        ignored = [name for name in self.given() if name not in SAMPLER_OPTIONS[sampler]]
+        if ignored:
+            takes = ", ".join(SAMPLER_OPTIONS[sampler]) or "only the answer length"
+            raise LongLLaDAError(f"{', '.join(ignored)}: {loaded.name} answers with the {sampler} sampler, which "
+                                 f"takes {takes}", parameters=tuple(ignored))
         defaults = sampler_defaults(loaded)
         filled = {name: defaults.get(name) for name in ("top_p", "alg", "predict_mask") if getattr(self, name) is None}
         if self.temperature is None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import LongLLaDAError
+from ..files import read_text
 
 if TYPE_CHECKING:
     from ..models.loading import LoadedModel
@@ -71,14 +72,10 @@ def load_documents(source: str | Path, field: str = "text", field_parameter: str
     if source.startswith("builtin:"):
         raise LongLLaDAError(f"unknown built-in text {source!r}; available: {', '.join(BUILTINS)}")
     path = Path(source)
-    if not path.is_file():
-        what = "is a folder, not a text file" if path.is_dir() else "does not exist"
-        raise LongLLaDAError(f"text file {path} {what} (a .txt, a .jsonl with a {field!r} field, or one of "
+    if not path.exists():
+        raise LongLLaDAError(f"text file {path} does not exist (a .txt, a .jsonl with a {field!r} field, or one of "
                              f"{', '.join(BUILTINS)})")
-    try:
-        lines = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise LongLLaDAError(f"{path} is not UTF-8 text") from None
+    lines = read_text(path, "text file")
     documents = [lines]
     if path.suffix == ".jsonl":
         documents = []

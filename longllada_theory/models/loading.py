@@ -21,14 +21,15 @@ import inspect
 import struct
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import LongLLaDAError
-from ..theory.rope import extrapolation_bound
 from ..theory.scaling import ScalingPlan
 from .families import FAMILIES, Family, family_of
+from .fingerprint import checkpoint_fingerprint
 from .sources import ModelSource, resolve_model
 from .spec import RopeSpec, spec_for_source
 from .tokenizers import ByteTokenizer, TextTokenizer, Tokenizer, transformers_quiet
@@ -47,6 +48,8 @@ class LoadedModel:
     device: Any                     # torch.device
     dtype: str
     verified: list[str] = field(default_factory=list)  # what the RoPE check compared
+    checkpoint: dict = field(default_factory=dict)     # the files read (:func:`.fingerprint.checkpoint_fingerprint`)
+    options: dict = field(default_factory=dict)        # loading options that change a result (attention kernel, …)
 
     @property
     def family(self) -> Family:
@@ -69,22 +72,15 @@ class LoadedModel:
         return list(getattr(self.tokenizer, "prefix_ids", []))
 
     def settings(self) -> dict:
-        """What defines this model in a results header."""
-        return {"model": self.name, "kind": self.kind, "dtype": self.dtype, "rope_theta": self.spec.rope_theta,
-                "train_length": self.spec.train_length,
+        """What defines this model in a results header: its name and kind, dtype, device type and attention kernel,
+        the RoPE it was pre-trained with and the scaling applied, and the fingerprint of its checkpoint."""
+        return {"model": self.name, "kind": self.kind, "dtype": self.dtype,
+                "device": getattr(self.device, "type", str(self.device)), **self.options,
+                "rope_theta": self.spec.rope_theta, "train_length": self.spec.train_length,
                 "scaling": None if self.plan is None else {
-                    "method": self.plan.method, "target": self.plan.target,
-                    "scaling_factor": self.plan.scaling_factor, "rope_parameters": self.plan.rope_parameters}}
-
-
-def manual_plan(spec: RopeSpec, factor: float) -> ScalingPlan:
-    """A plan that multiplies the base by a given λ (``--rope-scale``); its target is the bound λ·b reaches."""
-    if not factor > 0:
-        raise LongLLaDAError(f"rope_scale {factor} must be a positive number (the factor λ on rope_theta)",
-                             parameters=("rope_scale",))
-    reach = extrapolation_bound(spec.d, factor * spec.rope_theta, spec.critical_dimension)
-    return ScalingPlan("manual", int(round(min(reach, 1e12))), spec.d, spec.rope_theta, spec.train_length,
-                       float(factor), float(factor) * spec.rope_theta, formula="λ given by the user", pairs=spec.pairs)
+                    "method": self.plan.method, "target": self.plan.target, "reading": self.plan.reading,
+                    "scaling_factor": self.plan.scaling_factor, "rope_parameters": self.plan.rope_parameters},
+                "checkpoint": self.checkpoint}
 
 
 def _tokenizer(source: ModelSource, spec: RopeSpec, trust_remote_code: bool) -> Tokenizer:
@@ -276,18 +272,13 @@ def _load_error(source: ModelSource, error: Exception, model_class: str) -> Long
                           f"transformers {transformers.__version__} with {type(error).__name__}: {first}")
 
 
-def _plan(spec: RopeSpec, rope_scale: float | None, target: int | None, method: str) -> ScalingPlan | None:
+def _plan(spec: RopeSpec, rope_scale: float | None, target: int | None, method: str,
+          reading: str | None = None) -> ScalingPlan | None:
     """The plan to apply: λ on the base (keeping a scaling the model already has), or a method's plan for a target
-    (which starts from the model's existing scaling, see :meth:`RopeSpec.plan`)."""
+    in the reading asked for (:meth:`RopeSpec.plan`: compose on the model's scaling by default)."""
     if rope_scale is not None:
-        plan = manual_plan(spec, rope_scale)
-        if spec.rope_type == "proportional":
-            plan = replace(plan, rope_type="proportional")
-        elif spec.existing_scaling:
-            kept = {k: v for k, v in spec.existing_scaling.items() if k not in ("rope_type", "rope_theta")}
-            plan = replace(plan, rope_type=spec.rope_type, parameters=kept, note=f"keeps its {spec.rope_type} scaling")
-        return plan
-    return spec.plan(target, method) if target is not None else None
+        return spec.base_change(rope_scale)
+    return spec.plan(target, method, reading) if target is not None else None
 
 
 def _from_pretrained(source: ModelSource, kwargs: dict, progress: bool, model_class: str | None = None):
@@ -351,7 +342,8 @@ def _check_local_weights(source: ModelSource) -> None:
 
 
 def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float | None = None,
-               target: int | None = None, method: str = "longllada", train_length: int | None = None,
+               target: int | None = None, method: str = "longllada", reading: str | None = None,
+               train_length: int | None = None,
                kind: str | None = None, trust_remote_code: bool = False, dtype: str = "auto",
                device: str | None = None, device_map: str | None = None,
                attn_implementation: str | None = None, progress: bool = True) -> LoadedModel:
@@ -376,7 +368,7 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     attention = {"ar": "causal", "diffusion": "bidirectional"}.get(kind)
     spec = spec_for_source(resolved, raw if native else config.to_dict(), source, f"config of {source}",
                            train_length, attention)
-    plan = _plan(spec, rope_scale, target, method)
+    plan = _plan(spec, rope_scale, target, method, reading)
     device = check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if dtype == "auto":
         dtype = "bfloat16" if str(device).startswith("cuda") or device_map else "float32"
@@ -395,7 +387,21 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     if kind is None and FAMILIES[spec.family].behaviour_check:
         _check_attention_kind(model, spec, placed)
     tokenizer = _tokenizer(resolved, spec, trust_remote_code)
-    return LoadedModel(model, tokenizer, spec, plan, source, placed, dtype, verified)
+    return LoadedModel(model, tokenizer, spec, plan, source, placed, dtype, verified,
+                       checkpoint_fingerprint(_local_folder(resolved), resolved.gguf_file),
+                       {"attn_implementation": attn_implementation or "default", "device_map": device_map})
+
+
+def _local_folder(source: ModelSource):
+    """The folder the weights were read from: the source's, or its snapshot in the Hugging Face cache."""
+    if source.is_local:
+        return source.location
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    cached = try_to_load_from_cache(source.location, "config.json")
+    return Path(cached).parent if isinstance(cached, str) else None
 
 
 #: names of the forward argument that limits the logits to the last positions (transformers ≥ 4.50, older and Dream)

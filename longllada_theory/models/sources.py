@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -58,8 +59,9 @@ def _smollm2(name: str) -> ModelSource:
 def _twin(name: str) -> ModelSource:
     """``toy:TWIN`` (seed 0) or ``toy:TWIN@SEED``: a shipped twin."""
     twin, _, seed = name.split(":", 1)[1].partition("@")
-    if seed and not seed.isdigit():
-        raise LongLLaDAError(f"{name}: expected toy:TWIN or toy:TWIN@SEED with a whole-number seed")
+    if (seed and not seed.isdigit()) or not re.fullmatch(r"[a-z][a-z0-9-]*", twin):
+        raise LongLLaDAError(f"{name}: expected toy:TWIN or toy:TWIN@SEED (TWIN one of ar, diffusion, "
+                             "diffusion-scratch; SEED a whole number)")
     folder = TWINS_DIR / f"seed{seed or 0}" / twin
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         known = sorted({f"toy:{p.parent.name}" for p in TWINS_DIR.glob("seed*/*/config.json")})

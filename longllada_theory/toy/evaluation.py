@@ -36,6 +36,7 @@ from ..measure.protocol import Protocol, option, run
 from ..measure.results import cell_seed
 from ..measure.stats import rate_with_interval
 from ..measure.texts import load_corpus
+from ..outputs import write_json
 from .train import TWINS
 
 if TYPE_CHECKING:
@@ -134,23 +135,27 @@ class LastWindowPerplexity(Protocol):
         return [c for c in cells if c["key"] in set(keys)]
 
 
+@dataclass(frozen=True)
+class TwinRetrievalSettings(NiahSettings):
+    """NIAH's settings, with the length and the samples per cell out of the header: the keys name both, so every
+    length and sample count of one twin shares one results file."""
+
+    lengths: tuple[int, ...] = option("context lengths", (128,), cli=False, header=False)
+    needles_per_cell: int | None = option("passkeys per length × depth", None, cli=False, header=False)
+
+
 class TwinRetrieval(NeedleInAHaystack):
-    """Passkey cells on the held-out corpus (its bytes are the haystack ids); every length and sample count of one
-    twin shares one results file, since the keys name both."""
+    """Passkey cells on the held-out corpus (its bytes are the haystack ids)."""
 
     name = "twin-niah"
+    settings_type = TwinRetrievalSettings
 
     @classmethod
     def read_inputs(cls, settings):
-        return "passkey", None
+        return "passkey", load_corpus().digest
 
     def prepare(self) -> None:
         self.cell_inputs = (load_corpus().heldout.tolist(), "passkey")
-
-    def header(self) -> dict:
-        header = {k: v for k, v in super().header().items()
-                  if k not in ("lengths", "needles_per_cell", "inputs_sha256")}  # the corpus digest names the input
-        return {**header, "corpus": load_corpus().digest}
 
 
 def seed_folders(twins_dir: Path) -> dict[int, Path]:
@@ -225,7 +230,7 @@ class TwinBench:
     def retrieval(self, loaded: LoadedModel, length: int, samples: int) -> list[dict]:
         """Passkey cells at ``length`` for every depth (``samples`` each)."""
         s = self.settings
-        niah = NiahSettings(lengths=(length,), depths=s.depths, needles_per_cell=samples, format="plain",
+        niah = TwinRetrievalSettings(lengths=(length,), depths=s.depths, needles_per_cell=samples, format="plain",
                             answer_length=s.answer_length, block_length=s.answer_length, steps=s.answer_length,
                             seed=s.seed, haystack="builtin:stdlib", needles="passkey", batch_size=s.batch_size)
         return run(TwinRetrieval(loaded, niah), self._path(loaded, "twin-niah"), progress=False)
@@ -419,9 +424,9 @@ def _ntk_row(rows: list[dict]) -> dict:
             "retrieval_ratio_seeds": hit_ratios}
 
 
-def save_report(report: dict, path: Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(report, indent=1))
+def save_report(report: dict, path: Path, force: bool = False) -> None:
+    """The report as JSON, stamped (:mod:`longllada_theory.outputs`: never over a file this package did not write)."""
+    write_json(Path(path), report, force)
 
 
 def _rate(value: dict) -> str:
