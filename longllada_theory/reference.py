@@ -18,7 +18,7 @@ from .measure.needlebench import LENGTH_BUFFER
 from .measure.niah import niah_grid
 from .measure.perplexity import perplexity_curve
 from .measure.results import load_results
-from .measure.ruler import ruler_summary
+from .measure.ruler import RULES, ruler_summary
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
 DATA = REFERENCE / "longllada_figure1_figure2.json"
@@ -238,6 +238,7 @@ def compare_ruler(cells: list[dict], reference: Reference, settings: dict, toler
         raise LongLLaDAError(f"the run's scaling factor is {factor:g} but reference {reference.name} used NTK factor "
                              f"{reference.factor:g}; run with --rope-scale {reference.factor:g}",
                              parameters=("rope_scale",))
+    rules = RULES[settings.get("protocol", "package")]
     summary = ruler_summary(cells)
     groups = summary["groups"]
     paper = table2_frame(reference)
@@ -265,9 +266,9 @@ def compare_ruler(cells: list[dict], reference: Reference, settings: dict, toler
             "max_abs_difference": round(float(differences.max()), 2),
             "reproduced": bool(differences.mean() <= 10),
             "criterion": "mean |Δ| ≤ 10 points over the groups NIAH, AGG, QA, Avg at every length",
-            "note": ("the package's suite is RULER's task set generated offline, not RULER's files: its QA is a "
-                     "generated stand-in for SQuAD/HotpotQA, its Avg is over its 12 tasks (RULER's: 13), and its "
-                     "essay haystack is the one the run names")}
+            "protocol": rules.protocol,
+            "note": (f"this run used --protocol {rules.protocol} ({rules.reference}), generated offline from the "
+                     f"package's own files; what differs: {'; '.join(rules.notes)}")}
 
 
 def compare(paths: list[str], name: str, tolerance: float = 0.05, any_model: bool = False) -> tuple[dict, list[dict]]:

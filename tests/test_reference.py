@@ -110,10 +110,10 @@ def test_reference_names_cover_both_figures_and_table2():
     assert "paper:table2:LLaDA-8B-Base" in names and "paper:table2:LLaMA3-8B-Base@ntk13" in names
 
 
-def _ruler_results(path, model, reference, scaling=None):
+def _ruler_results(path, model, reference, scaling=None, protocol="package"):
     """A RULER run whose task scores give Table 2's groups and average: every NIAH task scores NIAH, cwe and fwe
     AGG, qa QA, and vt what makes the mean over the 12 tasks Table 2's Avg."""
-    store = ResultsFile.open(path, "ruler", {"model": model, "scaling": scaling})
+    store = ResultsFile.open(path, "ruler", {"model": model, "scaling": scaling, "protocol": protocol})
     for row in table2_rows():
         if (row["model"], row["ntk_scaling_factor"]) != reference:
             continue
@@ -136,6 +136,15 @@ def test_a_ruler_run_is_compared_with_table2_group_by_group(tmp_path):
                             scaling={"method": "rope-scale", "scaling_factor": 14.0})
     document, _ = compare([scaled], "paper:table2:LLaDA-8B-Base@ntk14")
     assert not document["reproduced"] and document["groups"]["NIAH"][16384]["difference"] < -50
+
+
+def test_a_ruler_comparison_names_the_runs_protocol_and_what_it_does_not_reproduce(tmp_path):
+    package = compare([_ruler_results(tmp_path / "p.jsonl", "GSAI-ML/LLaDA-8B-Base", ("LLaDA-8B-Base", 1))],
+                      "paper:table2:LLaDA-8B-Base")[0]
+    paper = compare([_ruler_results(tmp_path / "o.jsonl", "GSAI-ML/LLaDA-8B-Base", ("LLaDA-8B-Base", 1),
+                                    protocol="paper")], "paper:table2:LLaDA-8B-Base")[0]
+    assert package["protocol"] == "package" and "--protocol package" in package["note"]
+    assert paper["protocol"] == "paper" and "OpenCompass" in paper["note"] and "tiktoken" in paper["note"]
 
 
 def test_the_papers_factors_are_the_law_rounded_up_at_the_targets_it_names():
