@@ -34,6 +34,7 @@ from .lengths import parse_length
 from .measure.perplexity import diffusion_chunk_samples
 from .measure.sampling import SamplerSettings, answers
 from .models.loading import load_model
+from .values import Length, Real, Whole, parsed
 
 
 @register_model("longllada")
@@ -163,12 +164,46 @@ class LongLLaDALM(LM):
         return results
 
 
+#: how each model argument's text is read (the rest are the loader's names: method, kind, dtype, device, …)
+MODEL_ARGUMENTS = {"target": Length(), "rope_scale": Real(0, above=True), "train_length": Length(),
+                   "mc": Whole(1, 100_000), "mc_batch": Whole(1, 100_000), "max_gen_toks": Whole(1, 4096),
+                   "steps": Whole(1, 4096), "block_length": Whole(1, 4096), "temperature": Real(0),
+                   "max_length": Length(), "seed": Whole(0, 2 ** 63 - 1)}
+
+
+def check_model_args(text: str) -> None:
+    """``--model_args`` of the ``longllada`` model checked before the harness starts: ``key=value`` pairs, every key
+    one of :class:`LongLLaDALM`'s, ``pretrained`` given, each value readable (one clear error otherwise)."""
+    import inspect
+
+    known = [name for name in inspect.signature(LongLLaDALM.__init__).parameters if name not in ("self", "unknown")]
+    pairs = {}
+    for part in (p for p in text.split(",") if p.strip()):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise LongLLaDAError(f"--model_args {part!r}: expected key=value pairs separated by commas, e.g. "
+                                 "pretrained=toy:diffusion,target=16k")
+        pairs[key.strip()] = value.strip()
+    unknown = sorted(set(pairs) - set(known))
+    if unknown:
+        raise LongLLaDAError(f"--model_args {', '.join(unknown)} unknown; expected {', '.join(known)}")
+    if "pretrained" not in pairs:
+        raise LongLLaDAError("--model_args needs pretrained=MODEL (a hub id, folder, .gguf, preset or toy:TWIN)")
+    for key, parse in MODEL_ARGUMENTS.items():
+        if key in pairs:
+            parsed(parse, pairs[key], f"--model_args {key}")
+
+
 def main(argv: list[str]) -> int:
     """The harness's own command line with the ``longllada`` model registered (``--model longllada`` by default)."""
     from lm_eval.__main__ import cli_evaluate
 
     if "--model" not in argv:
         argv = ["--model", "longllada", *argv]
+    if argv[argv.index("--model") + 1:argv.index("--model") + 2] == ["longllada"]:
+        given = [a.split("=", 1)[1] for a in argv if a.startswith("--model_args=")] or [
+            argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--model_args"]
+        check_model_args(given[0] if given else "")
     sys.argv = ["lm-eval", *argv]
     cli_evaluate()
     return 0

@@ -22,7 +22,7 @@ from .lengths import format_length
 from .measure.denoising import denoising_curve
 from .measure.niah import score_by_length
 from .measure.perplexity import perplexity_curve, window_perplexity
-from .measure.protocol import protocol_of
+from .measure.protocol import PROTOCOLS, protocol_of
 from .measure.results import read_header
 from .measure.ruler import ruler_summary
 from .outputs import claim, write_json, write_markdown
@@ -93,7 +93,8 @@ def build_report(folder: Path, output: Path, force: bool = False) -> dict:
     """Read every run under ``folder``, write figures, ``report.json`` and ``report.md`` into ``output``; return the
     report."""
     every = group_runs([str(p) for p in results_files(Path(folder))])
-    runs = [run for run in every if run.cells]
+    skipped = [run for run in every if run.protocol not in PROTOCOLS]  # e.g. the twins' cells of `toy report`
+    runs = [run for run in every if run.cells and run.protocol in PROTOCOLS]
     if not runs:
         raise LongLLaDAError(f"the results files under {folder} hold no finished cell yet", parameters=("results",))
     protocols = list(dict.fromkeys(run.protocol for run in runs))
@@ -101,7 +102,10 @@ def build_report(folder: Path, output: Path, force: bool = False) -> dict:
         claim(path, force)  # before any work: never a file this package did not write
     output.mkdir(parents=True, exist_ok=True)
     report = {"results": str(folder), "runs": [], "claims": [], "comparisons": [], "figures": [],
-              "without_cells": [str(p) for run in every if not run.cells for p in run.paths]}
+              "without_cells": [str(p) for run in every if not run.cells for p in run.paths],
+              "skipped": [{"protocol": run.protocol, "files": [str(p) for p in run.paths],
+                           "why": "not a measuring command's results (the twins' commands write these: read them with "
+                                  "longllada toy report)"} for run in skipped]}
     for protocol in dict.fromkeys(run.protocol for run in runs):
         mine = [run for run in runs if run.protocol == protocol]
         figure = protocol_of(protocol).figure(mine, f"{protocol}: {len(mine)} run(s) from {folder}")
@@ -168,4 +172,9 @@ def markdown(report: dict) -> str:
             lines.append(f"- {document['reference']}{variant}: {verdict} "
                          f"({document['criterion']})" + (f"; note: {document['note']}" if document.get("note") else ""))
     lines += ["", "## Figures", ""] + [f"![]({Path(f).name})" for f in report["figures"]]
+    if report.get("skipped"):
+        lines += ["", "## Not summarised here", ""] + [
+            f"- {len(s['files'])} {s['protocol']} file(s): {s['why']}" for s in report["skipped"]]
+    if report.get("without_cells"):
+        lines += ["", f"{len(report['without_cells'])} results file(s) hold no finished cell yet."]
     return "\n".join(lines) + "\n"

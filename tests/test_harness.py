@@ -123,8 +123,8 @@ def test_lm_eval_runs_a_local_task_offline(twins, tmp_path, kind):
 
 
 @pytest.mark.parametrize("model_args, task, message", [
-    ("colour=red", "tiny_choice", "model_args colour unknown"),
-    ("mc=0", "tiny_choice", "model_args mc=0 must be at least 1"),
+    ("colour=red", "tiny_choice", "--model_args colour unknown; expected pretrained, target"),
+    ("mc=0", "tiny_choice", "--model_args mc: 0 is out of range; expected a whole number from 1"),
     ("mc=4", "no_such_task", "lm-eval stopped: Tasks not found: no_such_task"),
 ])
 def test_lm_eval_bad_input_is_one_line(twins, tmp_path, model_args, task, message):

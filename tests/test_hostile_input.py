@@ -169,3 +169,24 @@ def test_errors_print_under_an_ascii_locale():
                                                       "PYTHONIOENCODING": "ascii"}, timeout=120)
     assert result.returncode == 2 and b"Traceback" not in result.stderr
     assert b"\\u2264" in result.stderr  # "≤" escaped, not a UnicodeEncodeError
+
+
+@pytest.mark.parametrize("layers, what", [(3, "missing from the checkpoint"), (1, "no place in the model")])
+def test_weights_that_do_not_fill_the_model_their_config_builds_are_refused(tmp_path, capsys, layers, what):
+    from helpers import tiny_twin
+
+    folder = tiny_twin(tmp_path / "twin", "ar")  # 2 layers of weights
+    config = json.loads((folder / "config.json").read_text())
+    config["num_hidden_layers"] = layers
+    config["layer_types"] = (config.get("layer_types") or ["full_attention"])[:1] * layers
+    (folder / "config.json").write_text(json.dumps(config))
+    assert main(["ppl", str(folder), "--max-length", "64", "--chunk", "32", "--output", str(tmp_path / "o.jsonl")]) == 2
+    assert what in capsys.readouterr().err
+
+
+def test_lm_eval_model_arguments_are_checked_before_the_harness_starts(capsys):
+    pytest.importorskip("lm_eval")
+    for args, message in (("target=16k", "needs pretrained=MODEL"), ("pretrained=toy:ar,foo=1", "foo unknown"),
+                          ("pretrained=toy:ar,mc=0", "--model_args mc: 0 is out of range")):
+        assert main(["lm-eval", "--model_args", args, "--tasks", "lambada"]) == 2
+        assert message in capsys.readouterr().err

@@ -250,8 +250,9 @@ def test_a_shipped_twin_is_named_by_its_kind_and_seed():
 
     assert resolve_model("toy:ar").location == str(TWINS_DIR / "seed0" / "ar")
     assert resolve_model("toy:diffusion-scratch@2").location == str(TWINS_DIR / "seed2" / "diffusion-scratch")
-    with pytest.raises(LongLLaDAError, match="whole-number seed"):
-        resolve_model("toy:ar@x")
+    for name in ("toy:ar@x", "toy:../../etc@0", "toy:ar/../x"):
+        with pytest.raises(LongLLaDAError, match="SEED a whole number"):
+            resolve_model(name)
     with pytest.raises(LongLLaDAError, match="shipped: toy:ar, toy:diffusion, toy:diffusion-scratch"):
         resolve_model("toy:gpt")
 

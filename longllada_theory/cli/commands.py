@@ -184,16 +184,24 @@ def load(args: argparse.Namespace):
     return loaded
 
 
-def default_output(protocol: str, loaded, shard: tuple[int, int] = (0, 1)) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", loaded.name.strip("/")).strip("_")
-    scaling = "direct" if loaded.plan is None else f"{loaded.plan.method}{loaded.plan.scaling_factor:.3g}"
+def default_output(protocol: str, args: argparse.Namespace, settings, shard: tuple[int, int] = (0, 1)) -> str:
+    """``results/<protocol>_<model>_<scaling>_<settings digest>.jsonl``, known before the model loads: another length,
+    text or option gives another file (a run is never refused for the settings of the last one)."""
+    from dataclasses import asdict
+
+    from ..models.fingerprint import digest
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", str(args.model).strip("/")).strip("_")[:60]
+    scaling = (f"lambda{args.rope_scale:g}" if args.rope_scale else
+               f"{args.method or 'longllada'}-{args.target}" if args.target else "direct")
+    chosen = {k: getattr(args, k, None) for k in ("dtype", "attn_implementation", "train_length", "kind", "reading")}
     part = f".shard{shard[0]}of{shard[1]}" if shard[1] > 1 else ""
-    return f"results/{protocol}_{name}_{scaling}{part}.jsonl"
+    return f"results/{protocol}_{name}_{scaling}_{digest([asdict(settings), chosen])[:8]}{part}.jsonl"
 
 
-def output_path(args: argparse.Namespace, protocol: str, loaded, shard: tuple[int, int]) -> str:
+def output_path(args: argparse.Namespace, protocol: str, settings, shard: tuple[int, int]) -> str:
     """--output, with the shard in the name when a launcher (torchrun) split the run; else the default name."""
     if args.output and shard[1] > 1 and args.shard is None:
         stem, dot, suffix = args.output.rpartition(".")
         return f"{stem}.shard{shard[0]}of{shard[1]}.{suffix}" if dot else f"{args.output}.shard{shard[0]}"
-    return args.output or default_output(protocol, loaded, shard)
+    return args.output or default_output(protocol, args, settings, shard)

@@ -20,11 +20,10 @@ def measurement_command(protocol: type[Protocol]) -> Command:
         shard = parse_shard(args.shard)
         settings = settings_from_args(protocol.settings_type, args, seed=args.seed)
         inputs = protocol.read_inputs(settings)        # bad input fails before the model loads
-        if args.output:
-            check_output(args.output)
+        output = output_path(args, protocol.name, settings, shard)
+        check_output(output)                          # and so does an output it could not write
         loaded = load(args)
         measurement = protocol(loaded, settings, inputs)
-        output = output_path(args, protocol.name, loaded, shard)
         cells = run(measurement, output, shard, progress=not args.no_progress)
         summary = measurement.summary(cells)
         if args.json:

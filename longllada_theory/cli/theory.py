@@ -244,7 +244,8 @@ def _scale_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", action="append", metavar="LENGTH",
                         help="target context length (16k, 32768); repeat or comma-separate for several")
     parser.add_argument("--method", action="append", metavar="METHOD",
-                        help=f"{', '.join(METHODS)}, or all (repeatable; default: all)")
+                        help=f"{', '.join(METHODS)}, longrope (with --factors), or all (repeatable or "
+                             "comma-separated; default: all)")
     parser.add_argument("--factors", help="also a LongRoPE plan with these per-pair factors: longdllm (LongDLLM's "
                                           "searched factors), a JSON file, or a comma-separated list")
     parser.add_argument("--pairs", action="store_true", help="add each plan's per-pair table (JSON: a pairs list)")
@@ -263,7 +264,11 @@ def run_scale(args: argparse.Namespace) -> int:
     targets = lengths_option(args.target, "--target")
     if not targets:
         raise LongLLaDAError("give at least one --target length (e.g. --target 16k)")
-    methods = [m for m in (args.method or ["all"]) if m != "all"] or list(METHODS)
+    asked = [m for value in (args.method or ["all"]) for m in value.split(",") if m.strip()]
+    if "longrope" in asked and not args.factors:
+        raise LongLLaDAError("--method longrope plans with given per-pair factors: add --factors (longdllm, a JSON "
+                             "file or a comma-separated list)")
+    methods = [m for m in asked if m not in ("all", "longrope")] or ([] if "longrope" in asked else list(METHODS))
     for method in methods:
         check_method(method)
     train_length = parse_length(args.train_length, "--train-length") if args.train_length else None

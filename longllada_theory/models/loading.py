@@ -288,18 +288,34 @@ def _from_pretrained(source: ModelSource, kwargs: dict, progress: bool, model_cl
     from transformers import AutoModel, AutoModelForCausalLM
 
     config = kwargs["config"]
+    kwargs = {**kwargs, "output_loading_info": True}
     with _gguf_progress(progress):
         try:
             try:
                 loader = getattr(transformers, model_class) if model_class else AutoModelForCausalLM
-                return loader.from_pretrained(source.location, **kwargs)
+                model, info = loader.from_pretrained(source.location, **kwargs)
             except ValueError as error:
                 if "Unrecognized configuration class" not in str(error):
                     raise
-                return AutoModel.from_pretrained(source.location, **kwargs)  # remote code registering only AutoModel
+                model, info = AutoModel.from_pretrained(source.location, **kwargs)  # remote code: only AutoModel
         except Exception as error:  # safetensors, torch, hub and model-code errors share no base class
             raise _load_error(source, error, " / ".join(getattr(config, "architectures", None) or
                                                         [type(config).__name__])) from None
+    _check_loading_info(source, info)
+    return model
+
+
+def _check_loading_info(source: ModelSource, info: dict) -> None:
+    """Refuse weights that do not fill the model its config builds: a tensor the model needs and the checkpoint
+    lacks would be left at random initialisation, one it holds and the model has no place for would be dropped —
+    either way the config is not the checkpoint's own."""
+    for what, keys in (("missing from the checkpoint (they would stay randomly initialised)", info.get("missing_keys")),
+                       ("in the checkpoint with no place in the model its config builds", info.get("unexpected_keys")),
+                       ("of another shape than the config says", info.get("mismatched_keys"))):
+        keys = sorted(str(k) for k in (keys or ()))
+        if keys:
+            raise LongLLaDAError(f"cannot load the weights of {source.name}: {len(keys)} tensor(s) {what}, e.g. "
+                                 f"{', '.join(keys[:3])} — is config.json the checkpoint's own?")
 
 
 def _build(resolved: ModelSource, raw: dict | None, config, family: Family, plan: ScalingPlan | None,

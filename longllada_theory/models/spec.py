@@ -570,6 +570,20 @@ def gguf_config(path: Path) -> dict:
     return {k: v for k, v in config.items() if v is not None}
 
 
+@lru_cache(maxsize=1)
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection within ``timeout`` seconds (so an offline machine fails
+    at once instead of retrying downloads for half a minute)."""
+    import socket
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").split("://")[-1].split("/")[0]
+    try:
+        socket.create_connection((endpoint, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 def hub_config(model_id: str) -> Path:
     """config.json of a hub model: from the local cache, or downloaded where there is a network."""
     try:
@@ -581,10 +595,12 @@ def hub_config(model_id: str) -> Path:
         return Path(hf_hub_download(model_id, "config.json", local_files_only=True))
     except (LocalEntryNotFoundError, EntryNotFoundError, ValueError, OSError):
         pass
-    if os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0"):
-        raise LongLLaDAError(f"{model_id!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; on a "
-                             f"machine with network run `huggingface-cli download {model_id} config.json`, or pass "
-                             "a local folder or config.json")
+    offline = os.environ.get("HF_HUB_OFFLINE") not in (None, "", "0")
+    if offline or not hub_reachable():
+        why = "HF_HUB_OFFLINE is set" if offline else "the hub cannot be reached (no network)"
+        raise LongLLaDAError(f"{model_id!r} is not in the local Hugging Face cache and {why}; on a machine with "
+                             f"network run `huggingface-cli download {model_id}`, or pass a local folder or "
+                             "config.json (presets answer `scale` and `explain` without any download)")
     try:
         return Path(hf_hub_download(model_id, "config.json"))
     except RepositoryNotFoundError:
