@@ -43,19 +43,20 @@ def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
     targets = {(v["twin"], v["target"]): v for v in verdicts(report)}
     both = partial(_diffusion_twins, targets, report["twins"])  # target → (what they measured, all meet it)
     rows = []
+    window = f"the last T − {report['settings']['chunk']} tokens"  # the window's first chunk has no prefix within T
 
     smol_growth, ar_growth = direct[-1] / direct[7], twin["ar"][4 * t] / twin["ar"][t]
     rows.append({"claim": "an AR model's perplexity explodes past its training length",
                  "paper": _running_ratio("LLaMA3-8B-Base", 8192),
                  "measured here": f"SmolLM2 15–16k / 7–8k window: {smol_growth:.0f}×; AR twin 4T / T: {ar_growth:.1f}×",
-                 "statistic": "paper: running mean; here: one window (SmolLM2: 1k tokens; twin: the last T)",
+                 "statistic": f"paper: running mean; here: one window (SmolLM2: 1k tokens; twin: {window})",
                  "criterion": "both AR models grow > 2×", "agrees": bool(smol_growth > 2 and ar_growth > 2)})
 
     flat, flat_met = both("diffusion last-window perplexity at 4T ≤ 1.25× its value at T")
     rows.append({"claim": "a diffusion LLM keeps a flat perplexity to 4× its training length",
                  "paper": _running_ratio("LLaDA-8B-Base", 4096),
                  "measured here": f"4T / T, geometric mean over seeds: {flat}",
-                 "statistic": "paper: running mean; here: the last T tokens (a stricter statistic: the running mean "
+                 "statistic": f"paper: running mean; here: {window} (a stricter statistic: the running mean "
                               "includes the in-window part)",
                  "criterion": "both diffusion twins ≤ 1.25×", "agrees": bool(flat_met)})
 
@@ -77,22 +78,21 @@ def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
                  "paper": f"LLaDA-8B-Base at 8k: depth ≥ 50 % → ≥ {grid.loc[50:, 8000].min():.0f}, depth ≤ 30 % → "
                           f"≤ {grid.loc[:30, 8000].max():.0f}",
                  "measured here": f"at 2T, needle within T: {local}. Farther than 1.5T: {far}",
-                 "statistic": "paper: score by depth; here: hit rate by the needle's distance from the question, "
-                              "pooled over seeds (Wilson 95 %)",
+                 "statistic": "paper: score by depth; here: hit rate by the needle's distance from the question, mean "
+                              "over the seeds whose twin retrieves at T (Student-t 95 % over seeds)",
                  "criterion": "≥ 80 % within T and ≤ 30 % beyond 1.5T, both diffusion twins",
                  "agrees": bool(local_met and far_met)})
 
     law_ar = targets["ar", "AR with the law's λ for 4T: measured / predicted breakdown length in [0.8, 1.25]"]
-    law_ratios = next(r["ppl_ratio_seeds"] for r in report["ntk"]["ar"] if r["method"] == "longllada")
-    rows.append({"claim": "the scaling law's λ extends an AR model's window",
+    rows.append({"claim": "the scaling law's λ extends an AR model's window to the length it predicts",
                  "paper": "LLaMA3-8B with NTK factors 4 and 13 (the paper's Table 2)",
                  "measured here": f"SmolLM2 + law's λ for 16k: last window {scaled[-1]:.1f} against {direct[-1]:.0f} "
-                                  f"direct; AR twin + law's λ for 4T: breakdown {law_ar['measured']}",
+                                  f"direct; AR twin + law's λ for 4T, where perplexity breaks down: {law_ar['measured']}",
                  "statistic": "perplexity of one window; twin: each seed's breakdown / predicted length",
-                 "criterion": "SmolLM2 scaled within 2× of its 7–8k window at 15–16k, and the twin breaks down at no "
-                              "less than 0.8 × the law's prediction in every seed (none within the grid counts; the "
-                              "twins' verdict table asks for [0.8, 1.25])",
-                 "agrees": bool(scaled[-1] < 2 * scaled[7] and all(r is None or r >= 0.8 for r in law_ratios))})
+                 "criterion": "SmolLM2 scaled within 2× of its 7–8k window at 15–16k, and the twin's breakdown at 0.8–"
+                              "1.25 × the law's prediction (the verdict table's rule: no breakdown within the grid "
+                              "does not meet it)",
+                 "agrees": bool(scaled[-1] < 2 * scaled[7] and law_ar["met"])})
 
     law_diffusion, law_diffusion_met = both("diffusion with the law's λ for 4T retrieves ≥ 80 % at 4T")
     ntk = figure6()
@@ -101,8 +101,8 @@ def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
                  "paper": f"LLaDA-8B-Base overall NIAH {ntk['overall_direct']['LLaDA-8B-Base']:.1f} direct, "
                           f"{best[1]:.1f} with λ = {best[0]} (Figure 6)",
                  "measured here": f"law's λ for 4T, at 4T: {law_diffusion}",
-                 "statistic": "paper: mean NIAH score over 2k–32k × depths; here: passkey hit rate at 4T, pooled over "
-                              "seeds (Wilson 95 %)",
+                 "statistic": "paper: mean NIAH score over 2k–32k × depths; here: passkey hit rate at 4T, mean over "
+                              "seeds (Student-t 95 % over seeds)",
                  "criterion": "≥ 80 % at 4T, both diffusion twins", "agrees": bool(law_diffusion_met)})
 
     factors = [r for r in paper_factors_against_the_law() if r["model"] == "GSAI-ML/LLaDA-8B-Base"]

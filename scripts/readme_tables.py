@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from longllada_theory.figures.catalog import SMOLLM2_METHODS
 from longllada_theory.lengths import format_length
 from longllada_theory.measure.niah import niah_grid
@@ -55,15 +53,17 @@ def twins() -> list[str]:
     lengths = sorted(ppl["ar"])
     rows = ["| " + _row([f"{n // t}T" for n in lengths]), "|---|" + "---|" * len(lengths)]
     rows += [_row([f"{kind} twin: last-window perplexity"] + [
-        f"{ppl[kind][n]['ppl']:.2f} (×/÷ {np.exp(2 * ppl[kind][n]['log_se']):.2f})" for n in lengths])
+        f"{ppl[kind][n]['ppl']:.2f} [{ppl[kind][n]['low']:.2f}, {ppl[kind][n]['high']:.2f}]" for n in lengths])
         for kind in report["twins"]]
     retrieval = {kind: {int(n): v for n, v in report["retrieval_all"][kind].items()} for kind in report["twins"]}
     rows += [_row([f"{kind} twin: passkey hit rate (all depths)"] + [
         f"{100 * retrieval[kind][n]['rate']:.0f} % [{100 * retrieval[kind][n]['low']:.0f}, "
         f"{100 * retrieval[kind][n]['high']:.0f}]" if n in retrieval[kind] else "–" for n in lengths])
         for kind in report["twins"]]
-    rows += ["", _row(["twin", "phenomenon", "target", "measured", "met"]), "|---|---|---|---|---|"]
-    return rows + [_row([v["twin"], v["phenomenon"], v["target"], v["measured"], "yes" if v["met"] else "**no**"])
+    rows += ["", _row(["twin", "phenomenon", "target", "measured", "met", "decided by the 95 % interval"]),
+             "|---|---|---|---|---|---|"]
+    return rows + [_row([v["twin"], v["phenomenon"], v["target"], v["measured"], "yes" if v["met"] else "**no**",
+                         "yes" if v["decided"] else "no" if v["interval"] else "no interval"])
                    for v in verdicts(report)]
 
 

@@ -32,7 +32,7 @@ def test_stratified_counts_follow_the_papers_forward_process():
 @pytest.mark.parametrize("estimator", ["paper", "elbo"])
 @pytest.mark.parametrize("shift", [0, 1])
 @pytest.mark.parametrize("stratify", [True, False])
-def test_masked_estimate_is_unbiased_for_the_chunks_mean_loss(estimator, shift, stratify):
+def test_masked_estimate_equals_the_chunks_mean_loss_when_predictions_ignore_the_mask(estimator, shift, stratify):
     # prefix of 16 tokens, chunk of 16; token losses differ by position, independent of what is masked
     rng = np.random.default_rng(3)
     tokens = rng.integers(0, 7, size=32).tolist()
@@ -42,6 +42,45 @@ def test_masked_estimate_is_unbiased_for_the_chunks_mean_loss(estimator, shift, 
                                                         stratify=stratify) for s in range(150)])
     truth = float(np.mean(losses[16:32]))
     assert abs(estimates.mean() - truth) < 4 * estimates.std() / math.sqrt(len(estimates))
+
+
+class MaskCountModel(torch.nn.Module):
+    """The true token's loss at chunk position i is a_i + b·(masked tokens in the chunk)/n: a model that does worse
+    the more it must guess at once, as a real one does. For this model the likelihood bound per token,
+    (1/n)·Σ_m E[Σ_{i∈M} loss_i | |M| = m]/m, is mean(a) + b·(n + 1)/(2n) — not the mean loss of any one masking."""
+
+    def __init__(self, tokens, a, b, start, mask_id=7, vocab=8):
+        super().__init__()
+        self.tokens, self.a, self.b, self.start, self.mask_id, self.vocab = tokens, a, b, start, mask_id, vocab
+
+    def forward(self, input_ids, logits_to_keep=None):
+        batch, length = input_ids.shape
+        n = len(self.tokens) - self.start
+        masked = (input_ids[:, self.start:] == self.mask_id).sum(1).double()
+        logits = torch.zeros(batch, length, self.vocab, dtype=torch.float64)
+        for position in range(self.start, len(self.tokens)):
+            loss = self.a[position - self.start] + self.b * masked / n
+            p = torch.exp(-loss)
+            probs = ((1 - p) / (self.vocab - 1))[:, None].repeat(1, self.vocab)
+            probs[:, self.tokens[position]] = p
+            logits[:, position] = probs.log()
+        return type("Out", (), {"logits": logits[:, -logits_to_keep:] if logits_to_keep else logits})()
+
+
+@pytest.mark.parametrize("estimator", ["paper", "elbo"])
+def test_both_estimators_target_llada_s_likelihood_bound_when_predictions_depend_on_the_mask(estimator):
+    """With t ~ U(0, 1] and Bernoulli(t) masks, P(|M| = m) integrates against 1/t to 1/m: the ELBO estimator and the
+    paper's (m ~ U{1..n}, mean over the masked) have the same expectation for any model, the enumerated bound."""
+    rng = np.random.default_rng(5)
+    n, start = 12, 8
+    tokens = rng.integers(0, 7, size=start + n).tolist()
+    a, b = rng.uniform(0.2, 1.0, size=n), 1.5
+    loaded = fake_loaded(MaskCountModel(tokens, a, b, start))
+    bound = a.mean() + b * (n + 1) / (2 * n)
+    estimates = np.concatenate([diffusion_chunk_samples(loaded, tokens, start, start + n, mc=8, estimator=estimator,
+                                                        seed=s) for s in range(300)])
+    assert abs(estimates.mean() - bound) < 4 * estimates.std() / math.sqrt(len(estimates))
+    assert abs(bound - a.mean() - b / 2) > 0.05  # the bound is not the loss at any fixed mask ratio
 
 
 def test_the_papers_protocol_draws_each_samples_mask_count_independently(monkeypatch):
@@ -113,6 +152,8 @@ def test_a_paired_ratio_compares_two_runs_chunk_by_chunk():
     paired = paired_log_ratio(other, base, 128, 512)
     assert paired["chunks"] == 6 and paired["log_ratio"] == pytest.approx(0.105)
     assert paired["ratio"] == pytest.approx(math.exp(0.105))
-    assert paired["se"] == pytest.approx(np.std([0.1, 0.11] * 3, ddof=1) / math.sqrt(6))  # the text's spread cancels
+    # the text's spread cancels; alternating differences are negatively correlated, which never narrows the SE
+    assert paired["rho"] == 0 and paired["se"] == pytest.approx(np.std([0.1, 0.11] * 3, ddof=1) / math.sqrt(6))
+    # a rising window (1, 2, 3, 4) has lag-1 autocorrelation 0.25: its SE is widened by √(1.25 / 0.75)
     window = window_perplexity(base, 256)
-    assert window["log_se"][0] == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2)
+    assert window["log_se"][0] == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2 * math.sqrt(1.25 / 0.75))

@@ -85,7 +85,10 @@ def run_report(args: argparse.Namespace) -> int:
         print_json(report)
     else:
         for row in verdicts(report):
-            print(f"{'met   ' if row['met'] else 'MISSED'} {row['twin']:<17} {row['target']}: {row['measured']}")
+            verdict = ("met   " if row["met"] else "MISSED") + (
+                " (decided by the 95 % interval)" if row["decided"] else " (the interval spans the target)"
+                if row["interval"] else " (no interval)")
+            print(f"{verdict} {row['twin']:<17} {row['target']}: {row['measured']}")
     return 0
 
 

@@ -110,7 +110,8 @@ def paper_table2_figure():
 
 def relative_perplexity_figure():
     """Perplexity relative to its value at T against context / T: the paper's LLaMA3-8B and LLaDA-8B (running
-    means, published numbers) beside SmolLM2-135M (per 1k window) and the twins (the last T tokens) measured here."""
+    means, published numbers) beside SmolLM2-135M (per 1k window) and the twins (the last T − chunk tokens) measured
+    here."""
     series = []
     for model, t, color in (("LLaMA3-8B-Base", 8192, COLORS["ar"]), ("LLaDA-8B-Base", 4096, COLORS["diffusion"])):
         ends, values = reference_curve(model)
@@ -123,7 +124,8 @@ def relative_perplexity_figure():
     for kind, color in (("ar", "#8c2d04"), ("diffusion", "#08519c"), ("diffusion-scratch", "#2ca02c")):
         lengths = np.array([int(k) for k in report["ppl"][kind]])
         values = np.array([v["ppl"] for v in report["ppl"][kind].values()])
-        series.append({"label": f"{kind} twin, last T tokens, mean of {len(report['seeds'])} seeds (here)",
+        series.append({"label": f"{kind} twin, last T − {report['settings']['chunk']} tokens, geometric mean of "
+                                f"{len(report['seeds'])} seeds (here)",
                        "end": lengths / report["train_length"], "ppl": values / values[0], "color": color})
     fig = perplexity_figure(series, "Perplexity relative to its value at T, against context / T")
     ax = fig.axes[0]
@@ -210,18 +212,20 @@ def _twins_report() -> dict:
 
 
 def twins_perplexity_figure():
-    """Last-window perplexity against context length for each twin: the geometric mean over seeds with ±2 standard
-    errors across seeds, and each seed's value (stored report)."""
+    """Last-window perplexity against context length for each twin: the geometric mean over seeds with its Student-t
+    95 % band over seeds, and each seed's value (stored report)."""
     report = _twins_report()
     t = report["train_length"]
     series = []
     for kind in report["twins"]:
         lengths = [int(x) for x in report["ppl"][kind]]
-        values = np.array([report["ppl"][kind][str(x)]["ppl"] for x in lengths])
-        se = np.array([report["ppl"][kind][str(x)]["log_se"] for x in lengths])
-        series.append({"label": f"{kind} twin ({len(report['seeds'])} seeds, ±2 SE)", "end": np.array(lengths),
-                       "ppl": values, "se": se, "color": COLORS[kind], "train_length": t})
-    fig = perplexity_figure(series, f"Twins: perplexity of the last T = {t} tokens against context length")
+        values = [report["ppl"][kind][str(x)] for x in lengths]
+        series.append({"label": f"{kind} twin (geometric mean of {len(report['seeds'])} seeds, t 95 % band over seeds)",
+                       "end": np.array(lengths), "ppl": np.array([v["ppl"] for v in values]),
+                       "band": (np.array([v["low"] for v in values]), np.array([v["high"] for v in values])),
+                       "color": COLORS[kind], "train_length": t})
+    fig = perplexity_figure(series, f"Twins: perplexity of the last T − {report['settings']['chunk']} = "
+                                    f"{t - report['settings']['chunk']} tokens against context length")
     ax = fig.axes[0]
     for kind in report["twins"]:
         for x, value in report["ppl"][kind].items():
@@ -231,7 +235,7 @@ def twins_perplexity_figure():
 
 
 def twins_niah_figure():
-    """Passkey retrieval (hit rate × 100, pooled over seeds) by length × depth for each twin (stored report)."""
+    """Passkey retrieval (hit rate × 100, mean over seeds) by length × depth for each twin (stored report)."""
     import pandas as pd
 
     report = _twins_report()
@@ -281,8 +285,9 @@ def twins_ntk_figure():
 
 
 def twins_methods_figure():
-    """Each scaling method's plan for 4T on the twins of seed 0 (stored ``toy methods`` run): last-window perplexity
-    at 4T with ±2 standard errors, and passkey retrieval at 4T with Wilson 95 % intervals."""
+    """Each scaling method's plan for 4T on the first twins (v1, one seed; stored ``toy methods`` run): last-window
+    perplexity at 4T with ±2 standard errors over the held-out segments (labelled: not a 95 % band), and passkey
+    retrieval at 4T with Wilson 95 % intervals over the prompts (one seed: a claim about those models)."""
     plt = style()
     path = DATA / "twins" / "v1" / "methods.json"
     document = json.loads(path.read_text())
@@ -302,7 +307,7 @@ def twins_methods_figure():
         axes[1].errorbar(x, rate, yerr=[rate - low, high - rate], fmt="o", color=COLORS[kind], capsize=3,
                          label=f"{kind} twin (n = {rows[methods[0]]['retrieval']['n']} per point)")
     target = format_length(document["target"])
-    axes[0].set_ylabel(f"perplexity of the last T tokens at {target} (±2 SE)")
+    axes[0].set_ylabel(f"perplexity of the last T tokens at {target}\n(±2 SE over held-out segments, not a 95 % band)")
     axes[0].set_yscale("log")
     axes[0].yaxis.set_major_formatter(ScalarFormatter())
     axes[0].yaxis.set_minor_formatter(ScalarFormatter())

@@ -32,16 +32,16 @@ def run_label(settings: dict) -> str:
 
 def perplexity_figure(series: list[dict], title: str = "Perplexity against context length", log_y: bool = True):
     """Running perplexity against context length, one line per series
-    (``{"label", "end", "ppl", "train_length"?, "se"?}``), with each model's training length marked."""
+    (``{"label", "end", "ppl", "train_length"?, "band"?}``), with each model's training length marked; ``band``
+    (low, high) is shaded — its label says what it is over."""
     plt = style()
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     marked = set()
     for item in series:
         line, = ax.plot(item["end"], item["ppl"], lw=1.8, label=item["label"], ls=item.get("ls", "-"),
                         color=item.get("color"))
-        if item.get("se") is not None:
-            low, high = item["ppl"] * np.exp(-2 * item["se"]), item["ppl"] * np.exp(2 * item["se"])
-            ax.fill_between(item["end"], low, high, color=line.get_color(), alpha=0.15, lw=0)
+        if item.get("band") is not None:
+            ax.fill_between(item["end"], *item["band"], color=line.get_color(), alpha=0.15, lw=0)
         length = item.get("train_length")
         if length and length not in marked:
             marked.add(length)

@@ -39,3 +39,22 @@ def chance_inside_share(length: int, train_length: int, gap: int = 16) -> float:
     """What :func:`nearest_inside_share` gives when position does not matter: the share of a far key's candidate
     neighbours that lie inside the window."""
     return train_length / (length - 2 * gap + 1)
+
+
+def local_bias(loaded, texts, train_length: int, queries: int = 64, confidence: float = 0.95) -> dict[int, dict]:
+    """Per layer, how much more of each query's attention stays within ``train_length`` than uniform attention would
+    keep (:func:`uniform_local_share`): one value per text (``queries`` positions drawn anew for each, seed = the
+    text's index), the mean over texts with its Student-t ``confidence`` interval (:func:`~.stats.seed_interval`
+    over texts). Positive: a local bias; negative: far keys draw more than their share."""
+    from .probe import instrumented_forward
+    from .stats import seed_interval
+
+    by_layer: dict[int, list[float]] = {}
+    for index, text in enumerate(texts):
+        stats = instrumented_forward(loaded, text, queries=f"sample:{queries}", seed=index,
+                                     train_length=train_length)
+        positions = next(iter(stats.values())).queries
+        baseline = uniform_local_share(positions, len(text), train_length, causal=loaded.kind == "ar")
+        for layer, layer_stats in stats.items():
+            by_layer.setdefault(layer, []).append(float(layer_stats.local.mean()) - baseline)
+    return {layer: seed_interval(values, confidence, over="texts") for layer, values in by_layer.items()}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +34,7 @@ from ..measure.niah import NeedleInAHaystack, NiahSettings
 from ..measure.perplexity import perplexity_cells
 from ..measure.protocol import Protocol, option, run
 from ..measure.results import cell_seed
-from ..measure.stats import rate_with_interval
+from ..measure.stats import geometric_seed_interval, rate_with_interval, seed_interval, t_quantile
 from ..measure.texts import load_corpus
 from ..outputs import write_json
 from .train import TWINS
@@ -281,7 +281,10 @@ def breakdown_row(bench: TwinBench, twin: str, method: str | None, target: int |
 
 
 def twin_report(folder: Path, twin: str, work: Path, settings: ReportSettings) -> dict:
-    """Every measurement of the report on one twin of one seed folder; rates as [hits, n] counts."""
+    """Every measurement of the report on one twin of one seed folder; rates as [hits, n] counts. Each seed reads its
+    own prompts and text segments (the evaluation seed is the report's plus the training seed), so the seeds of a
+    recipe are independent samples of the model and of its evaluation alike."""
+    settings = replace(settings, seed=settings.seed + int(Path(folder).name.removeprefix("seed")))
     bench = TwinBench(folder, work, settings, progress=False)
     loaded = bench.model(twin)
     t = loaded.spec.train_length
@@ -350,48 +353,79 @@ def build_report(twins_dir: Path, work: Path, settings: ReportSettings = ReportS
     return summarise(per_seed, t, settings, corpus.digest)
 
 
-def _pooled(counts: list[list[int]]) -> dict:
-    """Seed counts [[hits, n], …] → the pooled rate with its Wilson 95 % interval and each seed's rate."""
-    hits, n = sum(c[0] for c in counts), sum(c[1] for c in counts)
-    pooled = rate_with_interval([True] * hits + [False] * (n - hits))
-    return {**pooled, "seeds": [None if c[1] == 0 else round(c[0] / c[1], 4) for c in counts]}
+def seed_rate(counts: list[list[int]]) -> dict:
+    """Per-seed counts [[hits, n], …] → a rate over seeds: the mean of the seeds' rates with its Student-t 95 %
+    interval (clipped to [0, 1]), each seed's rate and its own Wilson interval (over that model's prompts), and how
+    many prompts each seed answered. The claim is about the recipe, so the seeds — not the pooled prompts — are the
+    sample; where the seeds agree so closely that their interval is narrower than the pooled prompts' Wilson interval
+    (all at 0 %, say), it is widened to that: the prompts' own sampling error remains."""
+    rates = [None if c[1] == 0 else c[0] / c[1] for c in counts]
+    interval = seed_interval(rates, bounds=(0.0, 1.0))
+    wilson = [rate_with_interval([True] * c[0] + [False] * (c[1] - c[0])) for c in counts]
+    pooled = rate_with_interval([True] * sum(c[0] for c in counts) + [False] * sum(c[1] - c[0] for c in counts))
+    low, high, widened = interval["low"], interval["high"], False
+    if low is not None and (pooled["low"] < low or pooled["high"] > high):  # seeds that agree leave the prompts'
+        low, high, widened = min(low, pooled["low"]), max(high, pooled["high"]), True  # own sampling error
+    return {"rate": interval["mean"], "low": low, "high": high, "n": interval["n"],
+            "over": "seeds", "seeds": [None if r is None else round(r, 4) for r in rates],
+            "seed_wilson": [[w["low"], w["high"]] for w in wilson], "prompts": [c[1] for c in counts],
+            **({"clipped": True} if interval.get("clipped") else {}),
+            **({"widened_to_prompts": True} if widened else {})}
 
 
-def _mean_log(values: list[float]) -> dict:
-    """Seed values → their geometric mean, the standard error of the log across seeds, and each seed's value."""
-    logs = np.log(values)
-    se = float(logs.std(ddof=1) / math.sqrt(len(logs))) if len(logs) > 1 else 0.0
-    return {"ppl": round(float(np.exp(logs.mean())), 4), "log_se": round(se, 4), "seeds": values}
+def seed_ppl(values: list[float]) -> dict:
+    """Seed values of a perplexity → their geometric mean with the Student-t 95 % ×/÷ band over seeds."""
+    interval = geometric_seed_interval(values)
+    return {"ppl": round(interval["mean"], 4), "low": interval["low"], "high": interval["high"], "n": interval["n"],
+            "over": "seeds", "seeds": values}
+
+
+def conditioned(rates: dict, gate: dict, threshold: float = 0.8) -> dict:
+    """A rate over the seeds whose model meets a precondition (in-window retrieval ≥ ``threshold``): the seeds that
+    fail it answer nothing about what the rate claims (a twin that cannot retrieve at T says nothing about locality
+    beyond T)."""
+    kept = [i for i, r in enumerate(gate["seeds"]) if r is not None and r >= threshold]
+    counts = [[round(rates["seeds"][i] * rates["prompts"][i]), rates["prompts"][i]] for i in kept
+              if rates["seeds"][i] is not None]
+    result = seed_rate(counts) if counts else {"rate": None, "low": None, "high": None, "n": 0, "over": "seeds",
+                                               "seeds": []}
+    return {**result, "kept_seeds": kept, "precondition": f"retrieval at T ≥ {100 * threshold:.0f} %"}
 
 
 def summarise(per_seed: dict[int, dict], t: int, settings: ReportSettings, corpus: str) -> dict:
     """The report document: the fields of one twin's report (``ppl``, ``retrieval``, ``local_hit``, ``far_hit``,
-    ``distance``, ``ntk``, ``sweep``) over the seeds, each with its seeds' values."""
+    ``distance``, ``ntk``, ``sweep``) over the seeds — each a mean over seeds with its Student-t interval (the claims
+    are about the recipe), with every seed's value; ``local_hit_in_window`` / ``far_hit_in_window`` keep only the
+    seeds whose twin retrieves at T (the precondition of a locality claim)."""
     seeds = sorted(per_seed)
     reports = [per_seed[seed] for seed in seeds]
     first = reports[0]
     report: dict = {"train_length": t, "seeds": seeds, "twins": list(TWINS),
                     "lengths": [int(m * t) for m in settings.multiples], "breakdown_lengths": settings.grid(t),
-                    "settings": asdict(settings), "corpus": corpus}
-    report["ppl"] = {twin: {length: _mean_log([r["ppl"][twin][length]["ppl"] for r in reports])
+                    "settings": asdict(settings), "corpus": corpus,
+                    "uncertainty": "mean over seeds with its Student-t 95 % interval (seeds: independently trained "
+                                   "twins, each with its own prompts and texts); each seed's value beside it"}
+    report["ppl"] = {twin: {length: seed_ppl([r["ppl"][twin][length]["ppl"] for r in reports])
                             for length in first["ppl"][twin]} for twin in TWINS}
-    report["retrieval"] = {twin: {length: {depth: _pooled([r["retrieval"][twin][length][depth] for r in reports])
+    report["retrieval"] = {twin: {length: {depth: seed_rate([r["retrieval"][twin][length][depth] for r in reports])
                                            ["rate"] for depth in by} for length, by in first["retrieval"][twin].items()}
                            for twin in TWINS}
-    report["retrieval_all"] = {twin: {length: _pooled([[sum(v[0] for v in r["retrieval"][twin][length].values()),
-                                                        sum(v[1] for v in r["retrieval"][twin][length].values())]
-                                                       for r in reports]) for length in first["retrieval"][twin]}
+    report["retrieval_all"] = {twin: {length: seed_rate([[sum(v[0] for v in r["retrieval"][twin][length].values()),
+                                                          sum(v[1] for v in r["retrieval"][twin][length].values())]
+                                                         for r in reports]) for length in first["retrieval"][twin]}
                                for twin in TWINS}
     for name, field in (("local", "local_hit"), ("far", "far_hit")):
-        report[field] = {twin: {length: _pooled([r[name][twin][length] for r in reports])
+        report[field] = {twin: {length: seed_rate([r[name][twin][length] for r in reports])
                                 for length in first[name][twin]} for twin in TWINS}
-    report["distance"] = {twin: {length: {k: _pooled([r["distance"][twin][length].get(k, [0, 0])
-                                                       for r in reports])["rate"] for k in sorted(by, key=int)}
+        report[f"{field}_in_window"] = {twin: {length: conditioned(value, report["retrieval_all"][twin][str(t)])
+                                               for length, value in report[field][twin].items()} for twin in TWINS}
+    report["distance"] = {twin: {length: {k: seed_rate([r["distance"][twin][length].get(k, [0, 0])
+                                                        for r in reports])["rate"] for k in sorted(by, key=int)}
                                  for length, by in first["distance"][twin].items()} for twin in TWINS}
     report["ntk"] = {twin: [_ntk_row([r["ntk"][twin][i] for r in reports]) for i in range(len(first["ntk"][twin]))]
                      for twin in TWINS}
     report["sweep"] = {twin: [{**{k: v for k, v in row.items() if k != "retrieval"},
-                               "retrieval": _pooled([r["sweep"][twin][i]["retrieval"] for r in reports])}
+                               "retrieval": seed_rate([r["sweep"][twin][i]["retrieval"] for r in reports])}
                               for i, row in enumerate(first["sweep"][twin])] for twin in TWINS}
     return report
 
@@ -412,7 +446,7 @@ def _ntk_row(rows: list[dict]) -> dict:
         values = [v for v in (at(r, "ppl", i) for r in rows) if v is not None]
         counts = [v for v in (at(r, "retrieval", i) for r in rows) if v is not None]
         ppl.append(round(float(np.exp(np.mean(np.log(values)))), 4) if values else None)
-        retrieval.append(_pooled(counts)["rate"] if counts else None)
+        retrieval.append(seed_rate(counts)["rate"] if counts else None)
     return {"method": first["method"], "target": first["target"], "scaling_factor": first["scaling_factor"],
             "predicted": first["predicted"], "lengths": first["lengths"], "ppl": ppl, "retrieval": retrieval,
             "ppl_seeds": [r["ppl"] for r in rows],
@@ -429,60 +463,70 @@ def save_report(report: dict, path: Path, force: bool = False) -> None:
     write_json(Path(path), report, force)
 
 
-def _rate(value: dict) -> str:
-    """A pooled rate for reading: "mean % [Wilson 95 %] of n; seeds a, b, c"."""
+def describe_rate(value: dict) -> str:
+    """A rate over seeds for reading: "mean % [95 % t-interval] over n seeds; seeds a, b, c"."""
     if value["rate"] is None:
-        return "no such cells"
+        return "no seed" if not value.get("kept_seeds", True) else "no such cells"
     seeds = ", ".join("–" if v is None else f"{100 * v:.0f}" for v in value["seeds"])
-    return (f"{100 * value['rate']:.0f} % [{100 * value['low']:.0f}, {100 * value['high']:.0f}] of {value['n']}; "
-            f"seeds {seeds}")
+    interval = "" if value["low"] is None else f" [{100 * value['low']:.0f}, {100 * value['high']:.0f}]"
+    kept = f" passing the precondition ({value['precondition']})" if "kept_seeds" in value else ""
+    return f"{100 * value['rate']:.0f} %{interval} over {value['n']} seed(s){kept}; seeds {seeds}"
+
+
+def _verdict(twin: str, phenomenon: str, target: str, value: dict | None, text: str, meets) -> dict:
+    """One target: met when the seed mean meets it; ``decided`` when the whole 95 % interval lies on the same side
+    (with five seeds most are not: the interval is the honest width of a recipe's spread)."""
+    mean, low, high = (None, None, None) if value is None else (value.get("rate", value.get("ppl")),
+                                                                 value.get("low"), value.get("high"))
+    met = mean is not None and meets(mean)
+    decided = low is not None and meets(low) == met and meets(high) == met
+    return {"twin": twin, "phenomenon": phenomenon, "target": target, "measured": text, "met": met,
+            "decided": decided, "interval": low is not None}
 
 
 def verdicts(report: dict) -> list[dict]:
-    """The twins issue's targets, each with the measured numbers (seed means, pooled rates with Wilson 95 %
-    intervals, each seed's value) and whether the seed mean meets it (computed, not typed)."""
+    """The twins' targets, each with the measured numbers (means over seeds with Student-t 95 % intervals, each
+    seed's value), whether the seed mean meets it and whether the interval decides it (computed, not typed)."""
     t = report["train_length"]
     rows = []
 
-    def growth(twin: str) -> tuple[float, str]:
+    def growth(twin: str) -> tuple[dict, str]:
         at_t, at_4t = report["ppl"][twin][str(t)], report["ppl"][twin][str(4 * t)]
-        ratios = [b / a for a, b in zip(at_t["seeds"], at_4t["seeds"])]
-        mean = float(np.exp(np.mean(np.log(ratios))))
-        return mean, f"{mean:.2f}× (seeds {', '.join(f'{r:.2f}' for r in ratios)})"
+        interval = geometric_seed_interval([b / a for a, b in zip(at_t["seeds"], at_4t["seeds"])])
+        band = "" if interval["low"] is None else f" [{interval['low']:.2f}, {interval['high']:.2f}]"
+        seeds = ", ".join(f"{b / a:.2f}" for a, b in zip(at_t["seeds"], at_4t["seeds"]))
+        return {"rate": interval["mean"], **interval}, f"{interval['mean']:.2f}×{band} over {interval['n']} seeds; " \
+                                                       f"seeds {seeds}"
 
     for twin in TWINS:  # what every retrieval target presupposes
         at_t = report["retrieval_all"][twin].get(str(t))
         if at_t is not None:
-            rows.append({"twin": twin, "phenomenon": "0 precondition",
-                         "target": "retrieves ≥ 80 % at T (every depth), what the retrieval targets presuppose",
-                         "measured": _rate(at_t), "met": at_t["rate"] is not None and at_t["rate"] >= 0.8})
+            rows.append(_verdict(twin, "0 precondition", "retrieves ≥ 80 % at T (every depth), what the retrieval "
+                                 "targets presuppose", at_t, describe_rate(at_t), lambda v: v >= 0.8))
     value, text = growth("ar")
-    rows.append({"twin": "ar", "phenomenon": "1 stable perplexity",
-                 "target": "AR last-window perplexity at 4T ≥ 2× its value at T", "measured": text, "met": value >= 2})
+    rows.append(_verdict("ar", "1 stable perplexity", "AR last-window perplexity at 4T ≥ 2× its value at T", value,
+                         text, lambda v: v >= 2))
     for twin in DIFFUSION_TWINS:
         value, text = growth(twin)
-        rows.append({"twin": twin, "phenomenon": "1 stable perplexity",
-                     "target": "diffusion last-window perplexity at 4T ≤ 1.25× its value at T", "measured": text,
-                     "met": value <= 1.25})
+        rows.append(_verdict(twin, "1 stable perplexity", "diffusion last-window perplexity at 4T ≤ 1.25× its value "
+                             "at T", value, text, lambda v: v <= 1.25))
     for multiple in (2, 4):
         length = str(multiple * t)
         depths = report["retrieval"]["ar"].get(length)
         if depths:
             worst = max(depths.values())
-            rows.append({"twin": "ar", "phenomenon": "2 local perception",
-                         "target": f"AR retrieves ≤ 20 % at every depth at {multiple}T",
-                         "measured": f"max over depths {100 * worst:.0f} % (pooled over seeds)", "met": worst <= 0.2})
+            rows.append(_verdict("ar", "2 local perception", f"AR retrieves ≤ 20 % at every depth at {multiple}T",
+                                 {"rate": worst}, f"max over depths {100 * worst:.0f} % (mean over seeds)",
+                                 lambda v: v <= 0.2))
         for twin in DIFFUSION_TWINS:
-            local = report["local_hit"][twin].get(length)
+            local = report["local_hit_in_window"][twin].get(length)
             if multiple == 2 and local is not None:
-                rows.append({"twin": twin, "phenomenon": "2 local perception",
-                             "target": "diffusion ≥ 80 % with the needle within T of the question at 2T",
-                             "measured": _rate(local), "met": local["rate"] is not None and local["rate"] >= 0.8})
-            far = report["far_hit"][twin].get(length)
+                rows.append(_verdict(twin, "2 local perception", "diffusion ≥ 80 % with the needle within T of the "
+                                     "question at 2T", local, describe_rate(local), lambda v: v >= 0.8))
+            far = report["far_hit_in_window"][twin].get(length)
             if far is not None and multiple * t > 1.5 * t:
-                rows.append({"twin": twin, "phenomenon": "2 local perception",
-                             "target": f"diffusion ≤ 30 % with the needle farther than 1.5T at {multiple}T",
-                             "measured": _rate(far), "met": far["rate"] is not None and far["rate"] <= 0.3})
+                rows.append(_verdict(twin, "2 local perception", f"diffusion ≤ 30 % with the needle farther than "
+                                     f"1.5T at {multiple}T", far, describe_rate(far), lambda v: v <= 0.3))
     for twin in TWINS:
         law = next((r for r in report["ntk"][twin] if r["method"] == "longllada" and r["target"] == 4 * t), None)
         if law is None:
@@ -492,18 +536,17 @@ def verdicts(report: dict) -> list[dict]:
             unbroken = sum(r is None for r in ratios)
             mean = (f"no breakdown up to {report['settings']['grid_end']:g}T in {unbroken} of {len(ratios)} seeds"
                     if law["ppl_ratio"] is None else f"{law['ppl_ratio']:.2f}")
-            rows.append({"twin": twin, "phenomenon": "3 scaling law",
-                         "target": "AR with the law's λ for 4T: measured / predicted breakdown length in [0.8, 1.25]",
-                         "measured": f"{mean} (seeds {', '.join('–' if r is None else f'{r:.2f}' for r in ratios)}; "
-                                     f"predicted {law['predicted']:.0f}, λ = {law['scaling_factor']:.3g})",
-                         "met": law["ppl_ratio"] is not None and 0.8 <= law["ppl_ratio"] <= 1.25})
+            rows.append(_verdict(twin, "3 scaling law", "AR with the law's λ for 4T: measured / predicted breakdown "
+                                 "length in [0.8, 1.25]", {"rate": law["ppl_ratio"]},
+                                 f"{mean} (seeds {', '.join('–' if r is None else f'{r:.2f}' for r in ratios)}; "
+                                 f"predicted {law['predicted']:.0f}, λ = {law['scaling_factor']:.3g})",
+                                 lambda v: 0.8 <= v <= 1.25))
         else:
             at_4t = next((v for v in report["sweep"][twin] if v["times_law"] == 1), None)
             if at_4t is not None:
-                rows.append({"twin": twin, "phenomenon": "3 scaling law",
-                             "target": "diffusion with the law's λ for 4T retrieves ≥ 80 % at 4T",
-                             "measured": f"{_rate(at_4t['retrieval'])} (λ = {at_4t['scaling_factor']:.3g})",
-                             "met": at_4t["retrieval"]["rate"] is not None and at_4t["retrieval"]["rate"] >= 0.8})
+                rows.append(_verdict(twin, "3 scaling law", "diffusion with the law's λ for 4T retrieves ≥ 80 % at 4T",
+                                     at_4t["retrieval"], f"{describe_rate(at_4t['retrieval'])} (λ = "
+                                                         f"{at_4t['scaling_factor']:.3g})", lambda v: v >= 0.8))
     return rows
 
 
@@ -512,10 +555,9 @@ def method_comparison(twins_dir: Path, work: Path, methods: tuple[str, ...] = ("
                       multiple: int = 4, samples: int = 10, settings: ReportSettings = ReportSettings(),
                       progress: bool = True) -> dict:
     """Each scaling method's plan for ``multiple`` × T on the twins of one seed folder, and no scaling: the
-    last-window perplexity at T (what the plan costs inside the window) and at the target (standard errors across
-    held-out segments), and passkey retrieval at the target over all depths, with the needle within T of the
-    question, and farther (Wilson
-    95 % intervals)."""
+    last-window perplexity at T (what the plan costs inside the window) and at the target (Student-t 95 % bands over the
+    held-out segments), and passkey retrieval at the target over all depths, with the needle within T of the question,
+    and farther (Wilson 95 % intervals over the prompts: the claim is about these models)."""
     from tqdm.auto import tqdm
 
     bench = TwinBench(twins_dir, work, settings, progress)
@@ -530,7 +572,9 @@ def method_comparison(twins_dir: Path, work: Path, methods: tuple[str, ...] = ("
                "scaling_factor": round(loaded.plan.scaling_factor, 4) if loaded.plan else 1.0}
         for name, at in (("ppl_at_T", t), ("ppl_at_target", length)):
             ppl, log_se = bench.window_ppl(loaded, at)
-            row[name] = {"ppl": round(ppl, 4), "log_se": round(log_se, 4)}
+            band = math.exp(t_quantile(settings.segments) * log_se)
+            row[name] = {"ppl": round(ppl, 4), "log_se": round(log_se, 4), "low": round(ppl / band, 4),
+                         "high": round(ppl * band, 4), "n": settings.segments, "over": "held-out segments"}
         row["retrieval"] = rate_with_interval(c["hit"] for c in cells)
         row["retrieval_within_T"] = rate_with_interval(c["hit"] for c in cells if c["distance"] <= t)
         row["retrieval_beyond_T"] = rate_with_interval(c["hit"] for c in cells if c["distance"] > t)
@@ -540,10 +584,13 @@ def method_comparison(twins_dir: Path, work: Path, methods: tuple[str, ...] = ("
 
 
 def methods_table(document: dict) -> list[dict]:
-    """The rows of :func:`method_comparison` for reading: perplexities with a ×/÷ e^(2·SE) band and hit rates in % with
-    their Wilson 95 % intervals."""
+    """The rows of :func:`method_comparison` for reading: perplexities with their Student-t 95 % band over the held-out
+    segments and hit rates in % with their Wilson 95 % intervals over the prompts (one seed's twins: the claim is
+    about these models)."""
     def ppl(value: dict) -> str:
-        return f"{value['ppl']:.2f} (×/÷ {math.exp(2 * value['log_se']):.2f})"
+        if "low" not in value:  # a document from before the bands (the first twins' stored run): ±2 SE, as it says
+            return f"{value['ppl']:.2f} (×/÷ {math.exp(2 * value['log_se']):.2f})"
+        return f"{value['ppl']:.2f} [{value['low']:.2f}, {value['high']:.2f}]"
 
     def rate(value: dict) -> str:
         return f"{100 * value['rate']:.0f} [{100 * value['low']:.0f}, {100 * value['high']:.0f}] of {value['n']}"

@@ -1,0 +1,53 @@
+"""The results files shipped in longllada_theory/data/runs are what the commands in scripts/ write: every one is named
+by a script, and one whose header names its checkpoint's fingerprint and its inputs resumes under that command (the
+runner rebuilds the same header and finds every cell done)."""
+
+import fnmatch
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "longllada_theory" / "data" / "runs"
+
+
+def script_commands() -> list[tuple[str, str]]:
+    """(file name pattern, command) for every ``--output "$RUNS/…"`` in scripts/*.sh (continued lines joined)."""
+    commands = []
+    for script in sorted((ROOT / "scripts").glob("*.sh")):
+        for line in script.read_text().replace("\\\n", " ").splitlines():
+            match = re.search(r'--output "\$RUNS/([^"]+)"', line)
+            if match:
+                commands.append((re.sub(r"\$\{?\w+\}?", "*", match.group(1)), line.strip()))
+    return commands
+
+
+def current_runs() -> list[str]:
+    """Stored runs whose header was built by the runner as it is now (with the package that wrote it)."""
+    return [p.name for p in sorted(RUNS.glob("*.jsonl")) if "created_by" in json.loads(p.open().readline())]
+
+
+@pytest.mark.parametrize("name", [p.name for p in sorted(RUNS.glob("*.jsonl"))])
+def test_every_stored_run_is_written_by_a_script(name):
+    assert any(fnmatch.fnmatch(name, pattern) for pattern, _ in script_commands()), f"no script writes {name}"
+
+
+@pytest.mark.parametrize("name", current_runs())
+def test_a_stored_run_resumes_under_its_scripts_command(name, tmp_path):
+    literal = [command for pattern, command in script_commands() if pattern == name]
+    assert literal, f"{name}: no script gives its command literally"
+    stored = tmp_path / name
+    shutil.copyfile(RUNS / name, stored)
+    command = literal[0].replace('"$RUNS/', f'"{tmp_path}/')
+    arguments = shlex.split(command)
+    assert arguments[0] == "$L"
+    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", *arguments[1:]], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert stored.read_bytes() == (RUNS / name).read_bytes()  # every cell was done: nothing written
