@@ -1,12 +1,20 @@
-"""LLaDA's low-confidence remasking sampler and greedy decoding."""
+"""LLaDA's low-confidence remasking sampler, Dream's sampler and greedy decoding; the diffusion samplers against the
+token ids the upstream samplers gave (``tests/data/upstream_samplers.json``)."""
 
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
+import transformers
 
 from longllada_theory import LongLLaDAError
 from longllada_theory.measure.sampling import SamplerOptions, check_sampler, diffusion_generate, transfer_schedule
 
 from helpers import FixedLossModel, fake_loaded, tiny_twin
+from real_formats import LLADA_MASK_ID, build_dream_checkpoint, build_llada_checkpoint
 
 
 def test_transfer_schedule_spreads_the_remainder_over_the_first_steps():
@@ -81,3 +89,91 @@ def test_prompts_of_different_lengths_are_refused(tmp_path):
     ar = load_model(str(tiny_twin(tmp_path / "a", "ar")), device="cpu")
     with pytest.raises(LongLLaDAError, match="share one length"):
         answers(ar, [[1, 2, 3], [1, 2]], gen_length=2)
+
+
+# ----------------------------------------------------------------------------------- equal to upstream, token for token
+
+UPSTREAM = json.loads((Path(__file__).parent / "data" / "upstream_samplers.json").read_text(encoding="utf-8"))
+TWIN = Path(__file__).parent.parent / "longllada_theory" / "data" / "twins" / "seed1" / "diffusion"
+
+
+def _mask_prone_llada(folder: Path, scale: float) -> Path:
+    """The tiny LLaDA checkpoint with its output-head row of the mask token scaled, so that the mask token is the
+    argmax at many positions (positions then stay masked past their block)."""
+    from safetensors.numpy import load_file, save_file
+
+    build_llada_checkpoint(folder, "llama", seed=0)
+    weights = load_file(str(folder / "model.safetensors"))
+    head = weights["model.transformer.ff_out.weight"].copy()
+    head[LLADA_MASK_ID] *= np.float32(scale)
+    weights["model.transformer.ff_out.weight"] = head
+    save_file(weights, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def upstream_model(tmp_path_factory):
+    """Loads a stored case's model, rebuilt as its ``model`` entry says (each name and dtype loaded once)."""
+    from longllada_theory.models.loading import load_model
+
+    folder, loaded = tmp_path_factory.mktemp("upstream"), {}
+
+    def build(model: dict) -> Path:
+        if model["name"] == "twin":
+            if int(transformers.__version__.split(".")[0]) < 5:
+                pytest.skip("the twins' config.json holds RoPE as rope_parameters (transformers 5); transformers "
+                            f"{transformers.__version__} ignores it and load_model refuses the twin")
+            if hashlib.sha256((TWIN / "model.safetensors").read_bytes()).hexdigest() != model["sha256"]:
+                pytest.skip("the shipped twin's weights changed since the upstream runs were stored")
+            return TWIN
+        if model["name"] == "llada":
+            return build_llada_checkpoint(folder / "llada", "llama", seed=0)
+        if model["name"] == "llada_mask_prone":
+            return _mask_prone_llada(folder / "llada_mask_prone", model["mask_head_scale"])
+        assert model["name"] == "dream", model
+        return build_dream_checkpoint(folder / "dream", seed=0)
+
+    def load(model: dict):
+        key = (model["name"], model["dtype"])
+        if key not in loaded:
+            loaded[key] = load_model(str(build(model)), device="cpu", dtype=model["dtype"], progress=False)
+        return loaded[key]
+
+    return load
+
+
+@pytest.mark.parametrize("case", UPSTREAM["cases"], ids=[case["id"] for case in UPSTREAM["cases"]])
+def test_samplers_return_the_ids_upstream_returned(case, upstream_model):
+    from longllada_theory.measure.sampling import dream_generate
+
+    loaded = upstream_model(case["model"])
+    sampler = diffusion_generate if case["sampler"] == "low_confidence" else dream_generate
+    answers = sampler(loaded, case["prompts"], SamplerOptions(**case["options"]),
+                      seeds=[case["seed"]] * len(case["prompts"]))
+    expected = case["upstream_ids"]
+    if case["sampler"] == "dream":  # the package's Dream answers end at the first end-of-text
+        eos = getattr(loaded.tokenizer, "eos_token_id", None)
+        expected = [ids[:ids.index(eos)] if eos in ids else ids for ids in expected]
+    assert answers == expected
+
+
+def test_upstream_runs_record_their_provenance():
+    for source in UPSTREAM["upstream"].values():
+        assert len(source["commit"]) == 40 and source["file"] and source["function"]
+    assert {case["upstream"] for case in UPSTREAM["cases"]} <= set(UPSTREAM["upstream"])
+    assert {case["options"].get("alg") for case in UPSTREAM["cases"]} >= {"entropy", "maskgit_plus", "topk_margin",
+                                                                           "origin"}
+
+
+def test_alg_temp_reaches_dreams_sampler_and_only_it(upstream_model):
+    from longllada_theory.measure.sampling import SamplerSettings
+
+    dream = upstream_model({"name": "dream", "dtype": "float32"})
+    settings = SamplerSettings(answer_length=8, alg_temp=0.5).resolved(dream)
+    assert settings.sampler_options().alg_temp == 0.5
+    assert SamplerSettings(answer_length=8).resolved(dream).sampler_options().alg_temp is None
+    llada = upstream_model({"name": "llada", "dtype": "float32"})
+    with pytest.raises(LongLLaDAError, match="alg_temp"):
+        SamplerSettings(answer_length=8, alg_temp=0.5).resolved(llada)
+    with pytest.raises(LongLLaDAError, match="alg_temp"):
+        SamplerSettings(answer_length=8, alg_temp=-1.0)

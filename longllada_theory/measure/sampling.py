@@ -2,23 +2,38 @@
 the twins and the notebooks):
 
 - ``greedy`` — AR models: transformers' ``generate`` without sampling.
-- ``low_confidence`` — LLaDA's sampler (Nie et al. 2025, arXiv 2502.09992, "low-confidence remasking"; its
-  ``generate.py``): the answer starts as ``gen_length`` [MASK] tokens, split into blocks of ``block_length`` filled
-  left to right; each block gets steps // blocks steps; at every step the model predicts all masked tokens and the
-  ``n`` most confident predictions of the current block are kept (n = masked tokens in the block / remaining steps,
-  the remainder to the first steps). Temperature τ > 0 draws by Gumbel-max, argmax(logits/τ + g) — the same as
-  ``generate.py``'s exp(logits)/(−log u)^τ. ``predict_mask`` lets the argmax be the mask token itself, as
-  ``generate.py`` does (it stays masked and is predicted again); otherwise the mask token is never a prediction.
-- ``dream`` — Dream's ``diffusion_generate`` (Dream-org, ``generation_utils.py``): no blocks; times
-  t_i = linspace(1, ε, steps + 1); at step i every masked position is predicted (logits shifted by one), a token is
-  drawn per position (temperature, then top-p; argmax at temperature 0) with a confidence (``entropy``: Σ p·log p;
-  ``maskgit_plus``: the drawn token's probability; ``topk_margin``: top-1 − top-2 probability), and the
-  ⌊masked · (1 − t_{i+1}/t_i)⌋ most confident are kept (all that remain at the last step). The answer ends at the
-  first end-of-text token, as LongLLaDA's evaluation cuts it.
+- ``low_confidence`` — LLaDA's sampler (Nie et al. 2025, arXiv 2502.09992, "low-confidence remasking"; ``generate``
+  in LLaDA's ``generate.py``, which LongLLaDA's ``llada/llada_generate.py`` copies): the answer starts as
+  ``gen_length`` [MASK] tokens, split into blocks of ``block_length`` filled left to right; each block gets
+  steps // blocks steps and unmasks its ``block_length`` tokens over them (n per step: block_length // those steps,
+  the remainder to the first steps). At every step the model predicts every answer position; the prediction is the
+  argmax of the logits or, at temperature τ > 0, of exp(logits) / (−log u)^τ in float64 (Gumbel-max); its
+  confidence is its softmax probability in the model's dtype (``random``: u ~ U(0, 1) in float32). The ``n`` most
+  confident masked positions up to the end of the current block are unmasked: as in ``generate.py`` a position of
+  an earlier block that is still masked (its prediction was the mask token itself, which ``predict_mask`` allows
+  as ``generate.py`` does) competes again, and so may take one of the current block's ``n`` places.
+  ``generate.py`` would also fill a mask token inside the prompt; here the prompt is left as it is.
+- ``dream`` — Dream's sampler (``DreamGenerationMixin._sample`` in ``generation_utils.py`` of the Hugging Face
+  repositories Dream-org/Dream-v0-*-7B, which ``diffusion_generate`` runs): no blocks; times
+  t_i = linspace(1, ε, steps + 1); at step i every masked position is predicted (logits shifted by one) and a token
+  drawn per position by ``sample_tokens``: logits / temperature, top-p (the others set to the dtype's lowest
+  value), then the argmax at temperature 0 or a draw from ``torch.distributions.Categorical`` — whose argument check
+  fails where the normalised probabilities do not sum to 1 within 1e-6 (frequent in bfloat16), and then upstream
+  keeps the argmax for the step, as here. ``alg``: ``origin`` unmasks each masked position with probability
+  1 − t_{i+1}/t_i; the others keep the ⌊masked · (1 − t_{i+1}/t_i)⌋ positions (all that remain at the last step)
+  of highest confidence (``entropy``: Σ p·log p; ``maskgit_plus``: the drawn token's probability; ``topk_margin``:
+  top-1 − top-2 probability), or with ``alg_temp`` > 0 draws them without replacement from
+  softmax(confidence / alg_temp). All in the model's dtype. The answer ends at its first end-of-text token, as
+  Dream's README example cuts it (``decode`` then ``split(eos_token)[0]``); LongLLaDA's evaluation does not cut
+  there: ``llada/llada_wrapper.py`` decodes with ``skip_special_tokens=True`` before splitting at ``eos_token``, so
+  the split finds nothing and its answers keep the text after an end-of-text token.
 
-Row r of a batch draws its randomness from its own generator seeded with ``seeds[r]``, so a row's answer does not
-depend on the others in the batch (the upstream samplers draw from torch's global generator; the distributions are
-the same).
+Randomness: row r of a batch draws from its own CPU generator seeded with ``seeds[r]`` (a row's answer does not
+depend on the batch), and draws what upstream draws — same shapes, dtypes and order — so a batch of one returns the
+ids upstream returns on the CPU after ``torch.manual_seed(seed)`` (``tests/test_sampler.py`` checks stored upstream
+runs). Upstream draws all rows of a batch from one global generator on the model's device: larger batches and GPU
+runs follow the same distributions with other draws. As upstream, LLaDA's Gumbel noise covers every position, the
+prompt's too (drawn and dropped), so at τ > 0 a step draws sequence length × vocabulary numbers.
 """
 
 from __future__ import annotations
@@ -26,8 +41,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from ..errors import LongLLaDAError
 from ..values import Real, Whole, YesNo
@@ -37,7 +50,7 @@ if TYPE_CHECKING:
     from ..models.loading import LoadedModel
 
 REMASKING = ("low_confidence", "random")
-DREAM_ALGORITHMS = ("entropy", "maskgit_plus", "topk_margin")
+DREAM_ALGORITHMS = ("entropy", "maskgit_plus", "topk_margin", "origin")
 DREAM_EPSILON = 1e-3
 
 
@@ -50,7 +63,8 @@ class SamplerOptions:
     steps: int | None = None           # None: one token per step
     temperature: float = 0.0
     top_p: float | None = None         # Dream: nucleus sampling
-    alg: str = "entropy"               # Dream: how the confidence of a drawn token is scored
+    alg: str = "entropy"               # Dream: how the positions to unmask are chosen (DREAM_ALGORITHMS)
+    alg_temp: float | None = None      # Dream: > 0 draws the positions from softmax(confidence / alg_temp)
     predict_mask: bool = False         # LLaDA: may the argmax be the mask token (as generate.py allows)
     remasking: str = "low_confidence"  # LLaDA: keep the most confident (or random) predictions
 
@@ -85,7 +99,7 @@ def check_sampler(gen_length: int, block_length: int, steps: int) -> int:
 
 
 def _masked_batch(loaded: LoadedModel, prompts: Sequence[Sequence[int]], gen_length: int):
-    """[batch, prompt + gen_length] ids with the answer masked, and each row's generator."""
+    """[batch, prompt + gen_length] ids with the answer masked."""
     import torch
 
     if loaded.mask_token_id is None:
@@ -97,12 +111,12 @@ def _masked_batch(loaded: LoadedModel, prompts: Sequence[Sequence[int]], gen_len
 
 
 def _answer_logits(loaded: LoadedModel, x, gen_length: int):
-    """Float64 logits [batch, gen_length, vocab] whose row j predicts answer position j (shift 1: the logits of the
-    position before it)."""
+    """Logits [batch, gen_length, vocab] in the model's dtype (as upstream computes with them) whose row j predicts
+    answer position j (shift 1: the logits of the position before it)."""
     from ..models.loading import forward_logits
 
     shift = loaded.logits_shift
-    return forward_logits(loaded.model, x, keep_last=gen_length + shift).double()[:, :gen_length]
+    return forward_logits(loaded.model, x, keep_last=gen_length + shift)[:, :gen_length]
 
 
 def _generators(seeds: Sequence[int] | None, count: int):
@@ -110,10 +124,25 @@ def _generators(seeds: Sequence[int] | None, count: int):
     return [torch.Generator().manual_seed(int(s)) for s in (seeds or [0] * count)]
 
 
+def _uniform_tail(generator, shape: tuple[int, ...], keep: int, dtype):
+    """``torch.rand(shape, generator=generator, dtype=dtype)[-keep:]`` without holding the rows before: they are drawn
+    in chunks and dropped (CPU draws run in sequence, so the generator ends where one ``torch.rand`` leaves it)."""
+    import math
+
+    import torch
+
+    skip, width = shape[0] - keep, math.prod(shape[1:])
+    chunk = max(1, 2**22 // max(width, 1))
+    for done in range(0, skip, chunk):
+        torch.rand((min(chunk, skip - done), *shape[1:]), generator=generator, dtype=dtype)
+    return torch.rand((keep, *shape[1:]), generator=generator, dtype=dtype)
+
+
 def diffusion_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]],
                        options: SamplerOptions = SamplerOptions(),
                        seeds: Sequence[int] | None = None) -> list[list[int]]:
-    """LLaDA's low-confidence remasking (module docstring); returns each answer's ids."""
+    """LLaDA's low-confidence remasking, ``generate`` in LLaDA's ``generate.py`` (module docstring); returns each
+    answer's ids (a position whose last prediction was the mask token is still the mask token)."""
     import torch
 
     o = options
@@ -123,37 +152,37 @@ def diffusion_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]],
     per_block = check_sampler(o.gen_length, block_length, o.step_count)
     x = _masked_batch(loaded, prompts, o.gen_length)
     generators, mask, start = _generators(seeds, len(prompts)), loaded.mask_token_id, len(prompts[0])
-    rows = torch.arange(len(prompts), device=loaded.device)[:, None]
+    length = x.shape[1]
     for block in range(o.gen_length // block_length):
-        lo, hi = block * block_length, (block + 1) * block_length
+        end = start + (block + 1) * block_length  # the positions from here on wait for their block
         for count in transfer_schedule(block_length, per_block):
             logits = _answer_logits(loaded, x, o.gen_length)
             if not o.predict_mask:
-                logits[..., mask] = -np.inf
-            if o.temperature > 0:
-                u = torch.stack([torch.rand(logits.shape[1:], generator=g, dtype=torch.float64) for g in generators])
-                noise = -torch.log(-torch.log(u.to(logits.device).clamp_min(1e-300)))
-                guess = (logits / o.temperature + noise).argmax(-1)
-            else:
-                guess = logits.argmax(-1)
-            if o.remasking == "low_confidence":
-                confidence = torch.softmax(logits, -1).gather(-1, guess[..., None])[..., 0]
-            else:
-                confidence = torch.stack([torch.rand(o.gen_length, generator=g, dtype=torch.float64)
-                                          for g in generators]).to(logits.device)
-            answer = x[:, start:]
-            open_ = answer == mask
-            open_[:, :lo] = False
-            open_[:, hi:] = False
-            confidence = torch.where(open_, confidence, torch.full_like(confidence, -np.inf))
-            if count:
-                chosen = confidence.topk(count, dim=-1).indices
-                answer[rows, chosen] = guess[rows, chosen]
+                logits[..., mask] = -torch.inf
+            for row, generator in enumerate(generators):
+                if o.temperature > 0:  # generate.py's add_gumbel_noise, u drawn for every position of the sequence
+                    u = _uniform_tail(generator, (length, logits.shape[-1]), o.gen_length, torch.float64)
+                    gumbel = (-torch.log(u.to(logits.device))) ** o.temperature
+                    guess = (logits[row].double().exp() / gumbel).argmax(-1)
+                else:
+                    guess = logits[row].argmax(-1)
+                if o.remasking == "low_confidence":
+                    p = torch.softmax(logits[row], -1).gather(-1, guess[:, None])[:, 0]
+                else:
+                    p = _uniform_tail(generator, (length,), o.gen_length, torch.float32).to(logits.device)
+                # every masked position before `end` may be chosen, an earlier block's too; top-k over the whole
+                # row as generate.py, so that equal confidences are ranked alike
+                confidence = torch.full((length,), -torch.inf, dtype=p.dtype, device=p.device)
+                confidence[start:] = p.masked_fill(x[row, start:] != mask, -torch.inf)
+                confidence[end:] = -torch.inf
+                chosen = confidence.topk(count).indices
+                x[row, chosen] = guess[chosen - start]
     return x[:, start:].tolist()
 
 
 def _top_p(logits, top_p: float):
-    """Keep the smallest set of tokens whose probability reaches ``top_p`` (the most likely always kept)."""
+    """Dream's ``top_p_logits``: keep the smallest set of tokens whose probability reaches ``top_p`` (the most likely
+    always kept), the others set to the dtype's lowest value."""
     import torch
 
     ordered, order = torch.sort(logits, descending=True, dim=-1)
@@ -161,33 +190,37 @@ def _top_p(logits, top_p: float):
     drop = cumulative > top_p
     drop[..., 1:] = drop[..., :-1].clone()
     drop[..., 0] = False
-    return logits.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), -torch.inf)
+    return logits.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), torch.finfo(logits.dtype).min)
 
 
-def _draw(logits, options: SamplerOptions, generator):
-    """Dream's token choice at the masked positions of one row: (tokens, confidence)."""
+def _sample_tokens(logits, options: SamplerOptions, generator):
+    """Dream's ``sample_tokens`` for the masked positions of one row: (tokens, confidence), in the logits' dtype."""
     import torch
+    from torch.distributions import constraints
 
     if options.temperature > 0:
         logits = logits / options.temperature
     if options.top_p is not None and options.top_p < 1:
         logits = _top_p(logits, options.top_p)
     probs = torch.softmax(logits, -1)
-    if options.temperature > 0:
-        tokens = torch.multinomial(probs.cpu(), 1, generator=generator)[:, 0].to(probs.device)
-    else:
-        tokens = probs.argmax(-1)
-    if options.alg == "entropy":
-        return tokens, (probs * torch.log(probs + 1e-10)).sum(-1)
+    confidence, tokens = probs.max(-1)
+    if options.temperature > 0:  # Categorical(probs).sample(); where its argument check fails upstream keeps the max
+        normalised = probs / probs.sum(-1, keepdim=True)
+        if constraints.simplex.check(normalised).all():
+            tokens = torch.multinomial(normalised.cpu(), 1, True, generator=generator)[:, 0].to(probs.device)
+            confidence = probs.gather(-1, tokens[:, None])[:, 0]
     if options.alg == "topk_margin":
         top = probs.topk(2, dim=-1).values
-        return tokens, top[:, 0] - top[:, 1]
-    return tokens, probs.gather(-1, tokens[:, None])[:, 0]
+        confidence = top[:, 0] - top[:, 1]
+    elif options.alg == "entropy":
+        confidence = (probs * torch.log(probs + 1e-10)).sum(-1)
+    return tokens, confidence
 
 
 def dream_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], options: SamplerOptions = SamplerOptions(),
                    seeds: Sequence[int] | None = None) -> list[list[int]]:
-    """Dream's ``diffusion_generate`` (module docstring); returns each answer's ids up to its first end-of-text."""
+    """Dream's sampler, ``DreamGenerationMixin._sample`` in Dream's ``generation_utils.py`` (module docstring);
+    returns each answer's ids up to its first end-of-text."""
     import torch
 
     o = options
@@ -202,17 +235,31 @@ def dream_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], option
     times = torch.linspace(1, DREAM_EPSILON, o.step_count + 1)  # float32, as upstream (the counts round alike)
     for i in range(o.step_count):
         logits = _answer_logits(loaded, x, o.gen_length)
-        answer = x[:, start:]
+        t, s, last = times[i], times[i + 1], i == o.step_count - 1
         for row, generator in enumerate(generators):
-            masked = (answer[row] == mask).nonzero()[:, 0]
+            masked = start + (x[row, start:] == mask).nonzero()[:, 0]
             if not len(masked):
                 continue
-            tokens, confidence = _draw(logits[row, masked], o, generator)
-            last = i == o.step_count - 1
-            count = len(masked) if last else int(torch.tensor(float(len(masked))) * (1 - times[i + 1] / times[i]))
-            if count:
-                chosen = confidence.topk(count).indices
-                answer[row, masked[chosen]] = tokens[chosen]
+            row_logits = logits[row, masked - start]
+            if o.alg == "origin":  # each masked position is decided with probability 1 - s/t
+                move = (torch.rand(len(masked), generator=generator) < (1 if last else 1 - s / t)).to(x.device)
+                tokens, _ = _sample_tokens(row_logits[move], o, generator)
+                x[row, masked[move]] = tokens
+                continue
+            tokens, confidence = _sample_tokens(row_logits, o, generator)
+            count = len(masked) if last else int(torch.tensor(float(len(masked))) * (1 - s / t))
+            if not count:
+                continue
+            full = torch.full((x.shape[1],), -torch.inf, dtype=confidence.dtype, device=confidence.device)
+            full[masked] = confidence  # over the whole row, as upstream (its draws and ties)
+            if o.alg_temp:
+                weights = torch.softmax(full / o.alg_temp, -1).cpu()
+                chosen = torch.multinomial(weights, count, generator=generator).to(x.device)
+            else:
+                chosen = full.topk(count).indices
+            guess = torch.full_like(x[row], mask)
+            guess[masked] = tokens
+            x[row, chosen] = guess[chosen]
     return [_until_end(row, loaded) for row in x[:, start:].tolist()]
 
 
@@ -280,7 +327,7 @@ SAMPLERS: dict[str, Callable[..., list[list[int]]]] = {
 SAMPLER_OPTIONS: dict[str, tuple[str, ...]] = {
     "greedy": (),
     "low_confidence": ("block_length", "steps", "temperature", "predict_mask"),
-    "dream": ("steps", "temperature", "top_p", "alg"),
+    "dream": ("steps", "temperature", "top_p", "alg", "alg_temp"),
     "model_generate": (),
 }
 
@@ -323,8 +370,11 @@ class SamplerSettings:
                                        parse=Real(0))
     top_p: float | None = option("Dream's sampler: nucleus probability (default: the family's, 0.95 for Dream)", None,
                                  parse=Real(0, 1, above=True), legacy=None)
-    alg: str | None = option("Dream's sampler: confidence of a drawn token (default: the family's, entropy for "
-                             "Dream)", None, choices=DREAM_ALGORITHMS, legacy=None)
+    alg: str | None = option("Dream's sampler: how the positions to unmask are chosen (default: the family's, "
+                             "entropy for Dream)", None, choices=DREAM_ALGORITHMS, legacy=None)
+    alg_temp: float | None = option("Dream's sampler: > 0 draws the positions to unmask from softmax(confidence / "
+                                    "alg_temp) instead of taking the most confident (default: the family's, none)",
+                                    None, parse=Real(0), legacy=None)
     predict_mask: bool | None = option("LLaDA's sampler: let the argmax be the mask token, as LLaDA's generate.py "
                                        "does (default: the family's, yes for LLaDA)", None,
                                        parse=YesNo(), metavar="yes|no", legacy=None)
@@ -341,6 +391,8 @@ class SamplerSettings:
                                  parameters=("temperature",))
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise LongLLaDAError(f"top_p {self.top_p} must be in (0, 1]", parameters=("top_p",))
+        if self.alg_temp is not None and not 0 <= self.alg_temp < float("inf"):
+            raise LongLLaDAError(f"alg_temp {self.alg_temp} must be a finite number ≥ 0", parameters=("alg_temp",))
         if self.batch_size < 1:
             raise LongLLaDAError(f"batch_size {self.batch_size} must be at least 1", parameters=("batch_size",))
 
@@ -348,7 +400,7 @@ class SamplerSettings:
         """The sampler options set to something other than what every sampler does anyway (one block, one step per
         token, temperature 0)."""
         same = {"block_length": self.answer_length, "steps": self.answer_length, "temperature": 0.0}
-        return [name for name in ("block_length", "steps", "temperature", "top_p", "alg", "predict_mask")
+        return [name for name in ("block_length", "steps", "temperature", "top_p", "alg", "alg_temp", "predict_mask")
                 if getattr(self, name) is not None and getattr(self, name) != same.get(name)]
 
     def resolved(self, loaded: LoadedModel):
@@ -362,13 +414,14 @@ class SamplerSettings:
             raise LongLLaDAError(f"{', '.join(ignored)}: {loaded.name} answers with the {sampler} sampler, which "
                                  f"takes {takes}", parameters=tuple(ignored))
         defaults = sampler_defaults(loaded)
-        filled = {name: defaults.get(name) for name in ("top_p", "alg", "predict_mask") if getattr(self, name) is None}
+        filled = {name: defaults.get(name) for name in ("top_p", "alg", "alg_temp", "predict_mask")
+                  if getattr(self, name) is None}
         if self.temperature is None:
             filled["temperature"] = float(defaults.get("temperature", 0.0))
         return replace(self, **filled)
 
     def sampler_options(self) -> SamplerOptions:
-        given = {"temperature": self.temperature, "top_p": self.top_p, "alg": self.alg,
+        given = {"temperature": self.temperature, "top_p": self.top_p, "alg": self.alg, "alg_temp": self.alg_temp,
                  "predict_mask": self.predict_mask}
         return SamplerOptions(gen_length=self.answer_length, block_length=self.block_length, steps=self.steps,
                               **{k: v for k, v in given.items() if v is not None})
