@@ -61,6 +61,8 @@ def test_a_config_that_is_not_utf8_is_refused(tmp_path, capsys):
     (["ppl", "toy:ar", "--max-length", "256", "--method", "yarn"], "give --target too"),
     (["bench", "attention", "toy:ar", "--length", "256", "--repeats", "0"], "--repeats: 0 is out of range"),
     (["bench", "niah", "toy:diffusion", "--cells", "0"], "--cells: 0 is out of range"),
+    (["ppl", "toy:ar", "--max-length", "256", "--text", "a\x00b"], "--text: a value with a NUL character"),
+    (["toy", "methods", "--work", "w\x00"], "--work: a value with a NUL character"),
 ])
 def test_bad_options_get_one_line_before_any_work(tmp_path, capsys, argv, message):
     output = tmp_path / "out.jsonl"

@@ -37,12 +37,15 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
     def _get_values(self, action, arg_strings):
-        """Every value of every option passes here first: an empty one is an error, never "not given" (a value a
-        positional argument takes is checked the same way)."""
-        if not isinstance(action, argparse._SubParsersAction) and any(
-                isinstance(s, str) and not s.strip() for s in arg_strings):
+        """Every value of every option passes here first: an empty one is an error, never "not given", and so is one
+        with a NUL character, which no path or name can hold (a value a positional argument takes is checked the
+        same way)."""
+        if not isinstance(action, argparse._SubParsersAction):
             name = "/".join(action.option_strings) or action.metavar or action.dest
-            self.error(f"argument {name}: an empty value; leave the option out for its default")
+            if any(isinstance(s, str) and not s.strip() for s in arg_strings):
+                self.error(f"argument {name}: an empty value; leave the option out for its default")
+            if any(isinstance(s, str) and "\x00" in s for s in arg_strings):
+                self.error(f"argument {name}: a value with a NUL character; no path or name can hold one")
         return super()._get_values(action, arg_strings)
 
 
