@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from longllada_theory import METHODS
 from longllada_theory.cli import main
+from longllada_theory.theory.scaling import STANDARD_METHODS
 
 
 def run_json(capsys, *argv):
@@ -27,7 +27,7 @@ def test_scale_json_schema_for_one_model(capsys):
     assert law[16384]["scaling_factor"] == pytest.approx(13.599, abs=1e-3)
     assert law[16384]["new_rope_theta"] == pytest.approx(500000 * law[16384]["scaling_factor"])
     assert law[16384]["config_change"] == {"rope_theta": law[16384]["new_rope_theta"]}
-    assert {p["method"] for p in doc["plans"]} == set(METHODS)  # every registered method by default
+    assert {p["method"] for p in doc["plans"]} == set(STANDARD_METHODS)  # every method, no ablation, by default
 
 
 def test_scale_several_models_and_methods(capsys):

@@ -145,3 +145,18 @@ def test_a_target_that_is_not_a_length_is_refused(target):
 def test_unknown_method_is_refused_with_the_list():
     with pytest.raises(LongLLaDAError, match="longllada, diffusion-aware, ntk-aware, linear, yarn"):
         plan_scaling(128, 500000, 4096, 16384, "ntk")
+
+
+def test_the_band_ablations_split_the_laws_per_pair_slowing_at_the_critical_dimension():
+    from longllada_theory.theory.scaling import ABLATIONS, STANDARD_METHODS
+
+    assert set(ABLATIONS) == {"longllada-fast-pairs", "longllada-slow-pairs"} and not set(ABLATIONS) & set(
+        STANDARD_METHODS)
+    law = plan_scaling(32, 500, 128, 512)
+    fast, slow = (plan_scaling(32, 500, 128, 512, m) for m in ("longllada-fast-pairs", "longllada-slow-pairs"))
+    half = int(critical_dimension(32, 500, 128)) // 2  # 8 fast pairs of 16
+    assert fast.scaling_factor == slow.scaling_factor == law.scaling_factor
+    per_pair = 500.0 ** (-np.arange(16) / 16) / law.inverse_frequencies()  # θ_i / θ′_i of the law's base change
+    assert np.allclose(np.array(fast.pair_factors) * np.array(slow.pair_factors), per_pair)
+    assert np.allclose(fast.pair_factors[half:], 1) and np.allclose(slow.pair_factors[:half], 1)
+    assert fast.attention_factor == slow.attention_factor == 1.0

@@ -219,17 +219,29 @@ def test_the_methods_comparison_runs_each_plan_and_reports_intervals(tmp_path):
     from longllada_theory.toy.evaluation import ReportSettings, method_comparison
 
     settings = ReportSettings(depths=(0.0, 100.0), segments=2)
-    document = method_comparison(TWINS_DIR / "seed0", tmp_path, methods=("critical",), samples=2, settings=settings,
-                                 progress=False)
+    document = method_comparison(TWINS_DIR / "seed0", tmp_path, methods=("critical", "longllada-slow-pairs"),
+                                 samples=2, settings=settings, progress=False)
     assert document["target"] == 4 * document["train_length"] == 512
     assert [(r["kind"], r["method"]) for r in document["rows"]] == [
-        (twin, method) for twin in TWINS for method in ("direct", "critical")]
+        (twin, method) for twin in TWINS for method in ("direct", "critical", "longllada-slow-pairs")]
     for row in document["rows"]:
         assert (row["scaling_factor"] == 1.0) == (row["method"] == "direct")
         retrieval = row["retrieval"]
         assert retrieval["n"] == 4 and retrieval["low"] <= retrieval["rate"] <= retrieval["high"]
+        assert row["retrieval_at_T"]["n"] == 4  # what the plan costs the retrieval learned inside the window
         assert row["retrieval_within_T"]["n"] + row["retrieval_beyond_T"]["n"] == 4
         assert row["ppl_at_target"]["ppl"] > 1 and row["ppl_at_target"]["log_se"] >= 0
+
+
+def test_toy_methods_refuses_an_unknown_method_before_measuring(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "toy", "methods", "--methods",
+                             "longllada,nope", "--work", str(tmp_path / "w")], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        result.stderr.strip().splitlines()[-1]] and "scaling method 'nope' is unknown" in result.stderr
+    assert not (tmp_path / "w").exists()
 
 
 def test_measuring_the_twins_on_another_pythons_corpus_is_refused(tmp_path, monkeypatch):
@@ -307,3 +319,23 @@ def test_every_length_scores_the_same_window_with_the_same_masks(tmp_path):
             perplexity._sample_masks = original
     assert scored[64] == scored[256] and len(scored[64]) == 64 - 16
     assert all(np.array_equal(a, b) for a, b in zip(drawn[64], drawn[256])) and len(drawn[64]) == 3
+
+
+def test_method_rows_over_seeds_keep_the_seeds_that_learned_the_task_and_use_seed_intervals():
+    from longllada_theory.toy.evaluation import methods_over_seeds
+
+    def rate(hits, n=10):
+        return {"rate": hits / n, "low": 0.0, "high": 1.0, "n": n}
+
+    def row(method, at_t, at_target, ppl):
+        return {"kind": "diffusion", "method": method, "retrieval_at_T": rate(at_t), "retrieval": rate(at_target),
+                "retrieval_beyond_T": rate(at_target), "ppl_at_target": {"ppl": ppl}}
+
+    documents = {seed: {"target": 512, "rows": [row("direct", direct, 0, 20.0), row("longllada", scaled, 1, 10.0)]}
+                 for seed, direct, scaled in ((0, 10, 4), (1, 9, 6), (2, 0, 0))}
+    direct, law = methods_over_seeds(documents)
+    assert law["kept_seeds"] == [0, 1]  # seed 2 never retrieved at T unscaled: it says nothing about the plan
+    assert law["retrieval"]["at T"]["rate"] == pytest.approx(0.5) and law["retrieval"]["at T"]["over"] == "seeds"
+    assert law["retrieval"]["at T"]["seeds"] == [0.4, 0.6]
+    assert law["ppl_at_target"]["ppl"] == pytest.approx(10.0) and law["ppl_at_target"]["n"] == 3
+    assert direct["retrieval"]["at T"]["rate"] == pytest.approx(0.95)

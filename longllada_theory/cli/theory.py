@@ -26,7 +26,7 @@ from ..files import parse_json, read_text
 from ..lengths import format_length, parse_length
 from ..models.presets import PRESETS
 from ..models.spec import RopeSpec, load_spec
-from ..theory.scaling import METHODS, ScalingPlan, check_method
+from ..theory.scaling import ABLATIONS, STANDARD_METHODS, ScalingPlan, check_method
 from ..values import MAX_ITEMS, Real
 from .commands import (
     add_json_option,
@@ -244,8 +244,8 @@ def _scale_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", action="append", metavar="LENGTH",
                         help="target context length (16k, 32768); repeat or comma-separate for several")
     parser.add_argument("--method", action="append", metavar="METHOD",
-                        help=f"{', '.join(METHODS)}, longrope (with --factors), or all (repeatable or "
-                             "comma-separated; default: all)")
+                        help=f"{', '.join(STANDARD_METHODS)}, longrope (with --factors), or all (repeatable or "
+                             f"comma-separated; default: all); the ablations {', '.join(ABLATIONS)} when named")
     parser.add_argument("--factors", help="also a LongRoPE plan with these per-pair factors: longdllm (LongDLLM's "
                                           "searched factors), a JSON file, or a comma-separated list")
     parser.add_argument("--pairs", action="store_true", help="add each plan's per-pair table (JSON: a pairs list)")
@@ -268,7 +268,8 @@ def run_scale(args: argparse.Namespace) -> int:
     if "longrope" in asked and not args.factors:
         raise LongLLaDAError("--method longrope plans with given per-pair factors: add --factors (longdllm, a JSON "
                              "file or a comma-separated list)")
-    methods = [m for m in asked if m not in ("all", "longrope")] or ([] if "longrope" in asked else list(METHODS))
+    methods = [m for m in asked if m not in ("all", "longrope")] or (
+        [] if "longrope" in asked else list(STANDARD_METHODS))
     for method in methods:
         check_method(method)
     train_length = parse_length(args.train_length, "--train-length") if args.train_length else None
@@ -296,8 +297,8 @@ def _explain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", metavar="MODEL")
     parser.add_argument("--target", metavar="LENGTH", help="also show each pair after scaling for this length")
     parser.add_argument("--method", default="longllada",
-                        help=f"the scaling method with --target: {', '.join(METHODS)}, or longrope with --factors "
-                             "(default: longllada)")
+                        help=f"the scaling method with --target: {', '.join(STANDARD_METHODS)}, or longrope with "
+                             f"--factors (default: longllada); also the ablations {', '.join(ABLATIONS)}")
     parser.add_argument("--factors", help="per-pair LongRoPE factors: longdllm, a JSON file, or a comma list")
     add_reading_option(parser)
     add_json_option(parser, "print one JSON document instead of a table")

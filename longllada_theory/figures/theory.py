@@ -10,7 +10,7 @@ import numpy as np
 from ..lengths import format_length
 from ..models.spec import load_spec
 from ..theory.rope import arc_coverage, rotation_periods, unseen_angle_fraction
-from ..theory.scaling import METHODS
+from ..theory.scaling import STANDARD_METHODS
 from .draw import COLORS, style
 
 PAPER_MODELS = ("GSAI-ML/LLaDA-8B-Base", "meta-llama/Meta-Llama-3-8B")
@@ -106,7 +106,7 @@ def scaling_factors_figure(models: tuple[str, ...] = PAPER_MODELS, max_multiple:
         targets = np.unique(np.geomspace(spec.train_length / 2, spec.train_length * max_multiple, 60).astype(int))
         theta = spec.inverse_frequencies()[0][-1]
         curves: list[tuple[list[str], np.ndarray]] = []
-        for method in METHODS:
+        for method in STANDARD_METHODS:
             slowdown = np.array([theta / spec.plan(int(x), method).inverse_frequencies(at_length=int(x))[-1]
                                  for x in targets])
             same = next((names for names, curve in curves if np.allclose(curve, slowdown, rtol=1e-6)), None)

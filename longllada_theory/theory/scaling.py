@@ -18,6 +18,11 @@ Methods (one :class:`ScalingMethod` entry each, in the registry :data:`METHODS`)
   (LongRoPE-type) plan.
 - :func:`longrope_plan` — LongRoPE with given per-pair factors (e.g. LongDLLM's searched ones for LLaDA).
 
+Ablations (entries with ``ablation`` set; not listed among the methods unless asked for): ``longllada-fast-pairs`` and
+``longllada-slow-pairs`` apply the law's per-pair slowing λ^(2i/d) (what its base change does to pair i) only to the
+pairs below, or only to the pairs beyond, the critical dimension, and keep the others as trained — a frequency-band
+ablation of the law, as a per-pair (LongRoPE-type) plan.
+
 Each factor is 1 exactly when no scaling is needed (target within reach). Factors are vectorised over targets.
 """
 
@@ -189,6 +194,7 @@ class ScalingMethod:
     factor: FactorFunction
     parameters: Callable[[int, float, int, float], dict] = lambda d, b, t, s: {}
     attention: str = "causal"
+    ablation: str | None = None  # what it takes apart, for an entry that is an ablation rather than a method
 
     @property
     def changes_base(self) -> bool:
@@ -225,8 +231,23 @@ def _critical(rotary_dim, base, train_length, s):
             "long_factor": factors, "attention_factor": 1.0}
 
 
+def _law_band(slow: bool) -> Callable[[int, float, int, float], dict]:
+    """The law's per-pair slowing λ^(2i/d) (its base change seen pair by pair) on the pairs beyond the critical
+    dimension (``slow``) or below it, the other pairs kept as trained; no attention factor."""
+    def parameters(rotary_dim, base, train_length, law):
+        d_crit = int(critical_dimension(rotary_dim, base, train_length))
+        factors = [law ** (2 * i / rotary_dim) if (2 * i >= d_crit) == slow else 1.0 for i in range(rotary_dim // 2)]
+        return {"original_max_position_embeddings": int(train_length), "short_factor": factors,
+                "long_factor": factors, "attention_factor": 1.0}
+    return parameters
+
+
 def _s(d, b, t, target, pairs):
     return interpolation_factor(t, target)
+
+
+def _law(d, b, t, target, pairs):
+    return ntk_scaling_factor(d, b, t, target)
 
 
 #: RoPE types whose frequencies grow beyond max_position_embeddings (dynamic NTK): a plan of such a type sets the
@@ -235,8 +256,7 @@ WINDOW_TYPES = ("dynamic",)
 
 #: method name → :class:`ScalingMethod`
 METHODS: dict[str, ScalingMethod] = {m.name: m for m in (
-    ScalingMethod("longllada", "λ = b⁻¹·(T′/2π)^(d/d_crit)", "default",
-                  lambda d, b, t, target, pairs: ntk_scaling_factor(d, b, t, target)),
+    ScalingMethod("longllada", "λ = b⁻¹·(T′/2π)^(d/d_crit)", "default", _law),
     ScalingMethod("diffusion-aware", "λ = b⁻¹·(2T′/2π)^(d/d_crit(2T))", "default",
                   lambda d, b, t, target, pairs: diffusion_aware_factor(d, b, t, target), attention="bidirectional"),
     ScalingMethod("ntk-aware", "λ = (T′/T)^(d/(d−2))", "default",
@@ -248,7 +268,16 @@ METHODS: dict[str, ScalingMethod] = {m.name: m for m in (
     ScalingMethod("dynamic", "dynamic NTK: the base grows beyond T (max_position_embeddings), s = T′/T", "dynamic",
                   _s),
     ScalingMethod("critical", "pairs beyond d_crit ÷ s, the others kept, s = T′/T", "longrope", _s, _critical),
+    ScalingMethod("longllada-fast-pairs", "pair i ÷ λ^(2i/d) below d_crit only (the law's λ), the others kept",
+                  "longrope", _law, _law_band(slow=False), ablation="the law on the fast pairs alone"),
+    ScalingMethod("longllada-slow-pairs", "pair i ÷ λ^(2i/d) beyond d_crit only (the law's λ), the others kept",
+                  "longrope", _law, _law_band(slow=True), ablation="the law on the slow pairs alone"),
 )}
+
+#: the scaling methods a user chooses among (the registry without its ablations)
+STANDARD_METHODS: tuple[str, ...] = tuple(name for name, method in METHODS.items() if method.ablation is None)
+#: the registry's ablations
+ABLATIONS: tuple[str, ...] = tuple(name for name in METHODS if name not in STANDARD_METHODS)
 
 
 def check_method(method: str) -> None:
