@@ -87,7 +87,8 @@ def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
     rows.append({"claim": "the scaling law's λ extends an AR model's window to the length it predicts",
                  "paper": "LLaMA3-8B with NTK factors 4 and 13 (the paper's Table 2)",
                  "measured here": f"SmolLM2 + law's λ for 16k: last window {scaled[-1]:.1f} against {direct[-1]:.0f} "
-                                  f"direct; AR twin + law's λ for 4T, where perplexity breaks down: {law_ar['measured']}",
+                                  f"direct; AR twin + law's λ for 4T, where perplexity breaks down: "
+                                  f"{law_ar['measured']}",
                  "statistic": "perplexity of one window; twin: each seed's breakdown / predicted length",
                  "criterion": "SmolLM2 scaled within 2× of its 7–8k window at 15–16k, and the twin's breakdown at 0.8–"
                               "1.25 × the law's prediction (the verdict table's rule: no breakdown within the grid "

@@ -105,7 +105,7 @@ class Listing:
 
     @property
     def expected(self) -> str:
-        return f"a comma-separated list of {self.item.expected.removeprefix('a ')}s (at most {MAX_ITEMS})"
+        return f"a comma-separated list of at most {MAX_ITEMS} values, each {self.item.expected}"
 
     def __call__(self, value) -> tuple:
         text = str(value)

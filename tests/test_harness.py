@@ -120,6 +120,7 @@ def test_lm_eval_runs_a_local_task_offline(twins, tmp_path, kind):
     accuracy = document["results"]["tiny_choice"]["acc,none"]
     assert accuracy in (0.0, 0.5, 1.0) and not math.isnan(document["results"]["tiny_generate"]["exact_match,none"])
     assert np.isfinite(accuracy)
+    assert "|Tasks|Version|Filter|n-shot|Metric|" in result.stdout.replace(" ", "")  # the harness's own table headers
 
 
 @pytest.mark.parametrize("model_args, task, message", [

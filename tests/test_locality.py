@@ -4,7 +4,6 @@ bias over texts with its interval."""
 import numpy as np
 import pytest
 import torch
-from helpers import tiny_twin
 
 from longllada_theory.measure.locality import (
     chance_inside_share,
@@ -14,6 +13,8 @@ from longllada_theory.measure.locality import (
     uniform_local_share,
 )
 from longllada_theory.models.loading import load_model
+
+from helpers import tiny_twin
 
 
 def test_uniform_attention_keeps_within_T_the_share_of_visible_keys_within_T():

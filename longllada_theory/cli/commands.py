@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import LongLLaDAError
 from ..lengths import parse_length
-from ..theory.scaling import METHODS
+from ..theory.scaling import ABLATIONS, STANDARD_METHODS
 from ..values import Real, Whole
 
 
@@ -62,6 +62,18 @@ def typed(parse):
 
 def print_json(document) -> None:
     print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def rows_table(rows: list[dict], title: str, caption: str | None = None):
+    """A rich table of rows that share their keys (the column headers)."""
+    from rich.table import Table
+
+    table = Table(title=title, caption=caption, caption_justify="left")
+    for key in rows[0] if rows else []:
+        table.add_column(str(key))
+    for row in rows:
+        table.add_row(*(str(value) for value in row.values()))
+    return table
 
 
 def console():
@@ -118,14 +130,15 @@ def add_loading_options(parser: argparse.ArgumentParser, default_model: str | No
     group = parser.add_argument_group("RoPE scaling (applied before the model is built)")
     group.add_argument("--rope-scale", type=typed(Real(0, above=True)), metavar="λ", help="multiply rope_theta by λ")
     group.add_argument("--target", metavar="LENGTH", help="scale for this target length with --method")
-    group.add_argument("--method", help=f"scaling method for --target: {', '.join(METHODS)} (default: longllada)")
+    group.add_argument("--method", help=f"scaling method for --target: {', '.join(STANDARD_METHODS)} (default: "
+                                        f"longllada); also the ablations {', '.join(ABLATIONS)}")
     add_reading_option(group)
     group.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def add_output_options(parser: argparse.ArgumentParser, shard: bool = True) -> None:
     group = parser.add_argument_group("run")
-    group.add_argument("--output", help="results JSONL (default: results/<protocol>_<model>_<scaling>.jsonl); "
+    group.add_argument("--output", help="results JSONL (default: results/<protocol>_<model>_<scaling>_<settings digest>.jsonl); "
                                         "rerunning resumes it")
     if shard:
         group.add_argument("--shard", metavar="I/N",

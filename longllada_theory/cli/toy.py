@@ -10,8 +10,20 @@ from pathlib import Path
 from ..errors import LongLLaDAError
 from ..models.sources import TWINS_DIR
 from ..outputs import claim
+from ..theory.scaling import ABLATIONS, check_method
+from ..toy.evaluation import COMPARED
 from ..values import Whole
-from .commands import command, file_option, folder_option, group, print_json, typed
+from .commands import (
+    add_json_option,
+    command,
+    console,
+    file_option,
+    folder_option,
+    group,
+    print_json,
+    rows_table,
+    typed,
+)
 
 group("toy", "the twin tiny models: train them, or measure the paper's phenomena on them")
 
@@ -95,11 +107,17 @@ def run_report(args: argparse.Namespace) -> int:
 def _methods_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--twins", help="folder with ar/, diffusion/ and diffusion-scratch/ (default: the shipped "
                                         "twins of seed 0)")
-    parser.add_argument("--work", default="results/twins-methods", help="results files of every cell (resumable)")
+    parser.add_argument("--work", default="results/twins-methods",
+                        help="results files of every cell, one folder per twins folder (resumable)")
     parser.add_argument("--output", help="also write the JSON here")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file this package did not write")
     parser.add_argument("--multiple", type=typed(Whole(2, 1024)), default=4, help="target = this × T (default 4)")
     parser.add_argument("--samples", type=typed(Whole(1, 10_000)), default=10, help="passkeys per depth (default 10)")
+    parser.add_argument("--methods", default=",".join(COMPARED),
+                        help=f"scaling methods to compare, comma-separated (default: {','.join(COMPARED)}); the "
+                             f"registry's ablations too ({', '.join(ABLATIONS)}: the law on the fast or the slow "
+                             "RoPE pairs alone)")
+    add_json_option(parser, "print the JSON document instead of the table")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -110,12 +128,23 @@ def _methods_arguments(parser: argparse.ArgumentParser) -> None:
          "with Wilson intervals.",
          group="toy")
 def run_methods(args: argparse.Namespace) -> int:
-    from ..toy.evaluation import method_comparison, save_report
+    from ..toy.evaluation import method_comparison, methods_table, save_report
 
     output = args.output and claim(file_option(args.output, "--output", (".json",)), args.force)
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    if not methods:
+        raise LongLLaDAError("--methods is empty; expected scaling methods, comma-separated (e.g. longllada,yarn)")
+    for method in methods:
+        check_method(method)
     document = method_comparison(Path(args.twins or TWINS_DIR / "seed0"), folder_option(args.work, "--work"),
-                                 multiple=args.multiple, samples=args.samples, progress=not args.no_progress)
+                                 methods, multiple=args.multiple, samples=args.samples, progress=not args.no_progress)
     if output:
         save_report(document, output, args.force)
-    print_json(document)
+    if args.json:
+        print_json(document)
+    else:
+        console().print(rows_table(
+            methods_table(document), f"Scaling methods on {args.twins or 'toy seed 0'}, plans for {document['target']} "
+            "tokens", "perplexity: last window, Student-t 95 % band over the held-out segments; rates: % with the "
+            "Wilson 95 % interval over the prompts (one seed's twins: a claim about these models)"))
     return 0

@@ -248,7 +248,10 @@ class NeedleInAHaystack(Protocol):
         import pandas as pd
 
         grid = pd.DataFrame(summary["grid"])
-        lines = [f"  {format_length(float(k))}: score {v['mean']:.1f} ± {v['se']:.1f} (n = {v['n']}), exact "
+        def score(v: dict) -> str:  # one cell has no standard error
+            return f"{v['mean']:.1f} ± {v['se']:.1f} (n = {v['n']})" if v["n"] > 1 else f"{v['mean']:.1f} (one cell)"
+
+        lines = [f"  {format_length(float(k))}: score {score(v)}, exact "
                  f"{100 * v['exact']['rate']:.0f}% [{100 * v['exact']['low']:.0f}, {100 * v['exact']['high']:.0f}]"
                  for k, v in summary["by_length"].items()]
         return grid.to_string() + "\nby length (mean ± standard error; exact answers with Wilson 95 %):\n" + "\n".join(

@@ -61,7 +61,10 @@ def add_settings_arguments(parser: argparse.ArgumentParser, settings_type: type,
         help_text = meta["help"] + (f"; one of {', '.join(choices)}" if choices else "")
         expected = getattr(meta["parse"], "expected", None)
         help_text += f" [{expected}]" if expected and not choices else ""
-        help_text += f" (default: {default})" if default not in (None, False, MISSING) else ""
+        if default not in (None, False, MISSING) and "(default" not in meta["help"]:  # the help may say it itself
+            shown = ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in default) if isinstance(
+                default, (tuple, list)) else default  # as the option is written
+            help_text += f" (default: {shown})"
         help_text = help_text.replace("%", "%%")  # argparse formats help strings with %
         if f.type in ("bool", bool):
             parser.add_argument(flag, dest=f.name, action="store_true", help=meta["help"].replace("%", "%%"))
