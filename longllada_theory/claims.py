@@ -42,8 +42,7 @@ def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
     scaled = window_perplexity(load_results([runs / "ppl_smollm2_longllada16k.jsonl"]).cells, 1024)["ppl"]
     targets = {(v["twin"], v["target"]): v for v in verdicts(report)}
     both = partial(_diffusion_twins, targets, report["twins"])  # target → (what they measured, all meet it)
-    rows = []
-    window = f"the last T − {report['settings']['chunk']} tokens"  # the window's first chunk has no prefix within T
+    rows, window = [], f"the last T − {report['settings']['chunk']} tokens"  # the first chunk has no prefix within T
 
     smol_growth, ar_growth = direct[-1] / direct[7], twin["ar"][4 * t] / twin["ar"][t]
     rows.append({"claim": "an AR model's perplexity explodes past its training length",

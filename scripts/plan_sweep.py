@@ -11,7 +11,8 @@ promise is checked on transformers' frequencies — not the package's:
 - ``diffusion-aware``: half the period of the bidirectional critical pair equals the target;
 - ``ntk-aware``: the slowest pair turns T′/L times slower than training fixed (L: the length it was trained at);
   ``dynamic`` (NTK-aware's base grown at the target length): at least T′/L times slower;
-- position methods (linear, YaRN, NTK-by-parts, critical): the critical pair's period reaches the target.
+- position methods (linear, YaRN, NTK-by-parts, critical): the critical pair's period reaches the target;
+- ablations (the law on one band of pairs): none beyond the frequencies.
 
 Outcomes: ``right``; ``wrong`` (frequencies, attention factor or promise differ); ``refused`` (the package refused a
 config transformers builds); ``no_oracle`` (no transformers class: remote-code models such as SDAR or LLaDA-MoE).
@@ -104,7 +105,10 @@ def oracle(config, length: int) -> dict[str, tuple[np.ndarray, float]] | None:
 
 
 def promise(plan: ScalingPlan, theta: np.ndarray) -> str | None:
-    """Why transformers' frequencies break the method's promise, or None."""
+    """Why transformers' frequencies break the method's promise, or None (an ablation promises no reach: its
+    frequencies alone are compared)."""
+    if plan.method in METHODS and METHODS[plan.method].ablation:
+        return None
     periods = 2 * math.pi / theta
     trained, length = plan.trained()
     span = 2 if plan.attention == "bidirectional" else 1

@@ -138,8 +138,8 @@ def add_loading_options(parser: argparse.ArgumentParser, default_model: str | No
 
 def add_output_options(parser: argparse.ArgumentParser, shard: bool = True) -> None:
     group = parser.add_argument_group("run")
-    group.add_argument("--output", help="results JSONL (default: results/<protocol>_<model>_<scaling>_<settings digest>.jsonl); "
-                                        "rerunning resumes it")
+    group.add_argument("--output", help="results JSONL (default: results/<protocol>_<model>_<scaling>_<settings "
+                                        "digest>.jsonl); rerunning resumes it")
     if shard:
         group.add_argument("--shard", metavar="I/N",
                            help="run every N-th cell starting at I (default under torchrun: RANK/WORLD_SIZE)")
