@@ -13,7 +13,7 @@ from ..values import Whole
 from .commands import add_json_option, add_loading_options, command, group, load, print_json, typed
 
 group("bench", "benchmarks that print measured ratios (attention probe, perplexity estimator, NIAH)")
-GIB = 2 ** 30
+MIB = 2 ** 20
 
 
 def _attention_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,32 +24,61 @@ def _attention_arguments(parser: argparse.ArgumentParser) -> None:
                         help="use only the first N layers (all three variants)")
     parser.add_argument("--text", default="builtin:stdlib")
     parser.add_argument("--no-eager", action="store_true", help="skip the eager comparison")
-    parser.add_argument("--repeats", type=typed(Whole(1, 1000)), default=1,
-                        help="take the fastest of this many plain/instrumented runs")
+    parser.add_argument("--repeats", type=typed(Whole(1, 1000)), default=3,
+                        help="rounds of plain, instrumented (and eager) runs in turn, after one warm-up of each "
+                             "(default 3)")
     parser.add_argument("--llada-shaped", action="store_true",
                         help="a randomly initialised LLaDA-8B-shaped model (bf16, GPU) instead of MODEL")
     add_json_option(parser)
 
 
+def _timing_line(name: str, r: dict) -> str:
+    """One side's times: median and min wall seconds, median CPU seconds."""
+    return (f"  {name:>12}: median {r['median_seconds']:8.3f} s  min {r['min_seconds']:8.3f} s  "
+            f"CPU {r['median_cpu_seconds']:8.3f} s")
+
+
+def _ratio_line(label: str, ratio: dict) -> str:
+    return (f"  time {label}: median of {ratio['pairs']} pairs {ratio['median_of_pairs']:.3f}, "
+            f"of minima {ratio['of_minima']:.3f}")
+
+
+def _memory_text(value: float | None) -> str:
+    return "n/a (eager's extra not positive)" if value is None else f"{value:.4f}"
+
+
 def _describe_attention(result: dict) -> str:
     lines = [f"{result['model']} · {result['length']} tokens · {result['layers']} layers · {result['device']} "
-             f"{result['dtype']} · queries {result['queries']}"]
-    lines += [f"  {name:>12}: {result[name]['seconds']:8.2f} s   "
-              f"peak +{result[name]['peak_extra_bytes'] / GIB:7.3f} GiB"
-              for name in ("plain", "instrumented", "eager") if name in result]
-    lines.append(f"  time instrumented / plain: {result['time_ratio_instrumented_vs_plain']:.3f}")
-    if "memory_ratio_probe_vs_eager_extra" in result:
-        lines.append("  probe's extra memory / eager's extra memory: "
-                     f"{result['memory_ratio_probe_vs_eager_extra']:.4f}")
-        lines.append(f"  largest |p_probe − p_eager|: {result['max_abs_prob_difference']:.2e}")
+             f"{result['dtype']} · queries {result['queries']} · {result['timing']['order']}, "
+             f"{result['timing']['rounds']} rounds",
+             "  times (wall; CPU = all threads' user + system, so above wall with several threads):"]
+    variants = [name for name in ("plain", "instrumented", "eager") if name in result]
+    lines += [_timing_line(name, result[name]) for name in variants]
+    lines += [_ratio_line(f"{name} / plain", result["time_ratios"][f"{name}_vs_plain"]) for name in variants[1:]]
+    lines.append(f"  memory, each variant in a run of its own: {result['memory_measured']}")
+    for name in variants:
+        tensors = result[name].get("peak_extra_tensor_bytes")
+        lines.append(f"  {name:>12}: peak +{result[name]['peak_extra_bytes'] / MIB:9.1f} MiB"
+                     + (f"   tensors +{tensors / MIB:9.1f} MiB" if tensors is not None else ""))
+    lines.append(f"  probe's own peak: {result['probe_own_peak_bytes'] / MIB:.1f} MiB"
+                 + (f", tensors {result['probe_own_peak_tensor_bytes'] / MIB:.1f} MiB"
+                    if "probe_own_peak_tensor_bytes" in result else ""))
+    if "eager" in result:
+        lines.append("  probe's extra memory / eager's extra memory (the larger of the probe's extra and its own peak):"
+                     f" {_memory_text(result['memory_ratio_probe_vs_eager_extra'])}"
+                     + (f", tensors {_memory_text(result['memory_ratio_probe_vs_eager_extra_tensors'])}"
+                        if "memory_ratio_probe_vs_eager_extra_tensors" in result else ""))
+        lines.append(f"  largest |p_probe − p_eager| (a separate pass): {result['max_abs_prob_difference']:.2e}")
     else:
         lines.append(f"  eager skipped: {result['eager_skipped']}")
     return "\n".join(lines)
 
 
 @command("attention", "probe vs plain forward vs eager output_attentions: time, memory, ratios", _attention_arguments,
-         "Times and peak memory of a plain forward, the instrumented forward (all layers, --queries) and eager "
-         "output_attentions on the same model and input, their ratios, and the largest probability difference.",
+         "Times of a plain forward, the instrumented forward (all layers, --queries) and eager output_attentions on "
+         "the same model and input, run in turn (median and min wall time, CPU time; ratios as the median of the "
+         "per-round ratios and the ratio of the minima); the peak memory of each in a run of its own; and the "
+         "largest probability difference, from a separate pass.",
          group="bench")
 def run_attention(args: argparse.Namespace) -> int:
     from ..measure.bench import bench_attention
@@ -75,7 +104,8 @@ def _ppl_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--length", default="512", help="context tokens, the last --chunk scored (default 512)")
     parser.add_argument("--chunk", type=typed(Whole(1, 1 << 20)), default=64, help="tokens scored (default 64)")
     parser.add_argument("--mc", type=typed(Whole(1, 100_000)), default=8, help="sequences per estimate (default 8)")
-    parser.add_argument("--repeats", type=typed(Whole(1, 10_000)), default=32, help="estimates per way (default 32)")
+    parser.add_argument("--repeats", type=typed(Whole(1, 10_000)), default=32,
+                        help="estimates per way, the two ways in turn (default 32)")
     parser.add_argument("--text", default="builtin:stdlib")
     add_json_option(parser)
 
@@ -83,7 +113,9 @@ def _ppl_arguments(parser: argparse.ArgumentParser) -> None:
 @command("ppl", "diffusion perplexity: batched stratified MC vs one sample per forward", _ppl_arguments,
          "The Monte-Carlo estimate of the last chunk, --repeats times with fresh seeds, batched with stratified mask "
          "sizes (the package's) and as a loop of one independent sample per forward, at the same --mc sequences per "
-         "estimate: forwards, seconds, the spread over repeats (the real standard error), ratios.", group="bench")
+         "estimate, the two ways in turn: forwards, median and min seconds and CPU time, the spread over repeats (the "
+         "real standard error), ratios; the peak memory of scored vs all logits, each in a run of its own.",
+         group="bench")
 def run_ppl(args: argparse.Namespace) -> int:
     from ..measure.bench import bench_perplexity
 
@@ -95,16 +127,24 @@ def run_ppl(args: argparse.Namespace) -> int:
         return 0
     print(f"{result['model']} · last {result['chunk']} of {result['length']} tokens · {result['mc']} sequences per "
           f"estimate · {result['repeats']} repeats · {result['device']} {result['dtype']}")
+    print(f"  {result['timing']['order']}; CPU = all threads' user + system time")
     for name in ("batched", "sequential"):
         r = result[name]
-        print(f"  {name:>10}: {r['forwards_per_estimate']:4.0f} forwards, {r['seconds_per_estimate']:.4f} s, "
+        print(f"  {name:>10}: {r['forwards_per_estimate']:4.0f} forwards, median {r['seconds_per_estimate']:.4f} s "
+              f"(min {r['min_seconds_per_estimate']:.4f} s, CPU {r['cpu_seconds_per_estimate']:.4f} s), "
               f"loss {r['mean_loss']:.4f} ± {r['standard_error']:.4f} (spread over repeats)")
     print(f"  standard error batched / sequential: {result['se_ratio_batched_vs_sequential']:.3f}")
-    print(f"  time batched / sequential: {result['time_ratio_batched_vs_sequential']:.3f}")
+    print(f"  time batched / sequential: median of {result['repeats']} pairs "
+          f"{result['time_ratio_batched_vs_sequential']:.3f}, of minima "
+          f"{result['time_ratio_batched_vs_sequential_of_minima']:.3f}")
     memory = result["memory"]
-    print(f"  peak memory of one estimate: scored logits only {memory['scored_logits_peak_bytes'] / GIB:.3f} GiB, "
-          f"all logits {memory['all_logits_peak_bytes'] / GIB:.3f} GiB (ratio "
-          f"{result['memory_ratio_scored_vs_all_logits']:.3f})")
+    print(f"  peak memory of one estimate, each way in a run of its own; measured: {result['memory_measured']}")
+    print(f"    scored logits only {memory['scored_logits_peak_bytes'] / MIB:.1f} MiB, all logits "
+          f"{memory['all_logits_peak_bytes'] / MIB:.1f} MiB (ratio {result['memory_ratio_scored_vs_all_logits']:.3f})")
+    if "memory_ratio_scored_vs_all_logits_tensors" in result:
+        print(f"    tensors: scored logits only {memory['scored_logits_peak_tensor_bytes'] / MIB:.1f} MiB, all logits "
+              f"{memory['all_logits_peak_tensor_bytes'] / MIB:.1f} MiB (ratio "
+              f"{result['memory_ratio_scored_vs_all_logits_tensors']:.3f})")
     return 0
 
 
@@ -137,5 +177,6 @@ def run_niah(args: argparse.Namespace) -> int:
     print(f"  forwards per batch: {[g['forwards'] for g in result['batches']]} (expected "
           f"{'exactly' if result['kind'] == 'diffusion' else 'at most'} {result['forwards_per_batch_expected']}: "
           f"{'yes' if result['forwards_as_expected'] else 'NO'})")
-    print(f"  seconds per cell: {result['seconds_per_cell']:.3f} · mean score {result['mean_score']}")
+    print(f"  seconds per cell: {result['seconds_per_cell']:.3f} (CPU {result['cpu_seconds_per_cell']:.3f}; "
+          f"{result['timing']['order']}) · mean score {result['mean_score']}")
     return 0
