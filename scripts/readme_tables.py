@@ -103,7 +103,7 @@ def probe_benchmarks() -> list[str]:
 def scaling_methods() -> list[str]:
     runs = {label: load_results([RUNS / f"ppl_smollm2_{name}.jsonl"]).cells for name, label, _ in SMOLLM2_METHODS}
     rows = [_row(["SmolLM2-135M, plan for 16k", "perplexity 0–8k", "perplexity 8k–16k",
-                  "8k–16k ratio to the law (± paired SE)"]), "|---|---|---|---|"]
+                  "8k–16k ratio to the law (± paired SE, widened for lag-1 autocorrelation)"]), "|---|---|---|---|"]
     table = perplexity_comparison(runs, "law's λ for 16k", 8192)
     for label in runs:
         inside, beyond = (r for r in table if r["run"] == label)
