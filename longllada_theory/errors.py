@@ -11,10 +11,17 @@ import re
 import unicodedata
 
 
+_BREAKS = ("Cc", "Zl", "Zp")  # control characters and the line and paragraph separators str.splitlines breaks at
+
+
+def _escape(c: str) -> str:
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
 def one_line(text: str) -> str:
-    """``text`` with every control character (a newline, a carriage return, a NUL a user typed into a value) written
-    as its escape, so an error is always one line."""
-    return "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in str(text))
+    """``text`` with every control character and line separator (a newline, a carriage return, a NUL or U+2028 a user
+    typed into a value) written as its escape, so an error is always one line."""
+    return "".join(_escape(c) if unicodedata.category(c) in _BREAKS else c for c in str(text))
 
 
 class LongLLaDAError(ValueError):

@@ -158,8 +158,9 @@ def test_fifos_and_control_characters_never_hang_nor_break_the_one_line(tmp_path
         assert main(argv) == 2, argv
         error = capsys.readouterr().err.strip().splitlines()
         assert len(error) == 1 and ("FIFO" in error[0] or "no finished cell" in error[0]), (argv, error)
-    assert main(["scale", "a\nb\rc\x00", "--target", "16k"]) == 2
-    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    for name in ("a\nb\rc\x00", "a\u2028b\u2029c\x85d"):  # every character str.splitlines breaks at
+        assert main(["scale", name, "--target", "16k"]) == 2
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1, name
 
 
 def test_errors_print_under_an_ascii_locale():
