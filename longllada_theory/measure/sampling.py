@@ -16,8 +16,9 @@ the twins and the notebooks):
 - ``dream`` — Dream's sampler (``DreamGenerationMixin._sample`` in ``generation_utils.py`` of the Hugging Face
   repositories Dream-org/Dream-v0-*-7B, which ``diffusion_generate`` runs): no blocks; times
   t_i = linspace(1, ε, steps + 1); at step i every masked position is predicted (logits shifted by one) and a token
-  drawn per position by ``sample_tokens``: logits / temperature, top-p (the others set to the dtype's lowest
-  value), then the argmax at temperature 0 or a draw from ``torch.distributions.Categorical`` — whose argument check
+  drawn per position by ``sample_tokens``: logits / temperature, top-p, then top-k (``top_k_logits``: the logits
+  below the k-th largest; both set the tokens they drop to the dtype's lowest value, ``torch.finfo(dtype).min``),
+  then the argmax at temperature 0 or a draw from ``torch.distributions.Categorical`` — whose argument check
   fails where the normalised probabilities do not sum to 1 within 1e-6 (frequent in bfloat16), and then upstream
   keeps the argmax for the step, as here. ``alg``: ``origin`` unmasks each masked position with probability
   1 − t_{i+1}/t_i; the others keep the ⌊masked · (1 − t_{i+1}/t_i)⌋ positions (all that remain at the last step)
@@ -27,6 +28,15 @@ the twins and the notebooks):
   Dream's README example cuts it (``decode`` then ``split(eos_token)[0]``); LongLLaDA's evaluation does not cut
   there: ``llada/llada_wrapper.py`` decodes with ``skip_special_tokens=True`` before splitting at ``eos_token``, so
   the split finds nothing and its answers keep the text after an end-of-text token.
+
+  Where its caller passes no value, Dream's ``diffusion_generate`` takes it from the model's config, not from its
+  ``generation_config.json`` (``_prepare_generation_config``: ``DreamGenerationConfig.from_model_config(self.config)``
+  then ``update(**kwargs)``). Under transformers 4.x — the only major its code runs under (Dream pins 4.46.2,
+  LongLLaDA 4.46.3; under 5.x ``DreamGenerationConfig.validate`` refuses the argument ``update`` passes) — every
+  config object carries ``temperature`` 1.0, ``top_k`` 50 and ``top_p`` 1.0 unless config.json sets them; the rest
+  falls to ``DreamGenerationConfig``'s own defaults. So LongLLaDA's evaluation (``steps``, ``alg`` entropy,
+  ``temperature`` 0.2, ``top_p`` 0.95 passed) draws from the 50 most likely tokens: :func:`dream_config_defaults`
+  reads the same values from the checkpoint's config.json whichever transformers is installed.
 
 Randomness: row r of a batch draws from its own CPU generator seeded with ``seeds[r]`` (a row's answer does not
 depend on the batch), and draws what upstream draws — same shapes, dtypes and order — so a batch of one returns the
@@ -40,7 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import LongLLaDAError
 from ..values import Real, Whole, YesNo
@@ -63,8 +73,10 @@ class SamplerOptions:
     steps: int | None = None           # None: one token per step
     temperature: float = 0.0
     top_p: float | None = None         # Dream: nucleus sampling
+    top_k: int | None = None           # Dream: keep the k largest logits (None or 0: all)
     alg: str = "entropy"               # Dream: how the positions to unmask are chosen (DREAM_ALGORITHMS)
     alg_temp: float | None = None      # Dream: > 0 draws the positions from softmax(confidence / alg_temp)
+    eps: float = DREAM_EPSILON         # Dream: the schedule's last time, t = linspace(1, eps, steps + 1)
     predict_mask: bool = False         # LLaDA: may the argmax be the mask token (as generate.py allows)
     remasking: str = "low_confidence"  # LLaDA: keep the most confident (or random) predictions
 
@@ -193,6 +205,16 @@ def _top_p(logits, top_p: float):
     return logits.masked_fill(torch.zeros_like(drop).scatter(-1, order, drop), torch.finfo(logits.dtype).min)
 
 
+def _top_k(logits, top_k: int):
+    """Dream's ``top_k_logits``: the logits below the k-th largest set to the dtype's lowest value (ties with the
+    k-th kept)."""
+    import torch
+
+    top_k = min(top_k, logits.size(-1))
+    drop = logits < torch.topk(logits, top_k)[0][..., -1, None]
+    return logits.masked_fill(drop, torch.finfo(logits.dtype).min)
+
+
 def _sample_tokens(logits, options: SamplerOptions, generator):
     """Dream's ``sample_tokens`` for the masked positions of one row: (tokens, confidence), in the logits' dtype."""
     import torch
@@ -202,6 +224,8 @@ def _sample_tokens(logits, options: SamplerOptions, generator):
         logits = logits / options.temperature
     if options.top_p is not None and options.top_p < 1:
         logits = _top_p(logits, options.top_p)
+    if options.top_k:
+        logits = _top_k(logits, options.top_k)
     probs = torch.softmax(logits, -1)
     confidence, tokens = probs.max(-1)
     if options.temperature > 0:  # Categorical(probs).sample(); where its argument check fails upstream keeps the max
@@ -232,7 +256,7 @@ def dream_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], option
                              parameters=("block_length",))
     x = _masked_batch(loaded, prompts, o.gen_length)
     generators, mask, start = _generators(seeds, len(prompts)), loaded.mask_token_id, len(prompts[0])
-    times = torch.linspace(1, DREAM_EPSILON, o.step_count + 1)  # float32, as upstream (the counts round alike)
+    times = torch.linspace(1, o.eps, o.step_count + 1)  # float32, as upstream (the counts round alike)
     for i in range(o.step_count):
         logits = _answer_logits(loaded, x, o.gen_length)
         t, s, last = times[i], times[i + 1], i == o.step_count - 1
@@ -327,7 +351,7 @@ SAMPLERS: dict[str, Callable[..., list[list[int]]]] = {
 SAMPLER_OPTIONS: dict[str, tuple[str, ...]] = {
     "greedy": (),
     "low_confidence": ("block_length", "steps", "temperature", "predict_mask"),
-    "dream": ("steps", "temperature", "top_p", "alg", "alg_temp"),
+    "dream": ("steps", "temperature", "top_p", "top_k", "alg", "alg_temp", "eps"),
     "model_generate": (),
 }
 
@@ -339,11 +363,85 @@ def sampler_name(loaded: LoadedModel) -> str:
     return getattr(getattr(loaded, "family", None), "sampler", "low_confidence")
 
 
-def sampler_defaults(loaded: LoadedModel) -> dict:
-    """The family's own evaluation settings of its sampler (e.g. Dream's temperature 0.2, top-p 0.95)."""
+#: what every transformers 4.x config object carries unless its config.json sets it
+#: (``PretrainedConfig._get_global_generation_defaults``; transformers 5 configs carry none of them)
+TRANSFORMERS4_CONFIG_GENERATION: dict[str, Any] = {"temperature": 1.0, "top_k": 50, "top_p": 1.0}
+
+#: ``DreamGenerationConfig.__init__``'s defaults of the settings the package takes from a model (its ``steps``, 512,
+#: never apply: the package's steps default to the answer length, and LongLLaDA passes steps)
+DREAM_GENERATION_CONFIG: dict[str, Any] = {"temperature": 0.0, "top_p": None, "top_k": None, "alg": "origin",
+                                           "alg_temp": None, "eps": DREAM_EPSILON}
+
+
+def _config_value(name: str, value):
+    """A generation setting read from config.json, checked as the command line checks it (the error names the
+    file)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = {"top_k": isinstance(value, int) and not isinstance(value, bool) and value >= 0,
+          "top_p": number and 0 < value <= 1, "eps": number and 0 < value <= 1,
+          "temperature": number and 0 <= value < float("inf"), "alg_temp": number and 0 <= value < float("inf"),
+          "alg": value in DREAM_ALGORITHMS}[name]
+    if not ok:
+        raise LongLLaDAError(f"the model's config.json sets {name} to {value!r}, which Dream's sampler cannot take; "
+                             f"give --{name.replace('_', '-')} to override it")
+    return value
+
+
+def dream_config_defaults(config: dict) -> dict[str, tuple[Any, str]]:
+    """What Dream's ``diffusion_generate`` runs with for the settings its caller leaves out, from the checkpoint's
+    config.json (``config``) as ``_prepare_generation_config`` reads it under transformers 4.x
+    (``DreamGenerationConfig.from_model_config(self.config)``): the file's value, else the 4.x config default
+    (:data:`TRANSFORMERS4_CONFIG_GENERATION`: ``top_k`` 50), else ``DreamGenerationConfig``'s own; a null in the file
+    falls to the latter (``from_model_config`` drops every None). The checkpoint's ``generation_config.json`` is not
+    read: Dream's ``diffusion_generate`` does not read it either. Name → (value, where it comes from)."""
+    found = {}
+    for name, default in DREAM_GENERATION_CONFIG.items():
+        if name in config:
+            value, source = config[name], "config.json"
+        elif name in TRANSFORMERS4_CONFIG_GENERATION:
+            value, source = TRANSFORMERS4_CONFIG_GENERATION[name], "transformers 4.x config default"
+        else:
+            value = None
+        if value is None:
+            value, source = default, "DreamGenerationConfig default"
+        found[name] = (value if value is None else _config_value(name, value), source)
+    return found
+
+
+#: sampler → the defaults it reads from the model: checkpoint's config.json → name → (value, where from)
+MODEL_DEFAULTS: dict[str, Callable[[dict], dict[str, tuple[Any, str]]]] = {"dream": dream_config_defaults}
+
+
+def sampler_default_sources(loaded: LoadedModel) -> dict[str, tuple[Any, str]]:
+    """Every default of the model's sampler with where it comes from: the family's evaluation settings (e.g. Dream's
+    temperature 0.2, top-p 0.95, as LongLLaDA passes them) over the model's own (:data:`MODEL_DEFAULTS`: Dream's
+    top-k 50)."""
     if loaded.kind != "diffusion":
         return {}
-    return dict(getattr(getattr(loaded, "family", None), "sampler_defaults", {}))
+    read = MODEL_DEFAULTS.get(sampler_name(loaded))
+    found = dict(read(getattr(loaded, "config_file", None) or {})) if read else {}
+    family = getattr(loaded, "family", None)
+    for name, value in getattr(family, "sampler_defaults", {}).items():
+        found[name] = (value, f"{family.name} family")
+    return found
+
+
+def sampler_defaults(loaded: LoadedModel) -> dict:
+    """What the model's sampler runs with for an option left unset (:func:`sampler_default_sources`)."""
+    return {name: value for name, (value, _) in sampler_default_sources(loaded).items()}
+
+
+_REPORTED: set = set()
+
+
+def report_sampler(key, line: str) -> None:
+    """Print a line saying what a sampler runs with on stderr, once per process for each ``key`` (the model and the
+    values: settings resolved again, their values now given, are not reported twice)."""
+    import sys
+
+    if key not in _REPORTED:
+        _REPORTED.add(key)
+        print(line, file=sys.stderr)
 
 
 def answers(loaded: LoadedModel, prompts: Sequence[Sequence[int]], options: SamplerOptions | None = None,
@@ -370,11 +468,17 @@ class SamplerSettings:
                                        parse=Real(0))
     top_p: float | None = option("Dream's sampler: nucleus probability (default: the family's, 0.95 for Dream)", None,
                                  parse=Real(0, 1, above=True), legacy=None)
+    top_k: int | None = option("Dream's sampler: keep the k most likely tokens, 0 for all (default: the model's, as "
+                               "Dream's diffusion_generate reads it from its config: 50 unless config.json sets "
+                               "top_k)", None, parse=Whole(0, 10**7), legacy=None)
     alg: str | None = option("Dream's sampler: how the positions to unmask are chosen (default: the family's, "
                              "entropy for Dream)", None, choices=DREAM_ALGORITHMS, legacy=None)
     alg_temp: float | None = option("Dream's sampler: > 0 draws the positions to unmask from softmax(confidence / "
-                                    "alg_temp) instead of taking the most confident (default: the family's, none)",
-                                    None, parse=Real(0), legacy=None)
+                                    "alg_temp) instead of taking the most confident (default: the family's, else the "
+                                    "model's config.json, else none)", None, parse=Real(0), legacy=None)
+    eps: float | None = option("Dream's sampler: its schedule's last time, t = linspace(1, eps, steps + 1) "
+                               "(default: the model's config.json, else Dream's 0.001)", None,
+                               parse=Real(0, 1, above=True), legacy=None)
     predict_mask: bool | None = option("LLaDA's sampler: let the argmax be the mask token, as LLaDA's generate.py "
                                        "does (default: the family's, yes for LLaDA)", None,
                                        parse=YesNo(), metavar="yes|no", legacy=None)
@@ -391,6 +495,10 @@ class SamplerSettings:
                                  parameters=("temperature",))
         if self.top_p is not None and not 0 < self.top_p <= 1:
             raise LongLLaDAError(f"top_p {self.top_p} must be in (0, 1]", parameters=("top_p",))
+        if self.top_k is not None and not (isinstance(self.top_k, int) and self.top_k >= 0):
+            raise LongLLaDAError(f"top_k {self.top_k} must be a whole number ≥ 0", parameters=("top_k",))
+        if self.eps is not None and not 0 < self.eps <= 1:
+            raise LongLLaDAError(f"eps {self.eps} must be in (0, 1]", parameters=("eps",))
         if self.alg_temp is not None and not 0 <= self.alg_temp < float("inf"):
             raise LongLLaDAError(f"alg_temp {self.alg_temp} must be a finite number ≥ 0", parameters=("alg_temp",))
         if self.batch_size < 1:
@@ -400,12 +508,15 @@ class SamplerSettings:
         """The sampler options set to something other than what every sampler does anyway (one block, one step per
         token, temperature 0)."""
         same = {"block_length": self.answer_length, "steps": self.answer_length, "temperature": 0.0}
-        return [name for name in ("block_length", "steps", "temperature", "top_p", "alg", "alg_temp", "predict_mask")
+        return [name for name in ("block_length", "steps", "temperature", "top_p", "top_k", "alg", "alg_temp", "eps",
+                                  "predict_mask")
                 if getattr(self, name) is not None and getattr(self, name) != same.get(name)]
 
     def resolved(self, loaded: LoadedModel):
-        """The settings with every sampler option left unset filled from the model family's evaluation settings
-        (temperature 0 where the family names none); an AR model keeps the diffusion-only ones unset. An option the
+        """The settings with every sampler option left unset filled from the model family's evaluation settings, then
+        from the model's own (:func:`sampler_default_sources`; temperature 0 where neither names one); an AR model
+        keeps the diffusion-only ones unset. These are the values the sampler runs with (a results header records
+        them), and a diffusion sampler's are reported once on stderr, each with where it comes from. An option the
         model's sampler does not take is refused, with the sampler named."""
         sampler = sampler_name(loaded)
         ignored = [name for name in self.given() if name not in SAMPLER_OPTIONS[sampler]]
@@ -413,15 +524,37 @@ class SamplerSettings:
             takes = ", ".join(SAMPLER_OPTIONS[sampler]) or "only the answer length"
             raise LongLLaDAError(f"{', '.join(ignored)}: {loaded.name} answers with the {sampler} sampler, which "
                                  f"takes {takes}", parameters=tuple(ignored))
-        defaults = sampler_defaults(loaded)
-        filled = {name: defaults.get(name) for name in ("top_p", "alg", "alg_temp", "predict_mask")
+        sources = sampler_default_sources(loaded)
+        filled = {name: sources[name][0] if name in sources else None
+                  for name in ("top_p", "top_k", "alg", "alg_temp", "eps", "predict_mask")
                   if getattr(self, name) is None}
         if self.temperature is None:
-            filled["temperature"] = float(defaults.get("temperature", 0.0))
-        return replace(self, **filled)
+            filled["temperature"] = float(sources.get("temperature", (0.0,))[0])
+        settings = replace(self, **filled)
+        if SAMPLER_OPTIONS[sampler]:
+            values = tuple(getattr(settings, name) for name in ("answer_length", *SAMPLER_OPTIONS[sampler]))
+            report_sampler((id(loaded), loaded.name, values), settings.report(loaded, self, sources))
+        return settings
+
+    def report(self, loaded: LoadedModel, unresolved: SamplerSettings, sources: dict) -> str:
+        """One line: the model's sampler and each value it runs with (these resolved settings), with where it comes
+        from (``unresolved``: the settings as given)."""
+        def shown(value) -> str:
+            return "none" if value is None else ("yes" if value else "no") if isinstance(value, bool) else (
+                f"{value:g}" if isinstance(value, float) else str(value))
+
+        parts = [f"answer_length {self.answer_length}"]
+        for name in SAMPLER_OPTIONS[sampler_name(loaded)]:
+            given = getattr(unresolved, name)
+            where = ("given" if given is not None and (name not in ("block_length", "steps")
+                                                       or given != self.answer_length) else
+                     "the answer length" if name in ("block_length", "steps") else
+                     sources[name][1] if name in sources else "package default")
+            parts.append(f"{name} {shown(getattr(self, name))} ({where})")
+        return f"{sampler_name(loaded)} sampler for {loaded.name}: {', '.join(parts)}"
 
     def sampler_options(self) -> SamplerOptions:
-        given = {"temperature": self.temperature, "top_p": self.top_p, "alg": self.alg, "alg_temp": self.alg_temp,
-                 "predict_mask": self.predict_mask}
+        given = {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k, "alg": self.alg,
+                 "alg_temp": self.alg_temp, "eps": self.eps, "predict_mask": self.predict_mask}
         return SamplerOptions(gen_length=self.answer_length, block_length=self.block_length, steps=self.steps,
                               **{k: v for k, v in given.items() if v is not None})

@@ -50,6 +50,7 @@ class LoadedModel:
     verified: list[str] = field(default_factory=list)  # what the RoPE check compared
     checkpoint: dict = field(default_factory=dict)     # the files read (:func:`.fingerprint.checkpoint_fingerprint`)
     options: dict = field(default_factory=dict)        # loading options that change a result (attention kernel, …)
+    config_file: dict = field(default_factory=dict)    # the checkpoint's config.json (samplers read defaults there)
 
     @property
     def family(self) -> Family:
@@ -405,7 +406,7 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     tokenizer = _tokenizer(resolved, spec, trust_remote_code)
     return LoadedModel(model, tokenizer, spec, plan, source, placed, dtype, verified,
                        checkpoint_fingerprint(_local_folder(resolved), resolved.gguf_file),
-                       {"attn_implementation": attn_implementation or "default", "device_map": device_map})
+                       {"attn_implementation": attn_implementation or "default", "device_map": device_map}, raw or {})
 
 
 def _local_folder(source: ModelSource):
