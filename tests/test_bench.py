@@ -214,3 +214,22 @@ def test_gpu_protocol_dry_run_on_cpu(tmp_path):
     report = json.loads((tmp_path / "gpu_protocol.json").read_text())
     assert [p["length"] for p in report["probe"]] == [256, 512]
     assert report["exactness_2_layers"]["max_abs_prob_difference"] < 1e-4
+
+
+def test_timed_attention_runs_keep_nothing_between_rounds(tmp_path, monkeypatch):
+    import longllada_theory.measure.bench as bench
+    from longllada_theory.models.loading import load_model
+
+    kept = {}
+    real = bench.time_interleaved
+
+    def spy(sides, repeats, device=None, warmup=1):
+        timings = real(sides, repeats, device, warmup)
+        kept.update({name: t.values for name, t in timings.items()})
+        return timings
+
+    monkeypatch.setattr(bench, "time_interleaved", spy)
+    loaded = load_model(str(tiny_twin(tmp_path / "a", "ar")), device="cpu")
+    bench.bench_attention(loaded, list(range(40)), queries="last:4", repeats=2)
+    assert set(kept) == {"plain", "instrumented", "eager"}
+    assert all(value is None for values in kept.values() for value in values)  # no probabilities held across rounds

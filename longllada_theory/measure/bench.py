@@ -391,8 +391,9 @@ def bench_attention(loaded: LoadedModel, ids: list[int], queries: str = "last:64
                "layers": model.config.num_hidden_layers, "model": loaded.name, "attn_implementation": implementation}
     with_eager, eager_info = _eager_choice(loaded, len(ids), eager, device, dtype_bytes)
     results.update(eager_info)
-    sides = {"plain": plain, "instrumented": lambda: instrumented()}  # a timed run keeps nothing
-    sides |= {"eager": lambda: eager_forward()} if with_eager else {}
+    # a timed run keeps nothing: `and None` drops the probe and the probabilities before the next run
+    sides = {"plain": plain, "instrumented": lambda: instrumented() and None}
+    sides |= {"eager": lambda: eager_forward() and None} if with_eager else {}
     timings = time_interleaved(sides, repeats, device)
     results["timing"] = {"rounds": repeats, "order": ", ".join(sides) + " in turn, after one warm-up of each",
                          "clocks": CLOCKS}
