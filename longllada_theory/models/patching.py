@@ -1,7 +1,7 @@
-"""Apply a :class:`~longllada_theory.scaling.ScalingPlan` to a model config before the model is built, and verify
+"""Apply a :class:`~longllada_theory.theory.scaling.ScalingPlan` to a model config before the model is built, and verify
 afterwards that the model's inverse frequencies are the ones the library predicts (a mismatch is an error).
 
-Config families (see :mod:`longllada_theory.spec`): ``rope_parameters`` (transformers ≥ 5), ``legacy``
+Config families (see :mod:`longllada_theory.models.spec`): ``rope_parameters`` (transformers ≥ 5), ``legacy``
 (``rope_theta`` / ``rope_scaling``) and ``llada`` (OLMo-style keys of LLaDA's remote code: ``rope_theta`` only).
 """
 

@@ -3,7 +3,7 @@ coverage of each pair's rotation by causal and bidirectional attention .
 
 Notation: rotary dimension d (even), base b (``rope_theta``), training length T, pair index i = 0 … d/2 − 1.
 Everything is vectorised with numpy broadcasting: pass arrays for d, b, T (or the target length) to get arrays.
-The symbolic twin of each formula lives in :mod:`longllada_theory.symbolic`; tests check that they agree.
+The symbolic twin of each formula lives in :mod:`longllada_theory.theory.symbolic`; tests check that they agree.
 """
 
 from __future__ import annotations

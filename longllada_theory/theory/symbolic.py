@@ -7,7 +7,7 @@
 - :func:`ntk_aware_derivation` — bloc97's factor from "interpolate the slowest pair by T′/T".
 
 Each returns a :class:`Derivation`: ordered steps (rendered as LaTeX in notebooks), the final expression and a
-numpy function lambdified from it. :mod:`longllada_theory.rope` and :mod:`longllada_theory.scaling` hold the
+numpy function lambdified from it. :mod:`longllada_theory.theory.rope` and :mod:`longllada_theory.theory.scaling` hold the
 numeric versions; the tests check both agree.
 """
 
