@@ -157,40 +157,63 @@ def paper_length_in_run(length: int, protocol: str) -> int:
     return length if protocol == "paper" else length - LENGTH_BUFFER
 
 
-def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.05, protocol: str = "paper") -> dict:
-    """Per-cell differences between a NIAH grid and the paper's; each paper length is matched to the run's length
-    nearest :func:`paper_length_in_run`, within ``tolerance`` (relative) — the paper counts tokens with gpt-4's
-    tiktoken encoding, the run with the model's own tokenizer."""
-    ours = niah_grid(cells)
-    theirs = reference_grid(reference.model)
-    matched, missing = {}, []
+def _shared_niah_cells(ours, theirs, tolerance: float, protocol: str) -> tuple[dict[int, int], dict[int, list]]:
+    """Each paper length matched to the run's length nearest :func:`paper_length_in_run` (within ``tolerance``,
+    relative), and the depths at each matched length where the run has a score."""
+    matched, depths = {}, {}
     for length in theirs.columns:
         wanted = paper_length_in_run(int(length), protocol)
         close = [c for c in ours.columns if abs(c - wanted) <= tolerance * wanted]
-        if not close:
-            missing += [f"length {length} (all depths)"]
-            continue
-        matched[length] = min(close, key=lambda c: abs(c - wanted))
-        for depth in theirs.index:
-            if depth not in ours.index or np.isnan(ours.loc[depth, matched[length]]):
-                missing.append(f"length {length} depth {depth:g}")
-    if missing:
-        raise LongLLaDAError(f"the results grid lacks {len(missing)} cell(s) of the reference: "
-                             f"{', '.join(missing[:12])}{' …' if len(missing) > 12 else ''}")
-    diff = {int(length): {f"{depth:g}": round(float(ours.loc[depth, matched[length]] - theirs.loc[depth, length]), 2)
-                          for depth in theirs.index} for length in theirs.columns}
+        if close:
+            matched[int(length)] = min(close, key=lambda c: abs(c - wanted))
+            depths[int(length)] = [d for d in theirs.index
+                                   if d in ours.index and not np.isnan(ours.loc[d, matched[int(length)]])]
+    return matched, {length: found for length, found in depths.items() if found}
+
+
+def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.05, protocol: str = "paper") -> dict:
+    """Per-cell differences between a NIAH grid and the paper's, on the cells both have (the paper counts tokens with
+    gpt-4's tiktoken encoding, the run with the model's own tokenizer, so lengths match within ``tolerance``). A run
+    that lacks some of the paper's cells is compared on the rest and gets no verdict (``partial`` says what is
+    missing); one that shares none is refused with the command that runs the paper's grid."""
+    ours, theirs = niah_grid(cells), reference_grid(reference.model)
+    matched, depths = _shared_niah_cells(ours, theirs, tolerance, protocol)
+    if not depths:
+        raise LongLLaDAError(
+            f"the results share no cell with {reference.name} (lengths {', '.join(map(str, theirs.columns))} "
+            f"± {tolerance:.0%}, depths {', '.join(f'{d:g}' for d in theirs.index)}); run `longllada niah MODEL "
+            f"--protocol paper --lengths {','.join(map(str, theirs.columns))} --depths "
+            f"{','.join(f'{d:g}' for d in theirs.index)} --haystack PaulGrahamEssays.jsonl --needles needles.jsonl`")
+    missing = [f"length {length} (all depths)" if length not in depths else f"length {length} depth {d:g}"
+               for length in map(int, theirs.columns)
+               for d in (theirs.index if length in depths else theirs.index[:1]) if d not in depths.get(length, ())]
+    diff = {length: {f"{d:g}": round(float(ours.loc[d, matched[length]] - theirs.loc[d, length]), 2) for d in found}
+            for length, found in depths.items()}
     values = np.array([v for by in diff.values() for v in by.values()])
-    by_length = {int(length): {"ours": round(float(ours[matched[length]].loc[theirs.index].mean()), 2),
-                               "paper": round(float(theirs[length].mean()), 2)} for length in theirs.columns}
+    by_length = {length: {"ours": round(float(ours.loc[found, matched[length]].mean()), 2),
+                          "paper": round(float(theirs.loc[found, length].mean()), 2)}
+                 for length, found in depths.items()}
     mae = float(np.abs(values).mean())
     worst_length = max(abs(v["ours"] - v["paper"]) for v in by_length.values())
-    return {"reference": reference.name, "kind": "niah", "protocol": protocol,
-            "matched_lengths": {int(k): int(v) for k, v in matched.items()},
-            "difference": diff, "mean_by_length": by_length, "mean_abs_difference": round(mae, 2),
-            "max_abs_difference": round(float(np.abs(values).max()), 2),
-            "share_within_20": round(float((np.abs(values) <= 20).mean()), 4),
-            "reproduced": bool(mae <= 10 and worst_length <= 15),
-            "criterion": "mean |Δ| ≤ 10 points over cells and every length's mean within 15 points"}
+    document = {"reference": reference.name, "kind": "niah", "protocol": protocol,
+                "matched_lengths": {length: int(matched[length]) for length in depths},
+                "difference": diff, "mean_by_length": by_length, "mean_abs_difference": round(mae, 2),
+                "max_abs_difference": round(float(np.abs(values).max()), 2),
+                "share_within_20": round(float((np.abs(values) <= 20).mean()), 4),
+                "cells_compared": len(values), "cells_in_reference": int(theirs.size),
+                "reproduced": bool(not missing and mae <= 10 and worst_length <= 15),
+                "criterion": "mean |Δ| ≤ 10 points over cells and every length's mean within 15 points"}
+    if missing:
+        document["partial"] = (f"compared on {len(values)} of {theirs.size} cells, no verdict; missing: "
+                               f"{', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
+    return document
+
+
+def verdict(document: dict) -> str:
+    """A comparison's verdict in words: reproduced, not reproduced, or none (a partial comparison)."""
+    if document.get("partial"):
+        return "partial (no verdict)"
+    return "reproduced" if document["reproduced"] else "not reproduced"
 
 
 def compare_ppl(cells: list[dict], reference: Reference) -> dict:

@@ -12,21 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from .claims import run_claims
 from .errors import LongLLaDAError
 from .figures.draw import save_figure
 from .figures.runs import group_runs
-from .lengths import format_length
-from .measure.denoising import denoising_curve
-from .measure.niah import score_by_length
-from .measure.perplexity import perplexity_curve, window_perplexity
 from .measure.protocol import PROTOCOLS, protocol_of
 from .measure.results import read_header
-from .measure.ruler import ruler_summary
 from .outputs import claim, write_json, write_markdown
-from .reference import HUB_IDS, compare, reference_names
+from .reference import HUB_IDS, compare, reference_names, verdict
 
 
 def results_files(folder: Path) -> list[Path]:
@@ -41,36 +34,20 @@ def results_files(folder: Path) -> list[Path]:
             continue
         found.append(path)
     if not found:
-        raise LongLLaDAError(f"{folder} holds no longllada results files (.jsonl written by ppl, niah or attention)",
+        raise LongLLaDAError(f"{folder} holds no longllada results files (.jsonl written by {', '.join(PROTOCOLS)})",
                              parameters=("results",))
     return found
 
 
 def run_summary(run) -> dict:
-    """What one run measured, by protocol, with its uncertainty where it has one."""
+    """What one run measured, with its uncertainty where it has one: what every run has (protocol, model, scaling,
+    cells) and the protocol's own summary of its results (:meth:`Protocol.summarize`)."""
     settings = run.settings
     summary = {"protocol": run.protocol, "model": settings.get("model"), "kind": settings.get("kind"),
                "scaling": settings.get("scaling"), "protocol_variant": settings.get("protocol", "package"),
                "cells": len(run.cells), "files": [str(p) for p in run.paths]}
-    if run.protocol == "ppl" and run.cells:
-        curve = perplexity_curve(run.cells)
-        window = window_perplexity(run.cells, settings.get("train_length") or 4096)
-        summary.update(final_position=int(curve["end"][-1]), final_running_ppl=float(curve["running_ppl"][-1]),
-                       final_running_log_se=float(curve["running_log_se"][-1]),
-                       windows={int(e): {"ppl": float(p), "log_se": float(s)}
-                                for e, p, s in zip(window["end"], window["ppl"], window["log_se"])})
-    elif run.protocol == "niah" and run.cells:
-        summary["by_length"] = {int(k): v for k, v in score_by_length(run.cells).items()}
-    elif run.protocol == "ruler" and run.cells:
-        summary["by_length"] = {int(k): v for k, v in ruler_summary(run.cells)["groups"]["Avg"].items()}
-    elif run.protocol == "attention" and run.cells and settings.get("during_denoising"):
-        curve = denoising_curve(run.cells)
-        summary.update(length=settings.get("length"), during_denoising=True, score=run.cells[0]["score"],
-                       share_within_T=float(np.nanmean(curve["local_masked"])),
-                       needle_share=float(np.nanmean(curve["needle_masked"])))
-    elif run.protocol == "attention" and run.cells:
-        summary.update(length=settings.get("length"),
-                       share_within_T=float(np.mean([np.mean(c["local"]) for c in run.cells])))
+    if run.cells:
+        summary["summary"] = PROTOCOLS[run.protocol].summarize(settings, run.cells)
     return summary
 
 
@@ -109,7 +86,7 @@ def build_report(folder: Path, output: Path, force: bool = False) -> dict:
     for protocol in dict.fromkeys(run.protocol for run in runs):
         mine = [run for run in runs if run.protocol == protocol]
         figure = protocol_of(protocol).figure(mine, f"{protocol}: {len(mine)} run(s) from {folder}")
-        report["figures"] += [str(p) for p in save_figure(figure, output / protocol, ("png",), force)]
+        report["figures"] += [str(p) for p in save_figure(figure, output / protocol, ("png",), force)] if figure else []
     for run in runs:
         report["runs"].append(run_summary(run))
         report["claims"] += run_claims(run)
@@ -132,23 +109,7 @@ def markdown(report: dict) -> str:
              "| protocol | model | kind | scaling | protocol variant | cells | result |", "|---" * 7 + "|"]
     for run in report["runs"]:
         scaling = run["scaling"]["method"] + f" {run['scaling']['scaling_factor']:.3g}" if run["scaling"] else "none"
-        if "final_running_ppl" in run:
-            end, last = list(run["windows"].items())[-1]
-            result = (f"running perplexity {run['final_running_ppl']:.3f} at {format_length(run['final_position'])}; "
-                      f"last window to {format_length(end)}: {last['ppl']:.3f} (log SE {last['log_se']:.3f})")
-        elif run.get("during_denoising"):
-            result = (f"during denoising at {format_length(run['length'])}: masked answer positions' share within T "
-                      f"{run['share_within_T']:.3f}, on the needle {run['needle_share']:.4f} (mean over steps, "
-                      f"layers, heads); answer score {run['score']:.0f}")
-        elif "share_within_T" in run:
-            result = (f"share of attention within T at {format_length(run['length'])}: {run['share_within_T']:.3f} "
-                      "(mean over layers and heads)")
-        elif "by_length" in run:
-            scores = [f"{format_length(k)}: {v['mean']:.1f} ± {v['se']:.1f} (n {v['n']})"
-                      for k, v in run["by_length"].items()]
-            result = ("average over tasks " if run["protocol"] == "ruler" else "") + "; ".join(scores)
-        else:
-            result = "—"
+        result = PROTOCOLS[run["protocol"]].result(run["summary"]) if "summary" in run else "—"
         variant = "next-token" if run["protocol"] == "ppl" and run["kind"] == "ar" else run["protocol_variant"]
         lines.append(f"| {run['protocol']} | {run['model']} | {run['kind']} | {scaling} | {variant} "
                      f"| {run['cells']} | {result} |")
@@ -167,10 +128,11 @@ def markdown(report: dict) -> str:
         elif "not_compared" in document:
             lines.append(f"- {document['reference']}: not compared — {document['not_compared']}")
         else:
-            verdict = "reproduced" if document["reproduced"] else "**not reproduced**"
+            said = verdict(document)
+            said = f"**{said}**" if said == "not reproduced" else said
             variant = f" ({document['protocol']} protocol)" if document.get("protocol") else ""
-            lines.append(f"- {document['reference']}{variant}: {verdict} "
-                         f"({document['criterion']})" + (f"; note: {document['note']}" if document.get("note") else ""))
+            lines.append(f"- {document['reference']}{variant}: {said} ({document['criterion']})" + "".join(
+                f"; {key}: {document[key]}" for key in ("partial", "note") if document.get(key)))
     lines += ["", "## Figures", ""] + [f"![]({Path(f).name})" for f in report["figures"]]
     if report.get("skipped"):
         lines += ["", "## Not summarised here", ""] + [

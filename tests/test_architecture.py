@@ -12,16 +12,17 @@ from conftest import ROOT
 PACKAGE = ROOT / "longllada_theory"
 #: each layer may import the ones listed (and itself); anything else is a wrong-way dependency
 ALLOWED = {
-    "errors": set(), "lengths": {"errors"},
-    "theory": {"errors", "lengths"},
-    "models": {"errors", "lengths", "theory"},
-    "measure": {"errors", "lengths", "theory", "models", "figures.draw"},
-    "reference": {"errors", "lengths", "theory", "models", "measure"},
-    "figures": {"errors", "lengths", "theory", "models", "measure", "reference"},
-    "claims": {"errors", "lengths", "theory", "models", "measure", "reference", "toy"},
-    "report": {"errors", "lengths", "theory", "models", "measure", "reference", "figures", "claims"},
-    "toy": {"errors", "lengths", "theory", "models", "measure"},
-    "cli": {"errors", "lengths", "theory", "models", "measure", "reference", "figures", "toy", "claims", "report"},
+    "errors": set(), "lengths": {"errors"}, "registry": {"errors"},
+    "theory": {"errors", "lengths", "registry"},
+    "models": {"errors", "lengths", "registry", "theory"},
+    "measure": {"errors", "lengths", "registry", "theory", "models", "figures.draw"},
+    "reference": {"errors", "lengths", "registry", "theory", "models", "measure"},
+    "figures": {"errors", "lengths", "registry", "theory", "models", "measure", "reference"},
+    "claims": {"errors", "lengths", "registry", "theory", "models", "measure", "reference", "toy"},
+    "report": {"errors", "lengths", "registry", "theory", "models", "measure", "reference", "figures", "claims"},
+    "toy": {"errors", "lengths", "registry", "theory", "models", "measure"},
+    "cli": {"errors", "lengths", "registry", "theory", "models", "measure", "reference", "figures", "toy", "claims",
+            "report"},
 }
 
 

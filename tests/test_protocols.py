@@ -1,6 +1,7 @@
 """A new measurement is one file: this test module defines a protocol, registers it, and runs it through the command
 line with sharding and resume — no other file knows about it."""
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -46,7 +47,8 @@ class NextTokenGuess(Protocol):
             logits = self.loaded.model(input_ids=torch.tensor([self.ids])).logits[0]
         return [{"key": k, "guess": int(logits[int(k[1:])].argmax()), "truth": self.ids[int(k[1:]) + 1]} for k in keys]
 
-    def summary(self, cells):
+    @classmethod
+    def summarize(cls, settings, cells):
         return {"hit_rate": sum(c["guess"] == c["truth"] for c in cells) / len(cells)}
 
 
@@ -55,7 +57,7 @@ def registered():
     register_protocol(NextTokenGuess)
     MEASURED.clear()
     yield
-    del PROTOCOLS[NextTokenGuess.name]
+    PROTOCOLS.unregister(NextTokenGuess.name)
 
 
 def test_a_registered_protocol_is_a_command_with_its_own_options(registered):
@@ -90,3 +92,18 @@ def test_other_settings_are_refused_with_the_flag_named(registered, tmp_path, ca
     assert main(["next-token-guess", model, "--every", "8", "--device", "cpu", "--no-progress", "--output", out]) == 0
     assert main(["next-token-guess", model, "--every", "4", "--device", "cpu", "--no-progress", "--output", out]) == 2
     assert "other settings (every: 8 → 4)" in capsys.readouterr().err
+
+
+def test_report_summarises_a_new_protocol_with_its_own_summary(registered, tmp_path, capsys):
+    """No edit outside this file: the protocol's summarize and result give report's row."""
+    from longllada_theory.report import build_report
+
+    model = str(tiny_twin(tmp_path / "twin", "ar"))
+    results = tmp_path / "results"
+    assert main(["next-token-guess", model, "--every", "8", "--device", "cpu", "--no-progress", "--json",
+                 "--output", str(results / "guess.jsonl")]) == 0
+    printed = json.loads(capsys.readouterr().out)["hit_rate"]
+    report = build_report(results, tmp_path / "report")
+    run, = report["runs"]
+    assert run["protocol"] == "next-token-guess" and run["summary"] == {"hit_rate": printed}
+    assert f"| hit_rate {printed} |" in (tmp_path / "report" / "report.md").read_text()

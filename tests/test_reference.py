@@ -76,11 +76,24 @@ def test_a_different_grid_is_not_reproduced(tmp_path):
     assert not document["reproduced"] and document["mean_abs_difference"] > 10
 
 
-def test_missing_cells_wrong_model_and_protocol_are_named(tmp_path):
+def test_a_partial_grid_is_compared_on_the_cells_it_shares_and_gets_no_verdict(tmp_path):
     grid = reference_grid("LLaDA-8B-Base")
     path = _niah_results(tmp_path / "m.jsonl", "GSAI-ML/LLaDA-8B-Base", grid, drop={(16000, 30.0)})
-    with pytest.raises(LongLLaDAError, match="length 16000 depth 30"):
-        compare([path], "paper:figure2:LLaDA-8B-Base")
+    document, cells = compare([path], "paper:figure2:LLaDA-8B-Base")
+    assert document["cells_compared"] == grid.size - 1 and "length 16000 depth 30" in document["partial"]
+    assert not document["reproduced"] and document["mean_abs_difference"] == 0
+    short = _niah_results(tmp_path / "short.jsonl", "GSAI-ML/LLaDA-8B-Base", grid[[2000, 4000]])
+    document, cells = compare([short], "paper:figure2:LLaDA-8B-Base")
+    assert document["matched_lengths"] == {2000: 2000, 4000: 4000} and "length 8000 (all depths)" in document["partial"]
+    assert len(comparison_figure(document, cells).axes) >= 3
+    unrelated = _niah_results(tmp_path / "u.jsonl", "GSAI-ML/LLaDA-8B-Base", grid[[2000]], lengths={2000: 100})
+    with pytest.raises(LongLLaDAError, match="share no cell .* run `longllada niah MODEL --protocol paper --lengths"):
+        compare([unrelated], "paper:figure2:LLaDA-8B-Base")
+
+
+def test_missing_cells_wrong_model_and_protocol_are_named(tmp_path):
+    grid = reference_grid("LLaDA-8B-Base")
+    path = _niah_results(tmp_path / "m.jsonl", "GSAI-ML/LLaDA-8B-Base", grid)
     other = _niah_results(tmp_path / "o.jsonl", "meta-llama/Meta-Llama-3-8B", grid)
     with pytest.raises(LongLLaDAError, match="not 'LLaDA-8B-Base'"):
         compare([other], "paper:figure2:LLaDA-8B-Base")

@@ -105,7 +105,7 @@ def test_the_summary_averages_tasks_into_the_papers_groups():
 
 
 def test_bad_settings_are_named():
-    with pytest.raises(LongLLaDAError, match="tasks niah_double unknown"):
+    with pytest.raises(LongLLaDAError, match="RULER task 'niah_double' is unknown"):
         RulerSettings(tasks=("niah_double",))
     with pytest.raises(LongLLaDAError, match="too short for task niah_multikey_2"):
         fit(TASKS["niah_multikey_2"], Bytes(), 300, seed=0, essay=ESSAY)
@@ -129,7 +129,7 @@ def test_ruler_runs_on_the_diffusion_twin_resumes_and_plots(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--tasks", "niah_single_1,bogus"], "tasks bogus unknown"),
+    (["--tasks", "niah_single_1,bogus"], "RULER task 'bogus' is unknown"),
     (["--lengths", "300", "--tasks", "niah_multikey_2"], "too short for task niah_multikey_2"),
     (["--lengths", "2048,4096", "--tasks", "cwe", "--protocol", "ruler"],  # its example: 20 words, 40 from 4096
      "length 4096 is too short for task cwe"),

@@ -57,6 +57,8 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _describe_comparison(document: dict) -> str:
+    from ..reference import verdict
+
     if document["kind"] == "niah":
         lines = [f"{document['reference']}: mean |Δ| {document['mean_abs_difference']} points, max "
                  f"{document['max_abs_difference']}, {100 * document['share_within_20']:.0f} % of cells within 20"]
@@ -72,9 +74,8 @@ def _describe_comparison(document: dict) -> str:
                  f"{100 * document['median_abs_relative_difference']:.1f} %, log-correlation "
                  f"{document['log_correlation']}; at {document['final']['position']}: ours "
                  f"{document['final']['ours']}, paper {document['final']['paper']}"]
-    verdict = "REPRODUCED" if document["reproduced"] else "NOT reproduced"
-    note = [f"note: {document['note']}"] if document.get("note") else []
-    return "\n".join(lines + [f"{verdict} ({document['criterion']})"] + note)
+    note = [f"{key}: {document[key]}" for key in ("partial", "note") if document.get(key)]
+    return "\n".join(lines + [f"{verdict(document).upper()} ({document['criterion']})"] + note)
 
 
 @command("compare", "compare your results with the paper's published numbers", _compare_arguments,
@@ -110,7 +111,9 @@ def run_figures(args: argparse.Namespace) -> int:
 
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", help="a folder of results files written by ppl, niah or attention (searched "
+    from ..measure.protocol import PROTOCOLS
+
+    parser.add_argument("results", help=f"a folder of results files written by {', '.join(PROTOCOLS)} (searched "
                                         "recursively; shards are merged)")
     parser.add_argument("--output", default="report", help="folder for report.md, report.json and the figures "
                                                            "(default: report)")

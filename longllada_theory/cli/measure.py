@@ -25,7 +25,7 @@ def measurement_command(protocol: type[Protocol]) -> Command:
         loaded = load(args)
         measurement = protocol(loaded, settings, inputs)
         cells = run(measurement, output, shard, progress=not args.no_progress)
-        summary = measurement.summary(cells)
+        summary = protocol.summarize(measurement.header(), cells)
         if args.json:
             print_json({"results": output, "model": loaded.name, "settings": loaded.settings(), **summary})
         else:

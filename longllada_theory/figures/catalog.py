@@ -19,6 +19,7 @@ from ..measure.perplexity import window_perplexity
 from ..measure.results import load_results
 from ..measure.ruler import ruler_summary
 from ..reference import reference_curve, reference_grid
+from ..registry import Registry
 from .draw import (
     COLORS,
     attention_figure,
@@ -321,7 +322,7 @@ def twins_methods_figure():
 
 
 #: figure file name → function drawing it
-FIGURES: dict[str, Callable] = {
+FIGURES: Registry[Callable] = Registry("figures", "figure", {
     "rope_periods": rope_periods_figure,
     "arc_coverage": arc_coverage_figure,
     "cos_over_distance": cos_over_distance_figure,
@@ -343,19 +344,16 @@ FIGURES: dict[str, Callable] = {
     "twins_niah": twins_niah_figure,
     "twins_ntk": twins_ntk_figure,
     "twins_methods": twins_methods_figure,
-}
+})
 
 
 def regenerate(directory: Path, only: list[str] | None = None, progress: bool = True,
                force: bool = False) -> list[Path]:
     """Draw every figure (or those in ``only``) into ``directory``; return the files written."""
-    names = only or list(FIGURES)
-    unknown = [n for n in names if n not in FIGURES]
-    if unknown:
-        raise LongLLaDAError(f"unknown figure(s) {', '.join(unknown)}; available: {', '.join(FIGURES)}")
+    draw = {name: FIGURES[name] for name in only or FIGURES}  # an unknown name is refused before anything is drawn
     written = []
-    for name in names:
-        written += save_figure(FIGURES[name](), Path(directory) / name, force=force)
+    for name, figure in draw.items():
+        written += save_figure(figure(), Path(directory) / name, force=force)
         if progress:
             print(f"wrote {Path(directory) / name}.png/.pdf")
     return written

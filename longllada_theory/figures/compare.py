@@ -42,16 +42,19 @@ def comparison_figure(document: dict, cells: list[dict]):
     import pandas as pd
     ours = niah_grid(cells)
     paper = reference_grid(reference.model)
-    matched = ours[[document["matched_lengths"][int(c)] for c in paper.columns]]
-    matched.columns = paper.columns
+    lengths = [c for c in paper.columns if int(c) in document["matched_lengths"]]  # a partial run: the shared ones
+    matched = ours[[document["matched_lengths"][int(c)] for c in lengths]].reindex(paper.index)
+    matched.columns = lengths
     diff = pd.DataFrame({int(k): {float(d): v for d, v in by.items()} for k, by in document["difference"].items()})
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
-    niah_heatmap(matched.loc[paper.index], f"ours: {document['model']}", ax=axes[0], colorbar=False)
+    niah_heatmap(matched, f"ours: {document['model']}", ax=axes[0], colorbar=False)
     niah_heatmap(paper, f"paper: {reference.model}", ax=axes[1], colorbar=True)
     import seaborn as sns
     sns.heatmap(diff.sort_index(), ax=axes[2], cmap="RdBu", center=0, vmin=-100, vmax=100, annot=True, fmt=".0f",
                 annot_kws={"fontsize": 7})
-    axes[2].set_title(f"ours − paper (mean |Δ| {document['mean_abs_difference']:.1f})", fontsize=10)
+    cells = (f", {document['cells_compared']} of {document['cells_in_reference']} cells" if document.get("partial")
+             else "")
+    axes[2].set_title(f"ours − paper (mean |Δ| {document['mean_abs_difference']:.1f}{cells})", fontsize=10)
     axes[2].set_xlabel("context length")
     fig.tight_layout()
     return fig

@@ -30,4 +30,8 @@ def plot_results(paths: list[str], title: str | None = None):
     protocols = {r.protocol for r in runs}
     if len(protocols) > 1:
         raise LongLLaDAError(f"cannot draw {' and '.join(sorted(protocols))} results in one figure")
-    return protocol_of(protocols.pop()).figure(runs, title)
+    protocol = protocols.pop()
+    figure = protocol_of(protocol).figure(runs, title)
+    if figure is None:
+        raise LongLLaDAError(f"{protocol} results have no figure")
+    return figure

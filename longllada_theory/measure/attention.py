@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ..errors import LongLLaDAError
+from ..lengths import format_length
 from ..values import Length, Listing, Real, Whole
 from .denoising import denoising_curve, denoising_statistics
 from .needles import FORMATS, build_prompt, load_needles, needle_score, passkey_needle
@@ -142,21 +143,34 @@ class Attention(Protocol):
                                      map_bins=s.map_bins, seed=s.seed)
         return [stats[layer].to_cell() for layer in sorted(stats)]
 
-    def summary(self, cells: list[dict]) -> dict:
+    @classmethod
+    def summarize(cls, settings: dict, cells: list[dict]) -> dict:
         cells = sorted(cells, key=lambda c: c["layer"])
-        if self.settings.during_denoising:
+        common = {"length": settings.get("tokens", settings["length"]), "train_length": settings["train_length"]}
+        if settings.get("during_denoising"):
             curve = denoising_curve(cells)
-            return {"length": len(self.ids), "train_length": self.loaded.spec.train_length,
-                    "answer": cells[0]["answer"], "score": cells[0]["score"],
+            return {**common, "answer": cells[0]["answer"], "score": cells[0]["score"],
+                    "share_within_T": float(np.nanmean(curve["local_masked"])),
+                    "needle_share": float(np.nanmean(curve["needle_masked"])),
                     "steps": [{k: (int(v[i]) if k in ("step", "masked") else None if np.isnan(v[i])
                                    else round(float(v[i]), 4)) for k, v in curve.items()}
                               for i in range(len(curve["step"]))]}
-        return {"length": len(self.ids), "train_length": self.loaded.spec.train_length, "layers": [
+        return {**common, "share_within_T": float(np.mean([np.mean(c["local"]) for c in cells])), "layers": [
             {"layer": c["layer"], "local": round(float(np.mean(c["local"])), 4),
              "half_distance": float(np.median(c["half_distance"])),
              **({"needle": round(float(np.mean(c["needle"])), 4)} if "needle" in c else {})} for c in cells]}
 
-    def describe(self, summary: dict) -> str:
+    @classmethod
+    def result(cls, summary: dict) -> str:
+        if "steps" in summary:
+            return (f"during denoising at {format_length(summary['length'])}: masked answer positions' share within "
+                    f"T {summary['share_within_T']:.3f}, on the needle {summary['needle_share']:.4f} (mean over "
+                    f"steps, layers, heads); answer score {summary['score']:.0f}")
+        return (f"share of attention within T at {format_length(summary['length'])}: {summary['share_within_T']:.3f} "
+                "(mean over layers and heads)")
+
+    @classmethod
+    def describe(cls, summary: dict) -> str:
         if "steps" in summary:
             lines = [f"answer {summary['answer']!r} (score {summary['score']:.0f}); by sampler step, the answer "
                      f"positions still masked: their share of attention within T_train = {summary['train_length']} "

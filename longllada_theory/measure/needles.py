@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import LongLLaDAError
 from ..files import read_text
 from ..models.tokenizers import Tokenizer
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class PromptFormat:
     template: str
 
 
-FORMATS: dict[str, PromptFormat] = {
+FORMATS: Registry[PromptFormat] = Registry("formats", "prompt format", {
     # NeedleBench "origin" English layout, ending with the answer prefix so base models complete it.
     "needlebench": PromptFormat(
         "needlebench",
@@ -87,7 +88,7 @@ FORMATS: dict[str, PromptFormat] = {
         "to this question. {answer_prefix}"),
     # minimal layout for base models and the toy twins
     "plain": PromptFormat("plain", "{context}\n{question} {answer_prefix}"),
-}
+})
 
 
 FORMAT_MARK = "Please answer in the format"

@@ -76,9 +76,7 @@ class NiahSettings(SamplerSettings):
         if self.protocol == "paper" and self.needles in ("builtin", "passkey"):
             raise LongLLaDAError("--protocol paper asks NeedleBench's own needles: give --needles needles.jsonl",
                                  parameters=("needles",))
-        if self.format not in FORMATS:
-            raise LongLLaDAError(f"prompt format {self.format!r} is unknown; expected one of {', '.join(FORMATS)}",
-                                 parameters=("format",))
+        FORMATS.entry(self.format, parameter="format")
         if not self.lengths:
             raise LongLLaDAError("give at least one length", parameters=("lengths",))
         if any(b <= a for a, b in zip(self.lengths, self.lengths[1:])):
@@ -238,13 +236,20 @@ class NeedleInAHaystack(Protocol):
     def measure(self, keys: list[str]) -> list[dict]:
         return niah_cells(self.loaded, self.cell_inputs, self.settings, keys)
 
-    def summary(self, cells: list[dict]) -> dict:
+    @classmethod
+    def summarize(cls, settings: dict, cells: list[dict]) -> dict:
         grid = niah_grid(cells)
         return {"mean_by_length": {str(k): round(float(v), 2) for k, v in grid.mean(axis=0).items()},
                 "by_length": {str(k): v for k, v in score_by_length(cells).items()},
                 "grid": {str(c): {str(d): round(float(v), 2) for d, v in grid[c].items()} for c in grid.columns}}
 
-    def describe(self, summary: dict) -> str:
+    @classmethod
+    def result(cls, summary: dict) -> str:
+        return "; ".join(f"{format_length(float(k))}: {v['mean']:.1f} ± {v['se']:.1f} (n {v['n']})"
+                         for k, v in summary["by_length"].items())
+
+    @classmethod
+    def describe(cls, summary: dict) -> str:
         import pandas as pd
 
         grid = pd.DataFrame(summary["grid"])

@@ -356,16 +356,26 @@ class Perplexity(Protocol):
                                  stratify=s.protocol == "package")
         return [c for c in cells if c["key"] in set(keys)]
 
-    def summary(self, cells: list[dict]) -> dict:
+    @classmethod
+    def summarize(cls, settings: dict, cells: list[dict]) -> dict:
         curve = perplexity_curve(cells)
-        window = self.settings.window or self.loaded.spec.train_length
+        window = settings.get("window") or settings["train_length"]
         windows = window_perplexity(cells, window)
-        return {"kind": self.loaded.kind,
+        return {"kind": settings["kind"],
                 "final_running_ppl": float(curve["running_ppl"][-1]) if len(cells) else None,
+                "final_running_log_se": float(curve["running_log_se"][-1]) if len(cells) else None,
                 "final_position": int(curve["end"][-1]) if len(cells) else None, "window": window,
-                "window_ppl": {int(e): round(float(p), 4) for e, p in zip(windows["end"], windows["ppl"])}}
+                "window_ppl": {int(e): round(float(p), 4) for e, p in zip(windows["end"], windows["ppl"])},
+                "window_log_se": {int(e): round(float(s), 4) for e, s in zip(windows["end"], windows["log_se"])}}
 
-    def describe(self, summary: dict) -> str:
+    @classmethod
+    def result(cls, summary: dict) -> str:
+        end, last = list(summary["window_ppl"].items())[-1]
+        return (f"running perplexity {summary['final_running_ppl']:.3f} at {format_length(summary['final_position'])}"
+                f"; last window to {format_length(end)}: {last:.3f} (log SE {summary['window_log_se'][end]:.3f})")
+
+    @classmethod
+    def describe(cls, summary: dict) -> str:
         return (f"running perplexity at {summary['final_position']} tokens: {summary['final_running_ppl']:.3f}\n"
                 f"perplexity per {summary['window']}-token window: "
                 + " ".join(f"{format_length(e)}:{p:.2f}" for e, p in summary["window_ppl"].items()))

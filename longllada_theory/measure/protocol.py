@@ -1,10 +1,11 @@
 """Measurement protocols and the one loop that runs them.
 
 A protocol (perplexity, NIAH, attention, …) is one module holding one :class:`Protocol` subclass: its name, a frozen
-settings dataclass (which, with the model's settings, is the results file's header), the cells it measures (one
-key each), how they are grouped into batches, how a batch is computed, how finished cells are summarised, and its
-figure. :func:`run` is the only place that opens a results file, skips finished cells, keeps to a shard, shows
-progress and appends each finished cell at once — so every protocol resumes and shards the same way.
+settings dataclass (which, with the model's settings, is the results file's header), the cells it measures (one key
+each), how they are grouped into batches, how a batch is computed, how finished cells are summarised (from the results
+file alone, so ``report`` summarises any registered protocol), and its figure. :func:`run` is the only place that
+opens a results file, skips finished cells, keeps to a shard, shows progress and appends each finished cell at once —
+so every protocol resumes and shards the same way.
 
 Registered protocols (:func:`register_protocol`) become ``longllada`` subcommands, their options taken from the
 settings dataclass's fields' metadata (see :func:`option`).
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import LongLLaDAError
 from ..models.fingerprint import digest
+from ..registry import Registry
 from ..values import parsed
 from .results import ResultsFile, shard_cells, writer_lock
 
@@ -169,18 +171,26 @@ class Protocol(ABC):
     def measure(self, keys: list[str]) -> list[dict]:
         """Compute one batch; one cell (a dict with ``key``) per key."""
 
-    def summary(self, cells: list[dict]) -> dict:
-        """A JSON-ready summary of finished cells."""
+    @classmethod
+    def summarize(cls, settings: dict, cells: list[dict]) -> dict:
+        """A JSON-ready summary of finished cells, from a results file alone (its header's ``settings`` and its
+        cells), so the command that ran it, ``report`` and the notebooks summarise a run the same way."""
         return {"cells": len(cells)}
 
-    def describe(self, summary: dict) -> str:
+    @classmethod
+    def describe(cls, summary: dict) -> str:
         """The summary as lines for a person."""
         return "\n".join(f"{k}: {v}" for k, v in summary.items())
 
     @classmethod
-    def figure(cls, runs: list[Results]):
-        """A figure of one or more runs of this protocol (``longllada plot``)."""
-        raise LongLLaDAError(f"{cls.name} results have no figure")
+    def result(cls, summary: dict) -> str:
+        """The summary in one line (a row of ``report``'s table of runs)."""
+        return "; ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int | float | str))
+
+    @classmethod
+    def figure(cls, runs: list[Results], title: str | None = None):
+        """A figure of one or more runs of this protocol (``longllada plot``, ``report``); None: it has none."""
+        return None
 
 
 def run(protocol: Protocol, output: str | None = None, shard: tuple[int, int] = (0, 1),
@@ -205,16 +215,14 @@ def run(protocol: Protocol, output: str | None = None, shard: tuple[int, int] = 
     return [store.done[key] for key in keys if key in store.done]
 
 
-PROTOCOLS: dict[str, type[Protocol]] = {}
+PROTOCOLS: Registry[type[Protocol]] = Registry("protocols", "measurement protocol")
 
 
 def register_protocol(cls: type[Protocol]) -> type[Protocol]:
-    """Make a protocol a ``longllada`` subcommand (a class decorator)."""
-    PROTOCOLS[cls.name] = cls
+    """Make a protocol a ``longllada`` subcommand (a class decorator); a name already registered raises."""
+    PROTOCOLS.register(cls.name, cls)
     return cls
 
 
 def protocol_of(name: str) -> type[Protocol]:
-    if name not in PROTOCOLS:
-        raise LongLLaDAError(f"no measurement protocol {name!r}; known: {', '.join(PROTOCOLS)}")
     return PROTOCOLS[name]

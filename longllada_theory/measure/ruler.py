@@ -74,6 +74,7 @@ import numpy as np
 
 from ..errors import LongLLaDAError
 from ..lengths import format_length
+from ..registry import Registry
 from ..values import Length, Listing, Whole
 from .protocol import Protocol, option, register_protocol
 from .results import cell_seed
@@ -399,7 +400,7 @@ def question_answering(rng: random.Random, size: int, essay: str, rules: Rules =
     return "\n\n".join(documents), f"What is the capital of the island of {islands[asked]}?", {}, [capitals[asked]]
 
 
-TASKS: dict[str, Task] = {task.name: task for task in (
+TASKS: Registry[Task] = Registry("ruler_tasks", "RULER task", {task.name: task for task in (
     niah_task("niah_single_1", "noise"),
     niah_task("niah_single_2", "essay"),
     niah_task("niah_single_3", "essay", value="uuids"),
@@ -412,7 +413,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     Task("cwe", "AGG", common_words),
     Task("fwe", "AGG", frequent_words),
     Task("qa", "QA", question_answering, metric="part"),
-)}
+)})
 
 
 def template_of(task: Task) -> str:
@@ -524,10 +525,10 @@ class RulerSettings(SamplerSettings):
                                  parameters=("protocol",))
         if self.samples is None:
             object.__setattr__(self, "samples", RULES[self.protocol].samples)
-        unknown = [t for t in self.tasks if t not in TASKS]
-        if unknown or not self.tasks:
-            raise LongLLaDAError(f"tasks {', '.join(unknown) or '(none)'} unknown; expected some of "
-                                 f"{', '.join(TASKS)}", parameters=("tasks",))
+        if not self.tasks:
+            raise LongLLaDAError(f"give at least one task of {', '.join(TASKS)}", parameters=("tasks",))
+        for task in self.tasks:
+            TASKS.entry(task, parameter="tasks")
         if not self.lengths or self.samples < 1:
             raise LongLLaDAError("give at least one length and one sample", parameters=("lengths", "samples"))
         if self.answer_length >= min(self.lengths):
@@ -623,12 +624,20 @@ class Ruler(Protocol):
                           "score": round(ruler_score(answer, expected, task.metric), 4)})
         return cells
 
-    def summary(self, cells: list[dict]) -> dict:
-        rules = RULES[self.settings.protocol]
+    @classmethod
+    def summarize(cls, settings: dict, cells: list[dict]) -> dict:
+        rules = RULES[settings.get("protocol", "package")]
         return {**ruler_summary(cells), "protocol": rules.protocol, "follows": rules.reference,
                 "differences": list(rules.notes)}
 
-    def describe(self, summary: dict) -> str:
+    @classmethod
+    def result(cls, summary: dict) -> str:
+        return "average over tasks " + "; ".join(
+            f"{format_length(int(k))}: {v['mean']:.1f} ± {v['se']:.1f} (n {v['n']})"
+            for k, v in summary["groups"]["Avg"].items())
+
+    @classmethod
+    def describe(cls, summary: dict) -> str:
         lines = [f"{'':>16}" + "".join(f"{format_length(int(n)):>14}" for n in summary["lengths"])]
         for row, by_length in {**summary["tasks"], **summary["groups"]}.items():
             lines.append(f"{row:>16}" + "".join(

@@ -53,6 +53,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LongLLaDAError
+from ..registry import Registry
 from ..values import Real, Whole, YesNo
 from .protocol import option
 
@@ -339,12 +340,12 @@ def model_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], option
 
 
 #: sampler name (a model family's ``sampler``) → function (loaded, prompts, options, seeds) → answers
-SAMPLERS: dict[str, Callable[..., list[list[int]]]] = {
+SAMPLERS: Registry[Callable[..., list[list[int]]]] = Registry("samplers", "sampler", {
     "greedy": greedy_generate,
     "low_confidence": diffusion_generate,
     "dream": dream_generate,
     "model_generate": model_generate,
-}
+})
 
 
 #: the options of :class:`SamplerSettings` each sampler takes (answer_length and batch_size: every one)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..registry import Registry
 from .native import DREAM, LLADA, NativeFormat
 
 #: config keys in the order they are tried, per quantity (transformers' names first, then OLMo/LLaDA and GPT-2's)
@@ -92,14 +93,14 @@ def _gemma_encoder(config: dict) -> str:
     return "bidirectional" if text.get("use_bidirectional_attention") == "all" else "causal"
 
 
-FAMILIES: dict[str, Family] = {}
+FAMILIES: Registry[Family] = Registry("families", "model family")
 FALLBACK = "transformers"
 
 
 def register_family(family: Family) -> Family:
     """Add a family to the registry; families are tried in the order registered, the ``transformers`` fallback
     last."""
-    FAMILIES[family.name] = family
+    FAMILIES.register(family.name, family)
     return family
 
 

@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import LongLLaDAError
+from ..registry import Registry
 
 
 def default_angles(dim: int, base: float, pairs: int | None = None) -> np.ndarray:
@@ -127,7 +128,8 @@ REQUIRED_PARAMETERS = {"llama3": ("factor", "low_freq_factor", "high_freq_factor
 #: RoPE type → function (D, base, rope parameters, max_position_embeddings, sequence length or None)
 #: → (θ over D/2 pairs, attention factor). ``proportional`` is ``default`` with D the head dimension; the spec keeps
 #: only the rotated pairs.
-ROPE_TYPES: dict[str, Callable[[int, float, dict, int | None, int | None], tuple[np.ndarray, float]]] = {
+ROPE_TYPES: Registry[Callable[[int, float, dict, int | None, int | None], tuple[np.ndarray, float]]] = Registry(
+    "rope_types", "RoPE type", {
     "default": lambda dim, base, params, max_positions, at_length: (default_angles(dim, base), 1.0),
     "proportional": lambda dim, base, params, max_positions, at_length: (
         default_angles(dim, base) / params.get("factor", 1.0), 1.0),
@@ -136,7 +138,7 @@ ROPE_TYPES: dict[str, Callable[[int, float, dict, int | None, int | None], tuple
     "yarn": _yarn,
     "longrope": _longrope,
     "llama3": _llama3,
-}
+})
 
 
 def rope_angles(rope_type: str, dim: int, base: float, params: dict | None = None, pairs: int | None = None,
@@ -144,12 +146,10 @@ def rope_angles(rope_type: str, dim: int, base: float, params: dict | None = Non
     """(θ of the first ``pairs`` pairs, attention factor) of a RoPE type (see module docstring): at initialisation,
     or at the sequence length ``at_length`` (dynamic NTK, LongRoPE's long factors). ``max_positions`` is the
     model's max_position_embeddings, where a type derives its factor from it."""
-    if rope_type not in ROPE_TYPES:
-        raise LongLLaDAError(f"RoPE type {rope_type!r} is not one this package computes (known: "
-                             f"{', '.join(ROPE_TYPES)})")
+    angles = ROPE_TYPES[rope_type]
     missing = [key for key in REQUIRED_PARAMETERS.get(rope_type, ()) if (params or {}).get(key) is None]
     if missing:
         raise LongLLaDAError(f"RoPE scaling {rope_type!r} needs {', '.join(missing)} (as transformers' "
                              f"_compute_{rope_type}_parameters reads them)")
-    theta, attention = ROPE_TYPES[rope_type](int(dim), float(base), dict(params or {}), max_positions, at_length)
+    theta, attention = angles(int(dim), float(base), dict(params or {}), max_positions, at_length)
     return theta[: (dim // 2 if pairs is None else pairs)], attention

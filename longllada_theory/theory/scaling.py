@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import LongLLaDAError
+from ..registry import Registry
 from .rope import check_attention, check_rope, critical_dimension, critical_pair_of
 from .rope_types import default_angles, rope_angles
 
@@ -255,7 +256,7 @@ def _law(d, b, t, target, pairs):
 WINDOW_TYPES = ("dynamic",)
 
 #: method name → :class:`ScalingMethod`
-METHODS: dict[str, ScalingMethod] = {m.name: m for m in (
+METHODS: Registry[ScalingMethod] = Registry("methods", "scaling method", {m.name: m for m in (
     ScalingMethod("longllada", "λ = b⁻¹·(T′/2π)^(d/d_crit)", "default", _law),
     ScalingMethod("diffusion-aware", "λ = b⁻¹·(2T′/2π)^(d/d_crit(2T))", "default",
                   lambda d, b, t, target, pairs: diffusion_aware_factor(d, b, t, target), attention="bidirectional"),
@@ -272,7 +273,7 @@ METHODS: dict[str, ScalingMethod] = {m.name: m for m in (
                   "longrope", _law, _law_band(slow=False), ablation="the law on the fast pairs alone"),
     ScalingMethod("longllada-slow-pairs", "pair i ÷ λ^(2i/d) beyond d_crit only (the law's λ), the others kept",
                   "longrope", _law, _law_band(slow=True), ablation="the law on the slow pairs alone"),
-)}
+)})
 
 #: the scaling methods a user chooses among (the registry without its ablations)
 STANDARD_METHODS: tuple[str, ...] = tuple(name for name, method in METHODS.items() if method.ablation is None)
@@ -280,9 +281,9 @@ STANDARD_METHODS: tuple[str, ...] = tuple(name for name, method in METHODS.items
 ABLATIONS: tuple[str, ...] = tuple(name for name in METHODS if name not in STANDARD_METHODS)
 
 
-def check_method(method: str) -> None:
-    if method not in METHODS:
-        raise LongLLaDAError(f"scaling method {method!r} is unknown; expected one of {', '.join(METHODS)}")
+def check_method(method: str) -> ScalingMethod:
+    """The registered method ``method`` (an unknown name is refused, with the closest names)."""
+    return METHODS[method]
 
 
 def plan_scaling(rotary_dim: int, base: float, train_length: int, target: int, method: str = "longllada",

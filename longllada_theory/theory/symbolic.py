@@ -7,8 +7,8 @@
 - :func:`ntk_aware_derivation` — bloc97's factor from "interpolate the slowest pair by T′/T".
 
 Each returns a :class:`Derivation`: ordered steps (rendered as LaTeX in notebooks), the final expression and a
-numpy function lambdified from it. :mod:`longllada_theory.theory.rope` and :mod:`longllada_theory.theory.scaling` hold the
-numeric versions; the tests check both agree.
+numpy function lambdified from it. :mod:`longllada_theory.theory.rope` and :mod:`longllada_theory.theory.scaling`
+hold the numeric versions; the tests check both agree.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from functools import cached_property
 
 import numpy as np
 import sympy as sp
+
+from ..registry import Registry
 
 d, b, T, T_target = sp.symbols("d b T T'", positive=True)
 i = sp.Symbol("i", nonnegative=True)
@@ -158,10 +160,10 @@ def ntk_aware_derivation() -> Derivation:
     return Derivation("NTK-aware factor (bloc97, 2023)", steps, result, (d, T, T_target))
 
 
-DERIVATIONS: dict[str, Callable[[], Derivation]] = {
+DERIVATIONS: Registry[Callable[[], Derivation]] = Registry("derivations", "derivation", {
     "critical_dimension": critical_dimension_derivation,
     "extrapolation_bound": extrapolation_bound_derivation,
     "longllada": scaling_law_derivation,
     "diffusion-aware": diffusion_aware_derivation,
     "ntk-aware": ntk_aware_derivation,
-}
+})

@@ -1,8 +1,9 @@
 """Byte-level data for the twins, from a source every Python install has: the standard-library corpus of
 :mod:`longllada_theory.measure.texts` (every 10th file held out for evaluation).
 
-Training rows mix plain text windows with passkey rows built by the same :func:`~longllada_theory.measure.needles.build_prompt`
-the evaluation uses. Everything is a pure function of (seed, step), so training resumes exactly.
+Training rows mix plain text windows with passkey rows built by the same
+:func:`~longllada_theory.measure.needles.build_prompt` the evaluation uses. Everything is a pure function of
+(seed, step), so training resumes exactly.
 """
 
 from __future__ import annotations
