@@ -72,24 +72,29 @@ def _load(name: str) -> dict:
 
 
 def probe_benchmarks() -> list[str]:
-    rows = [_row(["tokens", "layers", "plain forward", "instrumented", "time ratio (target ≤ 1.5)",
-                  "eager's extra memory", "probe's extra memory", "memory ratio (target ≤ 0.1)",
+    rows = [_row(["tokens", "layers", "plain forward", "instrumented",
+                  "time ratio: median of rounds / of minima (target ≤ 1.5)", "eager's extra memory",
+                  "probe's extra memory: RSS / tensors", "memory ratio: RSS / tensors (target ≤ 0.1)",
                   "largest \\|p − p_eager\\|"]), "|---|---|---|---|---|---|---|---|---|"]
     for name in ("bench_smollm2_4k.json", "bench_smollm2_8k.json"):
         r = _load(name)
-        eager_extra = r["eager"]["peak_extra_bytes"] - r["plain"]["peak_extra_bytes"]
-        probe = max(r["probe_extra_bytes"], r["probe_own_peak_bytes"])
-        rows.append(_row([r["length"], r["layers"], f"{r['plain']['seconds']:.2f} s",
-                          f"{r['instrumented']['seconds']:.2f} s",
-                          f"{r['time_ratio_instrumented_vs_plain']:.2f}", f"{eager_extra / GiB:.2f} GiB",
-                          f"{probe / MiB:.1f} MiB", f"{r['memory_ratio_probe_vs_eager_extra']:.4f}",
+        eager_extra = r["eager"]["peak_extra_tensor_bytes"] - r["plain"]["peak_extra_tensor_bytes"]
+        ratio = r["time_ratios"]["instrumented_vs_plain"]
+        rows.append(_row([r["length"], r["layers"], f"{r['plain']['median_seconds']:.2f} s",
+                          f"{r['instrumented']['median_seconds']:.2f} s",
+                          f"{ratio['median_of_pairs']:.2f} / {ratio['of_minima']:.2f}", f"{eager_extra / GiB:.2f} GiB",
+                          f"{r['probe_extra_bytes'] / MiB:.1f} / {r['probe_own_peak_tensor_bytes'] / MiB:.1f} MiB",
+                          f"{r['memory_ratio_probe_vs_eager_extra']:.4f} / "
+                          f"{r['memory_ratio_probe_vs_eager_extra_tensors']:.4f}",
                           f"{r['max_abs_prob_difference']:.1e}"]))
     runs = [_load(f"bench_smollm2_probe_{n}.json") for n in ("1k", "2k", "4k", "8k")]
     rows += ["", _row(["tokens"] + [r["length"] for r in runs]), "|---|" + "---|" * len(runs)]
-    rows.append(_row(["probe's own peak"] + [f"{r['probe_own_peak_bytes'] / MiB:.1f} MiB" for r in runs]))
-    rows.append(_row(["per 1k tokens"] + [f"{r['probe_own_peak_bytes'] / MiB / (r['length'] / 1024):.2f} MiB"
+    rows.append(_row(["probe's own peak (tensors)"] + [f"{r['probe_own_peak_tensor_bytes'] / MiB:.1f} MiB"
+                                                       for r in runs]))
+    rows.append(_row(["per 1k tokens"] + [f"{r['probe_own_peak_tensor_bytes'] / MiB / (r['length'] / 1024):.2f} MiB"
                                           for r in runs]))
-    rows.append(_row(["time instrumented / plain"] + [f"{r['time_ratio_instrumented_vs_plain']:.2f}" for r in runs]))
+    rows.append(_row(["time instrumented / plain (median of rounds)"] +
+                     [f"{r['time_ratios']['instrumented_vs_plain']['median_of_pairs']:.2f}" for r in runs]))
     gpu = _load("gpu_protocol_h200.json")["probe"]
     rows += ["", _row(["tokens"] + [p["length"] for p in gpu]), "|---|" + "---|" * len(gpu)]
     rows.append(_row(["plain forward"] + [f"{p['plain']['seconds']:.2f} s" for p in gpu]))
