@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-
 _BREAKS = ("Cc", "Zl", "Zp")  # control characters and the line and paragraph separators str.splitlines breaks at
 
 
