@@ -14,7 +14,7 @@ import transformers
 from longllada_theory import LongLLaDAError
 from longllada_theory.measure.sampling import SamplerOptions, check_sampler, diffusion_generate, transfer_schedule
 
-from helpers import FixedLossModel, fake_loaded, tiny_twin
+from helpers import TWINS_NEED_TRANSFORMERS_5, FixedLossModel, fake_loaded, needs_transformers_5, tiny_twin
 from real_formats import DREAM_BOS_ID, LLADA_MASK_ID, _dream_config, build_dream_checkpoint, build_llada_checkpoint
 
 
@@ -65,6 +65,7 @@ def test_blocks_fill_left_to_right():
     assert model.seen[1][0, 6:].tolist() == [1, 2, 7, 7]  # the first block is complete before the second starts
 
 
+@needs_transformers_5
 def test_sampler_and_greedy_on_real_twins_batched_like_one_by_one(tmp_path):
     from longllada_theory.measure.sampling import answers
     from longllada_theory.models.loading import load_model
@@ -83,6 +84,7 @@ def test_sampler_and_greedy_on_real_twins_batched_like_one_by_one(tmp_path):
     assert [g[0] for g in greedy] == first and all(len(g) == 5 for g in greedy)
 
 
+@needs_transformers_5
 def test_prompts_of_different_lengths_are_refused(tmp_path):
     from longllada_theory.measure.sampling import answers
     from longllada_theory.models.loading import load_model
@@ -131,8 +133,7 @@ def upstream_model(tmp_path_factory):
             return folder_
         if model["name"] == "twin":
             if int(transformers.__version__.split(".")[0]) < 5:
-                pytest.skip("the twins' config.json holds RoPE as rope_parameters (transformers 5); transformers "
-                            f"{transformers.__version__} ignores it and load_model refuses the twin")
+                pytest.skip(TWINS_NEED_TRANSFORMERS_5)
             if hashlib.sha256((TWIN / "model.safetensors").read_bytes()).hexdigest() != model["sha256"]:
                 pytest.skip("the shipped twin's weights changed since the upstream runs were stored")
             return TWIN
