@@ -132,7 +132,7 @@ def option_cases(work: Path, per_option: int, rng: random.Random) -> list[Case]:
     small = {"ppl": ["--max-length", "256", "--chunk", "64"], "niah": ["--lengths", "512", "--depths", "50"],
              "ruler": ["--lengths", "1k", "--tasks", "niah_single_1", "--samples", "1"],
              "attention": ["--length", "256"], "bench attention": ["--length", "256"],
-             "bench ppl": ["--length", "256", "--repeats", "2"], "bench niah": ["--cells", "1"],
+             "bench ppl": ["--length", "256", "--repeats", "3"], "bench niah": ["--cells", "1"],
              "toy methods": ["--samples", "1"], "toy report": ["--stored"]}
     cases = []
 

@@ -104,8 +104,9 @@ def _ppl_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--length", default="512", help="context tokens, the last --chunk scored (default 512)")
     parser.add_argument("--chunk", type=typed(Whole(1, 1 << 20)), default=64, help="tokens scored (default 64)")
     parser.add_argument("--mc", type=typed(Whole(1, 100_000)), default=8, help="sequences per estimate (default 8)")
-    parser.add_argument("--repeats", type=typed(Whole(1, 10_000)), default=32,
-                        help="estimates per way, the two ways in turn (default 32)")
+    parser.add_argument("--repeats", type=typed(Whole(3, 10_000)), default=32,
+                        help="estimates per way, the two ways in turn; the spread over them is the standard error "
+                             "(default 32)")
     parser.add_argument("--text", default="builtin:stdlib")
     add_json_option(parser)
 

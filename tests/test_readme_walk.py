@@ -1,0 +1,106 @@
+"""The README's "What it does" table, walked top to bottom from an empty folder: every command it shows runs.
+
+Each command of the table is run as written, with its placeholders filled in (MODEL: a preset for the commands that
+read configs, a shipped twin for those that measure; FILE: a built-in text) and its sizes made small enough for a CPU
+test (a few hundred tokens instead of 16k; two training steps instead of the recipe's thousands). A command added to
+or changed in the table fails the first test until it has its invocation here."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from longllada_theory.cli import main
+
+from conftest import ROOT
+
+#: the table's commands → how this test runs each: the same command and options, placeholders filled, sizes cut
+INVOCATIONS = {
+    "longllada scale MODEL --target 32k": ["scale", "llada", "--target", "32k"],
+    "longllada scale MODEL --target 128k --method all --pairs --factors longdllm":
+        ["scale", "llada", "--target", "128k", "--method", "all", "--pairs", "--factors", "longdllm"],
+    "longllada explain MODEL [--target 128k --method critical]":
+        ["explain", "llada", "--target", "128k", "--method", "critical"],
+    "longllada ppl MODEL --text FILE --max-length 16k":
+        ["ppl", "toy:ar", "--text", "builtin:stdlib", "--max-length", "512", "--chunk", "64"],
+    "longllada niah MODEL --lengths 2k,4k,8k --depths 0:100:10":  # 1400: what the paper's 2000 holds (compare)
+        ["niah", "toy:diffusion", "--lengths", "1400", "--depths", "0:100:50", "--needles", "passkey",
+         "--answer-length", "8"],
+    "longllada ruler MODEL --lengths 4k,8k,16k [--tasks niah_single_1,vt,cwe,…]":
+        ["ruler", "toy:ar", "--lengths", "1k", "--tasks", "niah_single_1,vt", "--samples", "1"],
+    "longllada lm-eval --model_args pretrained=MODEL,target=16k --tasks …": None,  # a subprocess, below
+    "longllada attention MODEL --length 8k --queries last:64":
+        ["attention", "toy:ar", "--length", "512", "--queries", "last:64"],
+    "longllada bench attention --length 4k": ["bench", "attention", "--length", "512", "--repeats", "1"],
+    "longllada bench ppl": ["bench", "ppl", "--repeats", "3"],
+    "longllada bench niah": ["bench", "niah", "--cells", "1"],
+    "longllada toy train [--device cuda]": ["toy", "train", "--no-progress"],  # two steps a stage: see below
+    "longllada toy report [--stored]": ["toy", "report", "--stored"],
+    "longllada toy methods --output methods.json":
+        ["toy", "methods", "--output", "methods.json", "--methods", "longllada", "--samples", "1"],
+    "longllada plot …": ["plot", "{ppl}", "--output", "ppl.png"],
+    "longllada compare … --reference paper:figure2:LLaDA-8B-Base":
+        ["compare", "{niah}", "--reference", "paper:figure2:LLaDA-8B-Base", "--any-model"],
+    "longllada report results/ --output report/": ["report", "results/", "--output", "report/"],
+    "longllada figures": ["figures"],
+}
+
+
+def readme_commands() -> list[str]:
+    """The commands in the second column of the README's "What it does" table, in order."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## What it does", 1)[1].split("\n\n", 2)[1]
+    rows = [line.split(" | ")[1] for line in table.splitlines()[2:]]
+    return [c for row in rows for c in re.findall(r"`(longllada [^`]*)`", row)]
+
+
+def test_every_command_of_the_table_has_its_invocation_here():
+    """The same commands in the same order, each run with its own subcommand and every option the README shows."""
+    assert readme_commands() == list(INVOCATIONS)
+    for command, argv in INVOCATIONS.items():
+        words = [w.strip("[]") for w in command.split()[1:]]
+        placeholder = next(i for i, w in enumerate(words + ["-"]) if w.isupper() or w.startswith(("-", "…")))
+        assert argv is None or argv[:placeholder] == words[:placeholder], (command, argv)
+        assert argv is None or all(w in argv for w in words if w.startswith("--") and w != "--device"), (command, argv)
+
+
+def test_the_table_walked_top_to_bottom_from_an_empty_folder(tmp_path, monkeypatch, capsys):
+    import functools
+
+    from longllada_theory.toy import train
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(train, "Recipe", functools.partial(train.Recipe, seeds=(0,), base_steps=2, final_steps=2))
+    outputs = {}
+    for command, argv in INVOCATIONS.items():
+        if argv is None:
+            run_lm_eval(tmp_path)
+            continue
+        argv = [word.format(**outputs) for word in argv]
+        status = main([*argv, "--device", "cpu"] if _takes_device(argv) else argv)
+        printed = capsys.readouterr()
+        assert status == 0, (command, argv, printed.err[-2000:])
+        if argv[0] in ("ppl", "niah"):
+            outputs[argv[0]] = next(iter(sorted(Path("results").glob(f"{argv[0]}_*.jsonl"))))
+    assert sorted(p.name for p in (tmp_path / "results" / "twins" / "seed0").iterdir()) == [
+        "ar", "diffusion", "diffusion-scratch"]
+    assert (tmp_path / "report" / "report.md").is_file() and (tmp_path / "figures" / "rope_periods.png").is_file()
+
+
+def _takes_device(argv: list[str]) -> bool:
+    return argv[0] in ("ppl", "niah", "ruler", "attention", "bench") or argv[:2] == ["toy", "train"]
+
+
+def run_lm_eval(folder: Path) -> None:
+    """`longllada lm-eval` in a process of its own, as the harness runs, on a task defined in a local file."""
+    from test_harness import tiny_tasks
+
+    (folder / "tasks").mkdir()
+    tasks = tiny_tasks(folder / "tasks")
+    result = subprocess.run(
+        [sys.executable, "-m", "longllada_theory.cli", "lm-eval", "--model_args", "pretrained=toy:ar,target=16k",
+         "--tasks", "tiny_choice", "--include_path", str(tasks), "--device", "cpu", "--output_path", "lm-eval"],
+        capture_output=True, text=True, cwd=folder, timeout=600,
+        env={**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
