@@ -89,3 +89,21 @@ def test_every_command_prints_its_help(capsys):
         argv = [name, "--help"] if group is None else [group, name, "--help"]
         assert main(argv) == 0, argv
         assert "usage:" in capsys.readouterr().out
+
+
+def test_every_option_of_every_command_says_what_it_is():
+    import argparse
+
+    from longllada_theory.cli.main import build_parser
+
+    def commands(parser, prefix=()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield (*prefix, name), sub
+                    yield from commands(sub, (*prefix, name))
+
+    silent = [(" ".join(words), action.option_strings[0]) for words, sub in commands(build_parser())
+              for action in sub._actions
+              if action.option_strings and not isinstance(action, argparse._HelpAction) and not action.help]
+    assert silent == []

@@ -18,11 +18,14 @@ MIB = 2 ** 20
 
 def _attention_arguments(parser: argparse.ArgumentParser) -> None:
     add_loading_options(parser, default_model="smollm2")
-    parser.add_argument("--length", default="4k")
-    parser.add_argument("--queries", default="last:64")
+    parser.add_argument("--length", default="4k", help="tokens of the input (default 4k)")
+    parser.add_argument("--queries", default="last:64",
+                        help="query positions the probe keeps statistics of: last, last:N, sample:N, range:A-B or all "
+                             "(default last:64)")
     parser.add_argument("--layers", type=typed(Whole(1, 100_000)),
                         help="use only the first N layers (all three variants)")
-    parser.add_argument("--text", default="builtin:stdlib")
+    parser.add_argument("--text", default="builtin:stdlib",
+                        help="the input text: a .txt, a .jsonl or builtin:stdlib (default builtin:stdlib)")
     parser.add_argument("--no-eager", action="store_true", help="skip the eager comparison")
     parser.add_argument("--repeats", type=typed(Whole(1, 1000)), default=3,
                         help="rounds of plain, instrumented (and eager) runs in turn, after one warm-up of each "
@@ -107,7 +110,8 @@ def _ppl_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=typed(Whole(3, 10_000)), default=32,
                         help="estimates per way, the two ways in turn; the spread over them is the standard error "
                              "(default 32)")
-    parser.add_argument("--text", default="builtin:stdlib")
+    parser.add_argument("--text", default="builtin:stdlib",
+                        help="the text scored: a .txt, a .jsonl or builtin:stdlib (default builtin:stdlib)")
     add_json_option(parser)
 
 

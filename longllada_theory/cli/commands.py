@@ -143,7 +143,8 @@ def add_output_options(parser: argparse.ArgumentParser, shard: bool = True) -> N
     if shard:
         group.add_argument("--shard", metavar="I/N",
                            help="run every N-th cell starting at I (default under torchrun: RANK/WORLD_SIZE)")
-    group.add_argument("--seed", type=typed(Whole(0, 2 ** 63 - 1)), default=0)
+    group.add_argument("--seed", type=typed(Whole(0, 2 ** 63 - 1)), default=0,
+                       help="seed of every random draw; a cell's own seed comes from it and the cell's key (default 0)")
     add_json_option(group)
 
 

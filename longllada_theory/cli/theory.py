@@ -361,5 +361,6 @@ def run_presets(args: argparse.Namespace) -> int:
     out.print(table)
     for r in rows:
         uncertain = f" Uncertain: {', '.join(r['uncertain'])}." if r["uncertain"] else ""
-        out.print(f"[bold]{r['hub_id']}[/bold]: {r['source']}; T_train: {r['train_length_source']}.{uncertain}")
+        train_length = r["train_length_source"].replace(f"preset {r['hub_id']} ({r['source']})", "its config")
+        out.print(f"[bold]{r['hub_id']}[/bold]: {r['source']}; T_train: {train_length}.{uncertain}")
     return 0

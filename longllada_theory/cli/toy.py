@@ -34,7 +34,7 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
                              "to ship them)")
     parser.add_argument("--work", default="results/twins-training", help="checkpoints for resuming")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda; the checkpoints are saved for the CPU")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 @command("train", "regenerate the twin checkpoints of every seed (CPU; resumable)", _train_arguments,
@@ -68,7 +68,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a reduced grid (for a first look and the notebook)")
     parser.add_argument("--stored", action="store_true", help="measure nothing: print the verdicts of the stored "
                                                               "report shipped with the package")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 @command("report", "measure stable perplexity, local perception and the scaling law on the twins", _report_arguments,
@@ -118,7 +118,7 @@ def _methods_arguments(parser: argparse.ArgumentParser) -> None:
                              f"registry's ablations too ({', '.join(ABLATIONS)}: the law on the fast or the slow "
                              "RoPE pairs alone)")
     add_json_option(parser, "print the JSON document instead of the table")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 @command("methods", "the scaling methods side by side on the twins (perplexity and retrieval at a target)",
