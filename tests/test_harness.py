@@ -105,6 +105,7 @@ def tiny_tasks(folder):
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["ar", "diffusion"])
 def test_lm_eval_runs_a_local_task_offline(twins, tmp_path, kind):
     tasks = tiny_tasks(tmp_path)
@@ -128,6 +129,7 @@ def test_lm_eval_runs_a_local_task_offline(twins, tmp_path, kind):
     ("mc=0", "tiny_choice", "--model_args mc: 0 is out of range; expected a whole number from 1"),
     ("mc=4", "no_such_task", "lm-eval stopped: Tasks not found: no_such_task"),
 ])
+@pytest.mark.slow
 def test_lm_eval_bad_input_is_one_line(twins, tmp_path, model_args, task, message):
     result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "lm-eval", "--model_args",
                              f"pretrained={twins['ar']},{model_args}", "--tasks", task, "--include_path",

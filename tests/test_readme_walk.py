@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from longllada_theory.cli import main
 
 from conftest import ROOT
@@ -65,6 +67,7 @@ def test_every_command_of_the_table_has_its_invocation_here():
         assert argv is None or all(w in argv for w in words if w.startswith("--") and w != "--device"), (command, argv)
 
 
+@pytest.mark.slow
 def test_the_table_walked_top_to_bottom_from_an_empty_folder(tmp_path, monkeypatch, capsys):
     import functools
 

@@ -98,6 +98,7 @@ def test_a_local_copy_of_dream_gets_its_pretraining_length(tmp_path):
         spec.provenance["train_length"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_every_measuring_command_runs(checkpoints, case, tmp_path):
     model = checkpoints[case]
@@ -187,6 +188,7 @@ def test_unsupported_llada_settings_are_refused_by_name(checkpoints, tmp_path, c
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_remote_code_models_and_foreign_weights_get_one_clear_line(checkpoints, tmp_path):
     import shutil
 

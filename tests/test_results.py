@@ -76,6 +76,7 @@ def test_cell_seed_is_stable():
     assert cell_seed(0, "L128/D50/N0") == cell_seed(0, "L128/D50/N0") != cell_seed(1, "L128/D50/N0")
 
 
+@pytest.mark.slow
 def test_killed_niah_run_resumes_to_the_uninterrupted_result(tmp_path):
     model = tiny_twin(tmp_path / "twin", "diffusion")
     command = [sys.executable, "-m", "longllada_theory.cli", "niah", str(model), "--lengths", "96,128",

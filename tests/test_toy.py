@@ -52,6 +52,7 @@ def test_learning_rate_warms_up_then_decays_to_a_tenth():
     assert learning_rate(stage, 999) == pytest.approx(1e-4, rel=1e-2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["ar", "diffusion"])
 def test_a_short_training_run_lowers_the_loss_and_resumes_exactly(tmp_path, kind):
     base = Stage("base", "ar", 120, lr=3e-3, warmup=10, batch_size=8)
@@ -141,6 +142,7 @@ def test_every_objective_weighs_each_token_alike_and_costs_log_v_under_uniform_l
     assert np.mean(draws) == pytest.approx(np.log(vocab), abs=4 * np.std(draws) / np.sqrt(len(draws)))
 
 
+@pytest.mark.slow
 def test_a_diffusion_twin_from_scratch_predicts_in_place_and_one_adapted_from_ar_keeps_the_shift(tmp_path):
     base = Stage("base", "ar", 3, warmup=1, batch_size=2)
     train_stage(base, SMALL, tmp_path, progress=False)
