@@ -157,3 +157,11 @@ def test_a_paired_ratio_compares_two_runs_chunk_by_chunk():
     # a rising window (1, 2, 3, 4) has lag-1 autocorrelation 0.25: its SE is widened by √(1.25 / 0.75)
     window = window_perplexity(base, 256)
     assert window["log_se"][0] == pytest.approx(np.std([1, 2, 3, 4], ddof=1) / 2 * math.sqrt(1.25 / 0.75))
+
+
+def test_a_window_the_run_did_not_fill_ends_where_the_run_ends():
+    """A 4k run read in the 8k windows of its model's training length: one window, labelled to 4k, not to 8k."""
+    cells = [{"start": s, "end": s + 64, "tokens": 64, "loss": 1.0} for s in range(0, 4096, 64)]
+    windows = window_perplexity(cells, 8192)
+    assert windows["end"].tolist() == [4096] and windows["ppl"][0] == pytest.approx(math.e)
+    assert window_perplexity(cells, 1024)["end"].tolist() == [1024, 2048, 3072, 4096]

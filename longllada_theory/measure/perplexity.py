@@ -219,12 +219,14 @@ def perplexity_curve(cells: Iterable[ChunkCell]) -> dict[str, np.ndarray]:
 
 
 def window_perplexity(cells: Iterable[ChunkCell], window: int) -> dict[str, np.ndarray]:
-    """Perplexity of consecutive windows of ``window`` tokens (token-weighted mean of chunk losses inside each) and
+    """Perplexity of consecutive windows of ``window`` tokens (token-weighted mean of chunk losses inside each; the
+    last ends where the run ends, so a 4k run on a model with an 8k window has one window, to 4k) and
     its standard error on the log scale: the spread of the window's chunk losses / √chunks, widened for the lag-1
     autocorrelation of consecutive chunks (:func:`~.stats.series_se`) — how much the value depends on which text
     fell in the window; it includes the Monte-Carlo error of diffusion estimates."""
     cells = list(cells)
     starts = np.array([c["start"] for c in cells])
+    ends = np.array([c["end"] for c in cells])
     loss = np.array([c["loss"] for c in cells])
     tokens = np.array([c["tokens"] for c in cells])
     edges = np.arange(0, starts.max() + window, window) if len(cells) else np.array([0])
@@ -232,7 +234,7 @@ def window_perplexity(cells: Iterable[ChunkCell], window: int) -> dict[str, np.n
     for lo in edges:
         inside = (starts >= lo) & (starts < lo + window)
         if inside.any():
-            out_end.append(lo + window)
+            out_end.append(min(lo + window, int(ends[inside].max())))  # a window the run did not fill ends with it
             out_ppl.append(math.exp(float((loss[inside] * tokens[inside]).sum() / tokens[inside].sum())))
             out_se.append(series_se(loss[inside])["se"])
     return {"end": np.array(out_end), "ppl": np.array(out_ppl), "log_se": np.array(out_se)}
