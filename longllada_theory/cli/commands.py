@@ -182,7 +182,9 @@ def load(args: argparse.Namespace):
                              "give --target too")
     device = args.device
     if device is None and "LOCAL_RANK" in os.environ:  # one process per GPU under torchrun / accelerate launch
-        device = f"cuda:{os.environ['LOCAL_RANK']}"
+        import torch
+
+        device = f"cuda:{os.environ['LOCAL_RANK']}" if torch.cuda.is_available() else "cpu"
     loaded = load_model(args.model, gguf_file=args.gguf_file, rope_scale=args.rope_scale,
                         target=parse_length(args.target, "--target") if args.target else None,
                         method=args.method or "longllada", reading=args.reading,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import LongLLaDAError
 from ..lengths import format_length
 from ..outputs import claim
 from ..values import Real
@@ -40,6 +41,27 @@ def run_plot(args: argparse.Namespace) -> int:
     output = file_option(args.output, "--output", IMAGE_SUFFIXES, inputs=tuple(args.results))
     claim(output, args.force)  # before any work
     print(f"wrote {_save(plot_results(args.results, title=args.title), str(output), args.force)}")
+    return 0
+
+
+def _merge_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shards", nargs="+", help="the shard files of one run (NAME.shardKofN.jsonl, every K once)")
+    parser.add_argument("--output", required=True, help="the merged results file (.jsonl)")
+    add_force_option(parser)
+
+
+@command("merge", "merge the shard files of one run into one results file, checking it is whole", _merge_arguments,
+         "Combines the files of a run split with --shard, torchrun, accelerate launch or a SLURM array into one "
+         "results file, the cells in the order one process writes them; refuses headers of another run, a missing, "
+         "doubled or unfinished shard, and a cell in two shards.")
+def run_merge(args: argparse.Namespace) -> int:
+    from ..measure.results import merge_shards
+
+    output = file_option(args.output, "--output", (".jsonl",), inputs=tuple(args.shards))
+    if output.exists() and not args.force:
+        raise LongLLaDAError(f"--output {output} exists; choose another name or pass --force to overwrite it")
+    merged = merge_shards(args.shards, output)
+    print(f"wrote {merged} ({sum(1 for _ in merged.open()) - 1} cells from {len(args.shards)} shards)")
     return 0
 
 

@@ -25,7 +25,7 @@ def _order(item) -> tuple:
     """Top-level commands in the order a reader meets them: theory, measurements, figures, the rest; groups before
     their subcommands."""
     (group, name), _ = item
-    first = ["scale", "explain", "presets", *PROTOCOLS, "plot", "compare", "figures", "bench", "toy"]
+    first = ["scale", "explain", "presets", *PROTOCOLS, "merge", "plot", "compare", "figures", "bench", "toy"]
     return (group is not None, first.index(name) if name in first and group is None else len(first))
 
 

@@ -201,9 +201,11 @@ def run(protocol: Protocol, output: str | None = None, shard: tuple[int, int] = 
     from tqdm.auto import tqdm
 
     with writer_lock(output):
-        store = ResultsFile.open(output, protocol.name, protocol.header(), shard, legacy=protocol.legacy())
         every = protocol.keys()
-        keys, pending = shard_cells(every, shard), set(store.todo(every))
+        keys = shard_cells(every, shard)
+        store = ResultsFile.open(output, protocol.name, protocol.header(), shard, legacy=protocol.legacy(),
+                                 cells=len(keys))
+        pending = set(store.todo(every))
         todo = [batch for batch in protocol.batches(keys) if pending.intersection(batch)]
         with tqdm(total=sum(len(b) for b in todo), desc=f"{protocol.name} {protocol.loaded.name}", unit="cell",
                   disable=not progress) as bar:

@@ -59,11 +59,21 @@ def cell_seed(seed: int, key: str) -> int:
 
 def parse_shard(text: str | None, environ: dict | None = None) -> tuple[int, int]:
     """``"2/8"`` → (2, 8): this process runs cells 2, 10, 18, … of 8 shards (0-based). None → the rank and world
-    size that ``torchrun`` / ``accelerate launch`` set (RANK, WORLD_SIZE), or (0, 1)."""
+    size that ``torchrun`` / ``accelerate launch`` set (RANK, WORLD_SIZE); else a SLURM array task's place in its
+    array (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT, for an array without gaps such as
+    ``--array=0-7``); else (0, 1)."""
     if text is None:
         environ = os.environ if environ is None else environ
         if int(environ.get("WORLD_SIZE", 1)) > 1:
             return int(environ.get("RANK", 0)), int(environ["WORLD_SIZE"])
+        if int(environ.get("SLURM_ARRAY_TASK_COUNT", 1)) > 1:
+            index = int(environ["SLURM_ARRAY_TASK_ID"]) - int(environ.get("SLURM_ARRAY_TASK_MIN", 0))
+            count = int(environ["SLURM_ARRAY_TASK_COUNT"])
+            if not 0 <= index < count:
+                raise LongLLaDAError(f"SLURM array task {environ['SLURM_ARRAY_TASK_ID']} is not one of {count} tasks "
+                                     "numbered without gaps; submit the array as --array=0-N or give --shard I/N",
+                                     parameters=("shard",))
+            return index, count
         return 0, 1
     try:
         index, count = (int(x) for x in str(text).split("/"))
@@ -93,10 +103,11 @@ class ResultsFile:
 
     @classmethod
     def open(cls, path: str | Path | None, protocol: str, settings: dict, shard: tuple[int, int] = (0, 1),
-             legacy: dict | None = None) -> ResultsFile:
+             legacy: dict | None = None, cells: int | None = None) -> ResultsFile:
         """Open (or create) a results file for a run. ``legacy`` names settings added after older files were written,
         with the value those files ran with: an older file without such a setting resumes when the run's value is
-        that one (its header is left as it is)."""
+        that one (its header is left as it is). ``cells``: how many cells the finished file holds (kept in a new
+        file's header, so a merge can tell a finished shard from an interrupted one)."""
         settings = json.loads(json.dumps(settings))  # normalise (tuples → lists) for comparison
         if path is None:
             return cls(None, protocol, settings, shard)
@@ -123,7 +134,7 @@ class ResultsFile:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             header = {"type": "header", "protocol": protocol, "settings": settings, "shard": list(shard),
-                      "version": VERSION, "created_by": created_by()}
+                      "version": VERSION, "created_by": created_by(), **({"cells": cells} if cells is not None else {})}
             with path.open("w", encoding="utf-8") as handle:
                 handle.write(json.dumps(header, ensure_ascii=False) + "\n")
                 handle.flush()
@@ -277,3 +288,45 @@ def load_results(paths: Iterable[str | Path]) -> Results:
                 seen.add(cell["key"])
                 cells.append(cell)
     return Results(protocol, settings, cells, paths)
+
+
+def merge_shards(paths: Iterable[str | Path], output: str | Path) -> Path:
+    """One results file from the shard files of one run, cells in the order one process writes them (shard k's i-th
+    cell is the run's cell i·N + k). Refused, in one line each: headers of another run, a shard missing or given
+    twice, an unfinished shard (fewer cells than its header says), a cell in two shards."""
+    files = [(Path(p), *_read(Path(p))) for p in paths]
+    if not files:
+        raise LongLLaDAError("no shard files given")
+    first_path, first, _ = files[0]
+    count = int(first.get("shard", [0, 1])[1])
+    for path, header, cells in files:
+        if (header["protocol"], header["settings"]) != (first["protocol"], first["settings"]):
+            raise LongLLaDAError(f"{path} was written by another run than {first_path} "
+                                 f"({'; '.join(_differences(first['settings'], header['settings'])) or 'protocol'})")
+        if int(header.get("shard", [0, 1])[1]) != count:
+            raise LongLLaDAError(f"{path} is a shard of {header.get('shard', [0, 1])[1]}, {first_path} of {count}")
+        if "cells" not in header:
+            raise LongLLaDAError(f"{path} does not say how many cells it should hold (written before shard files "
+                                 "recorded it), so it cannot be checked complete; rerun its shard into a new file")
+        if len(cells) != header["cells"]:
+            raise LongLLaDAError(f"{path} holds {len(cells)} of its {header['cells']} cells: resume it (rerun its "
+                                 "command) before merging")
+    shards = sorted(int(header["shard"][0]) for _, header, _ in files)
+    if shards != list(range(count)):
+        missing = sorted(set(range(count)) - set(shards))
+        twice = sorted({s for s in shards if shards.count(s) > 1})
+        problems = [f"missing {missing}"] * bool(missing) + [f"given twice {twice}"] * bool(twice)
+        raise LongLLaDAError(f"the shards given are {shards} of {count}: {'; '.join(problems)}")
+    ordered = [cells for _, _, cells in sorted(files, key=lambda f: f[1]["shard"][0])]
+    merged = [shard[i] for i in range(max(map(len, ordered))) for shard in ordered if i < len(shard)]
+    keys = [cell["key"] for cell in merged]
+    if len(set(keys)) != len(keys):
+        raise LongLLaDAError(f"cell {next(k for k in keys if keys.count(k) > 1)!r} is in two shards")
+    header = {"type": "header", "protocol": first["protocol"], "settings": first["settings"], "shard": [0, 1],
+              "version": VERSION, "created_by": created_by(), "cells": len(merged),
+              "merged_from": [path.name for path, _, _ in files]}
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in [header, *merged]),
+                      encoding="utf-8")
+    return output
