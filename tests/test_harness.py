@@ -136,3 +136,11 @@ def test_lm_eval_bad_input_is_one_line(twins, tmp_path, model_args, task, messag
                              str(tiny_tasks(tmp_path)), "--device", "cpu"], capture_output=True, text=True)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"longllada: error: {message}")
+
+
+def test_lm_eval_finds_the_model_by_its_entry_point():
+    """Declared in pyproject.toml under lm_eval.models, for harness versions that discover third-party models."""
+    from importlib.metadata import entry_points
+
+    point, = [p for p in entry_points(group="lm_eval.models") if p.name == "longllada"]
+    assert point.load() is LongLLaDALM
