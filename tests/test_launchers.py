@@ -83,3 +83,14 @@ def test_torchrun_ranks_on_the_cpu_then_merge_equal_one_process(tmp_path):
     # process's and the float sums differ in the last digits
     assert [{**c, "loss": None} for c in merged] == [{**c, "loss": None} for c in whole]
     assert [c["loss"] for c in merged] == pytest.approx([c["loss"] for c in whole], rel=1e-6)
+
+
+def test_device_map_loads_through_accelerate_and_measures_the_same(tmp_path, capsys):
+    """--device-map auto (accelerate's placement; on a machine without a GPU every module lands on the CPU): the RoPE
+    check, the scored logits and the attention probe work on the placed model and give the plain run's cells."""
+    for command in (["ppl", "toy:ar", "--max-length", "256", "--chunk", "64"],
+                    ["attention", "toy:diffusion", "--length", "256", "--queries", "last:16"]):
+        placed, plain = tmp_path / f"{command[0]}_placed.jsonl", tmp_path / f"{command[0]}_plain.jsonl"
+        assert main([*command, "--no-progress", "--device-map", "auto", "--output", str(placed)]) == 0
+        assert main([*command, "--no-progress", "--device", "cpu", "--output", str(plain)]) == 0
+        assert load_results([placed]).cells == load_results([plain]).cells

@@ -388,7 +388,8 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     plan = _plan(spec, rope_scale, target, method, reading)
     device = check_device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if dtype == "auto":
-        dtype = "bfloat16" if str(device).startswith("cuda") or device_map else "float32"
+        on_gpu = str(device).startswith("cuda") or (device_map and torch.cuda.is_available())
+        dtype = "bfloat16" if on_gpu else "float32"  # a device map on a machine without a GPU places on the CPU
     options = {"load_kwargs": load_kwargs, "dtype": dtype, "device": device, "device_map": device_map,
                "attn_implementation": attn_implementation}
     from transformers.utils import logging
