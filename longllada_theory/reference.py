@@ -184,9 +184,12 @@ def compare_niah(cells: list[dict], reference: Reference, tolerance: float = 0.0
             f"± {tolerance:.0%}, depths {', '.join(f'{d:g}' for d in theirs.index)}); run `longllada niah MODEL "
             f"--protocol paper --lengths {','.join(map(str, theirs.columns))} --depths "
             f"{','.join(f'{d:g}' for d in theirs.index)} --haystack PaulGrahamEssays.jsonl --needles needles.jsonl`")
-    missing = [f"length {length} (all depths)" if length not in depths else f"length {length} depth {d:g}"
-               for length in map(int, theirs.columns)
-               for d in (theirs.index if length in depths else theirs.index[:1]) if d not in depths.get(length, ())]
+    missing = []
+    for length in map(int, theirs.columns):
+        if length not in depths:
+            missing.append(f"length {length} (all depths)")
+        else:
+            missing += [f"length {length} depth {d:g}" for d in theirs.index if d not in depths[length]]
     diff = {length: {f"{d:g}": round(float(ours.loc[d, matched[length]] - theirs.loc[d, length]), 2) for d in found}
             for length, found in depths.items()}
     values = np.array([v for by in diff.values() for v in by.values()])

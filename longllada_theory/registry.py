@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Generic, TypeVar
 
 from .errors import LongLLaDAError
@@ -48,13 +48,6 @@ class Registry(Mapping[str, T], Generic[T]):
         self._entries[name] = entry
         return entry
 
-    def decorator(self, key: Callable[[T], str]) -> Callable[[T], T]:
-        """``@registry.decorator(lambda cls: cls.name)``: register a class or function under the name ``key`` gives."""
-        def add(entry: T) -> T:
-            self.register(key(entry), entry)
-            return entry
-        return add
-
     def unregister(self, name: str) -> None:
         """Remove an entry (for tests that register one of their own)."""
         self._entries.pop(name, None)
@@ -68,7 +61,7 @@ class Registry(Mapping[str, T], Generic[T]):
         self._read_plugins()
         if name not in self._entries:
             close = difflib.get_close_matches(str(name), list(self._entries), n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise UnknownName(f"{self.what} {name!r} is unknown{hint}; expected one of {', '.join(self._entries)}",
                               parameters=(parameter,) if parameter else ())
         entry = self._entries[name]

@@ -59,6 +59,7 @@ def test_explain_lists_every_pair(capsys):
     (["scale", "nosuchmodel", "--target", "16k"], "is not a preset"),
     (["scale", "llada", "--target", "16k", "--train-length", "3"], "must exceed 2π"),
     (["explain", "./missing/config.json"], "does not exist"),
+    (["bench", "ppl", "--repeats", "2"], "expected a whole number from 3"),  # before any model loads
 ])
 def test_bad_input_exits_2_with_one_line(argv, message):
     result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", *argv], capture_output=True, text=True)
