@@ -16,12 +16,18 @@ applied and verified at load — evaluated on the harness's tasks (``longllada l
   refused for diffusion models (LLaDA's adapter has none either — ``longllada ppl`` measures that).
 - ``generate_until``: greedy decoding (AR) or the family's sampler (diffusion), cut at the first stop string.
 
+Data-parallel as the harness's own HF model runs: under ``accelerate launch`` (or ``torchrun``) with more than one
+process, each process loads the model on its own device (``cuda:LOCAL_RANK``, or the CPU), the harness hands it its
+rank's share of the requests, and the results are gathered on rank 0. Every request is scored with the same seed
+wherever it runs, so the scores equal one process's.
+
 Contexts and continuations are tokenised as the harness and LLaDA's adapter do: trailing spaces of the context move
 to the continuation and the continuation's tokens are those of context + continuation after the context's.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 
@@ -53,6 +59,15 @@ class LongLLaDALM(LM):
                  max_length: int | None = None, seed: int = 0, batch_size: int | str | None = None,
                  max_batch_size: int | None = None, **unknown):
         super().__init__()
+        self.accelerator = None
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # launched as one of several processes
+            import torch
+            from accelerate import Accelerator
+
+            self.accelerator = Accelerator(cpu=not torch.cuda.is_available())  # gloo on a machine without a GPU
+            self._rank, self._world_size = self.accelerator.process_index, self.accelerator.num_processes
+            placed = self.accelerator.device  # the process's own device wins over --device, as in the harness
+            device = "cpu" if placed.type == "cpu" else str(placed)
         if unknown:
             raise LongLLaDAError(f"model_args {', '.join(sorted(unknown))} unknown; expected pretrained, target, "
                                  "method, rope_scale, train_length, kind, dtype, device, trust_remote_code, mc, "
@@ -70,6 +85,26 @@ class LongLLaDALM(LM):
         plan = self.loaded.plan
         scaled = plan is not None and plan.method != "manual"  # --rope-scale's plan names a reach, not a target
         self.max_length = int(max_length or (plan.target if scaled else self.loaded.spec.train_length))
+
+    def all_gather(self, tensor):
+        return tensor if self.world_size <= 1 else self.accelerator.gather(tensor)
+
+    def gather_object(self, obj, dst: int = 0):
+        import torch.distributed
+
+        if self.world_size <= 1:
+            return [obj]
+        gathered = [None] * self.world_size if self.rank == dst else None
+        torch.distributed.gather_object(obj, gathered, dst=dst)
+        return gathered
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            self.accelerator.wait_for_everyone()
+
+    @property
+    def device(self):
+        return self.loaded.device
 
     @property
     def diffusion(self) -> bool:

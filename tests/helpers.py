@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -84,4 +85,28 @@ def tiny_diffusion_gemma(folder: Path, seed: int = 0) -> Path:
     config = DiffusionGemmaConfig(text_config=text, vision_config=vision, canvas_length=8)
     DiffusionGemmaForBlockDiffusion(config).save_pretrained(folder)
     byte_tokenizer(folder)
+    return folder
+
+
+def tiny_tasks(folder: Path, documents: int = 2) -> Path:
+    """A multiple-choice and a generation task from local JSONL files (the harness's `json` dataset builder),
+    with the first ``documents`` of five questions."""
+    rows = [{"question": "The passkey is 4821. The passkey is", "choices": [" 4821", " 7730"], "answer": 0,
+             "target": "4821"},
+            {"question": "One two three four five", "choices": [" six", " ten"], "answer": 0, "target": "six"},
+            {"question": "Red, green and", "choices": [" blue", " seven"], "answer": 0, "target": "blue"},
+            {"question": "The capital of France is", "choices": [" Paris", " Oslo"], "answer": 0, "target": "Paris"},
+            {"question": "Monday, Tuesday,", "choices": [" Wednesday", " Friday"], "answer": 0,
+             "target": "Wednesday"}][:documents]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "tiny.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    common = (f"dataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {folder / 'tiny.jsonl'}\n"
+              "test_split: test\n")
+    (folder / "tiny_choice.yaml").write_text(
+        "task: tiny_choice\n" + common + "output_type: multiple_choice\ndoc_to_text: '{{question}}'\n"
+        "doc_to_choice: '{{choices}}'\ndoc_to_target: '{{answer}}'\nmetric_list:\n  - metric: acc\n")
+    (folder / "tiny_generate.yaml").write_text(
+        "task: tiny_generate\n" + common + "output_type: generate_until\ndoc_to_text: '{{question}}'\n"
+        "doc_to_target: '{{target}}'\ngeneration_kwargs:\n  until: ['.']\n  max_gen_toks: 8\n"
+        "metric_list:\n  - metric: exact_match\n")
     return folder

@@ -19,7 +19,7 @@ import torch  # noqa: E402
 from longllada_theory import LongLLaDAError  # noqa: E402
 from longllada_theory.harness import LongLLaDALM  # noqa: E402
 
-from helpers import tiny_twin  # noqa: E402
+from helpers import tiny_tasks, tiny_twin  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -85,24 +85,6 @@ def test_bad_model_args_and_diffusion_perplexity_tasks_are_named(twins):
     lm = LongLLaDALM(twins["diffusion"], device="cpu")
     with pytest.raises(LongLLaDAError, match="AR models only"):
         lm.loglikelihood_rolling([request("some text")])
-
-
-def tiny_tasks(folder):
-    """A multiple-choice and a generation task from local JSONL files (the harness's `json` dataset builder)."""
-    rows = [{"question": "The passkey is 4821. The passkey is", "choices": [" 4821", " 7730"], "answer": 0,
-             "target": "4821"},
-            {"question": "One two three four five", "choices": [" six", " ten"], "answer": 0, "target": "six"}]
-    (folder / "tiny.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    common = (f"dataset_path: json\ndataset_kwargs:\n  data_files:\n    test: {folder / 'tiny.jsonl'}\n"
-              "test_split: test\n")
-    (folder / "tiny_choice.yaml").write_text(
-        "task: tiny_choice\n" + common + "output_type: multiple_choice\ndoc_to_text: '{{question}}'\n"
-        "doc_to_choice: '{{choices}}'\ndoc_to_target: '{{answer}}'\nmetric_list:\n  - metric: acc\n")
-    (folder / "tiny_generate.yaml").write_text(
-        "task: tiny_generate\n" + common + "output_type: generate_until\ndoc_to_text: '{{question}}'\n"
-        "doc_to_target: '{{target}}'\ngeneration_kwargs:\n  until: ['.']\n  max_gen_toks: 8\n"
-        "metric_list:\n  - metric: exact_match\n")
-    return folder
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ import pytest
 from longllada_theory.cli import main
 
 from conftest import ROOT
+from helpers import tiny_tasks
 
 #: the table's commands → how this test runs each: the same command and options, placeholders filled, sizes cut
 INVOCATIONS = {
@@ -97,9 +98,6 @@ def _takes_device(argv: list[str]) -> bool:
 
 def run_lm_eval(folder: Path) -> None:
     """`longllada lm-eval` in a process of its own, as the harness runs, on a task defined in a local file."""
-    from test_harness import tiny_tasks
-
-    (folder / "tasks").mkdir()
     tasks = tiny_tasks(folder / "tasks")
     result = subprocess.run(
         [sys.executable, "-m", "longllada_theory.cli", "lm-eval", "--model_args", "pretrained=toy:ar,target=16k",

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import LongLLaDAError
 from ..lengths import parse_length
+from ..models.placement import checked_device_map
 from ..theory.scaling import ABLATIONS, STANDARD_METHODS
 from ..values import Real, Whole
 
@@ -124,7 +125,11 @@ def add_loading_options(parser: argparse.ArgumentParser, default_model: str | No
     group.add_argument("--dtype", default="auto",
                        help="auto (bfloat16 on GPU, float32 on CPU), float32, float16, bfloat16")
     group.add_argument("--device", help="cpu, cuda, cuda:1 … (default: cuda if available)")
-    group.add_argument("--device-map", help="e.g. auto: spread a large model over devices with accelerate")
+    group.add_argument("--device-map", type=typed(checked_device_map),
+                       help="split the model over devices with accelerate: auto, balanced, balanced_low_0, "
+                            "sequential, or a JSON object from module names to devices (cpu, cuda:N, N, disk)")
+    group.add_argument("--offload-folder", metavar="DIR",
+                       help="where modules mapped to disk keep their weights (default: a temporary folder)")
     group.add_argument("--attn-implementation", help="sdpa, flash_attention_2, eager (default: the model's)")
     group.add_argument("--train-length", metavar="N", help="pre-training length (default: from the config)")
     group = parser.add_argument_group("RoPE scaling (applied before the model is built)")
@@ -190,7 +195,8 @@ def load(args: argparse.Namespace):
                         method=args.method or "longllada", reading=args.reading,
                         train_length=parse_length(args.train_length, "--train-length") if args.train_length else None,
                         kind=args.kind, trust_remote_code=args.trust_remote_code, dtype=args.dtype, device=device,
-                        device_map=args.device_map, attn_implementation=args.attn_implementation,
+                        device_map=args.device_map, offload_folder=args.offload_folder,
+                        attn_implementation=args.attn_implementation,
                         progress=not args.no_progress)
     plan = loaded.plan
     scaling = "no scaling" if plan is None else (

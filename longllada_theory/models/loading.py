@@ -18,6 +18,7 @@ seed).
 from __future__ import annotations
 
 import inspect
+import json
 import struct
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ from ..errors import LongLLaDAError
 from ..theory.scaling import ScalingPlan
 from .families import FAMILIES, Family, family_of
 from .fingerprint import checkpoint_fingerprint
+from .placement import dispatch, input_device, offload_folder, parse_device_map
 from .sources import ModelSource, resolve_model
 from .spec import RopeSpec, spec_for_source
 from .tokenizers import ByteTokenizer, TextTokenizer, Tokenizer, transformers_quiet
@@ -335,17 +337,21 @@ def _build(resolved: ModelSource, raw: dict | None, config, family: Family, plan
         from .native import load_native
 
         _check_local_weights(resolved)
+        device_map = options["device_map"]
         try:
-            return load_native(resolved.location_path, raw, family.native, scale, dtype, options["device"],
-                               options["attn_implementation"])
+            model = load_native(resolved.location_path, raw, family.native, scale, dtype,
+                                "cpu" if device_map else options["device"], options["attn_implementation"])
         except LongLLaDAError:
             raise
         except Exception as error:
             raise _load_error(resolved, error, family.native.model_class) from None
+        return dispatch(model, device_map, options["offload_folder"]) if device_map else model
     kwargs = dict(options["load_kwargs"], config=scale(config), dtype=dtype)
     for key in ("device_map", "attn_implementation"):
         if options[key]:
             kwargs[key] = options[key]
+    if options["device_map"]:
+        kwargs["offload_folder"] = offload_folder(options["device_map"], options["offload_folder"])
     model = _from_pretrained(resolved, kwargs, progress, family.model_class)
     if not options["device_map"]:
         model.to(options["device"])
@@ -362,13 +368,14 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
                target: int | None = None, method: str = "longllada", reading: str | None = None,
                train_length: int | None = None,
                kind: str | None = None, trust_remote_code: bool = False, dtype: str = "auto",
-               device: str | None = None, device_map: str | None = None,
+               device: str | None = None, device_map: str | dict | None = None, offload_folder: str | None = None,
                attn_implementation: str | None = None, progress: bool = True) -> LoadedModel:
     """Load ``source`` with RoPE scaling applied before the model is built (see module docstring).
 
     ``kind`` (``ar`` / ``diffusion``) overrides what the config says (LLaDA and Dream are diffusion; a mask token
     alone does not make a model one). ``dtype`` ``auto`` is bfloat16 on a GPU and float32 on the CPU.
-    ``progress=False`` silences the loading bars (GGUF de-quantisation), e.g. in notebooks.
+    ``device_map`` splits the model over devices (:mod:`~longllada_theory.models.placement`; ``disk`` modules keep
+    their weights in ``offload_folder``). ``progress=False`` silences the loading bars (GGUF de-quantisation).
     """
     import torch
 
@@ -390,7 +397,8 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     if dtype == "auto":
         on_gpu = str(device).startswith("cuda") or (device_map and torch.cuda.is_available())
         dtype = "bfloat16" if on_gpu else "float32"  # a device map on a machine without a GPU places on the CPU
-    options = {"load_kwargs": load_kwargs, "dtype": dtype, "device": device, "device_map": device_map,
+    options = {"load_kwargs": load_kwargs, "dtype": dtype, "device": device, "offload_folder": offload_folder,
+               "device_map": parse_device_map(device_map) if isinstance(device_map, str) else device_map,
                "attn_implementation": attn_implementation}
     from transformers.utils import logging
 
@@ -401,13 +409,15 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
         logging.enable_progress_bar()
     model.eval()
     verified = _check_rope(model, spec, plan)
-    placed = torch.device(device) if not device_map else next(model.parameters()).device
+    placed = torch.device(device) if not device_map else input_device(model)
     if kind is None and FAMILIES[spec.family].behaviour_check:
         _check_attention_kind(model, spec, placed)
     tokenizer = _tokenizer(resolved, spec, trust_remote_code)
     return LoadedModel(model, tokenizer, spec, plan, source, placed, dtype, verified,
                        checkpoint_fingerprint(_local_folder(resolved), resolved.gguf_file),
-                       {"attn_implementation": attn_implementation or "default", "device_map": device_map}, raw or {})
+                       {"attn_implementation": attn_implementation or "default",
+                        "device_map": device_map if not isinstance(device_map, dict) else json.dumps(device_map)},
+                       raw or {})
 
 
 def _local_folder(source: ModelSource):
