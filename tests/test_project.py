@@ -1,5 +1,5 @@
 """The project's set-up stays consistent: environment.yml ↔ pyproject.toml, README commands ↔ .ci/run, README
-result tables ↔ the stored runs."""
+result tables ↔ the stored runs, REPRODUCE.md's cost tables ↔ the measured GPU run."""
 
 import os
 import re
@@ -63,6 +63,16 @@ def test_readme_result_tables_are_what_the_stored_runs_give():
     rows = [line for line in result.stdout.splitlines() if line.startswith("|")]
     readme = (ROOT / "README.md").read_text().splitlines()
     assert len(rows) > 30 and [row for row in rows if row not in readme] == []
+
+
+def test_reproduce_md_cost_tables_are_what_the_estimate_prints():
+    measured = ROOT / "longllada_theory" / "data" / "runs" / "gpu_protocol_h200.json"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "estimate_gpu_costs.py"), str(measured)],
+                            capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    page = (ROOT / "REPRODUCE.md").read_text().splitlines()
+    assert len(rows) > 10 and [row for row in rows if row not in page] == []
 
 
 def _resolves(dotted: str) -> bool:

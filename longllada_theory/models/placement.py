@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from pathlib import Path
 
 from ..errors import LongLLaDAError
 
@@ -55,8 +56,16 @@ def _is_device(device) -> bool:
 
 def offload_folder(device_map: str | dict, folder: str | None) -> str | None:
     """Where ``disk`` modules keep their weights: ``folder``, else a temporary folder for this process."""
-    if isinstance(device_map, dict) and "disk" in device_map.values():
-        return folder or tempfile.mkdtemp(prefix="longllada-offload-")
+    if not (isinstance(device_map, dict) and "disk" in device_map.values()):
+        return folder
+    if folder is None:
+        return tempfile.mkdtemp(prefix="longllada-offload-")
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LongLLaDAError(f"--offload-folder {folder}: cannot be created ({error.strerror}); expected a writable "
+                             "folder for the weights of modules mapped to disk",
+                             parameters=("offload_folder",)) from None
     return folder
 
 
@@ -74,7 +83,7 @@ def dispatch(model, device_map: str | dict, folder: str | None):
         device_map = infer_auto_device_map(model, max_memory=memory, no_split_module_classes=keep_whole)
     try:
         return dispatch_model(model, device_map=device_map, offload_dir=offload_folder(device_map, folder))
-    except (ValueError, KeyError, RuntimeError) as error:
+    except (ValueError, KeyError, RuntimeError, OSError) as error:
         raise LongLLaDAError(f"device map: accelerate could not place the model ({str(error).strip()})",
                              parameters=("device_map",)) from None
 
