@@ -162,7 +162,8 @@ def test_samplers_return_the_ids_upstream_returned(case, upstream_model):
     sampler = diffusion_generate if case["sampler"] == "low_confidence" else dream_generate
     answers = sampler(loaded, case["prompts"], SamplerOptions(**case["options"]),
                       seeds=[case["seed"]] * len(case["prompts"]))
-    expected = case["upstream_ids"]
+    # bfloat16 forwards round with the CPU's kernels: where upstream gave other ids on this kind of CPU, those
+    expected = case.get("upstream_ids_by_cpu", {}).get(torch.backends.cpu.get_cpu_capability(), case["upstream_ids"])
     if case["sampler"] == "dream":  # the package's Dream answers end at the first end-of-text
         eos = getattr(loaded.tokenizer, "eos_token_id", None)
         expected = [ids[:ids.index(eos)] if eos in ids else ids for ids in expected]
