@@ -35,6 +35,8 @@ INVOCATIONS = {
     "longllada lm-eval --model_args pretrained=MODEL,target=16k --tasks …": None,  # a subprocess, below
     "longllada attention MODEL --length 8k --queries last:64":
         ["attention", "toy:ar", "--length", "512", "--queries", "last:64"],
+    "longllada attention MODEL --length 4k --queries sample:256 --pair-use":
+        ["attention", "toy:diffusion", "--length", "256", "--queries", "sample:32", "--pair-use"],
     "longllada bench attention --length 4k": ["bench", "attention", "--length", "512", "--repeats", "1"],
     "longllada bench ppl": ["bench", "ppl", "--repeats", "3"],
     "longllada bench niah": ["bench", "niah", "--cells", "1"],

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SHARED_DATA
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "longllada_theory" / "data" / "runs"
 
@@ -26,6 +28,12 @@ def script_commands() -> list[tuple[str, str]]:
             if match:
                 commands.append((re.sub(r"\$\{?\w+\}?", "*", match.group(1)), line.strip()))
     return commands
+
+
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present on this machine")
+    return SHARED_DATA
 
 
 def current_runs() -> list[str]:
@@ -45,6 +53,9 @@ def test_a_stored_run_resumes_under_its_scripts_command(name, tmp_path):
     stored = tmp_path / name
     shutil.copyfile(RUNS / name, stored)
     command = literal[0].replace('"$RUNS/', f'"{tmp_path}/')
+    if "$DATA/" in command:  # the scripts' default, relative to the checkout (the header keeps the path as given)
+        shared_data()
+        command = command.replace('"$DATA/', '"../shared/data/')
     arguments = shlex.split(command)
     assert arguments[0] == "$L"
     result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", *arguments[1:]], cwd=ROOT,

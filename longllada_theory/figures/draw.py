@@ -182,3 +182,34 @@ def save_figure(fig, path_stem: Path, formats: tuple[str, ...] = ("png", "pdf"),
     return written
 
 
+
+
+def pair_use_figure(runs: list[tuple[str, dict]], title: str):
+    """One heatmap per run: layers × RoPE pairs, each layer's pair use |q_i|·|k_i| as a share of the layer's sum
+    (:func:`~longllada_theory.measure.pairs.pair_use`), the critical pair marked by a dashed line."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    plt = style()
+    fig, axes = plt.subplots(len(runs), 1, figsize=(8, 1.2 + 2.2 * len(runs)), squeeze=False)
+    for ax, (label, pairs) in zip(axes[:, 0], runs, strict=True):
+        grid = np.asarray(pairs["by_layer"])
+        shares = grid / grid.sum(1, keepdims=True)
+        image = ax.imshow(shares, aspect="auto", cmap="viridis", origin="lower",
+                          extent=(-0.5, pairs["pairs"] - 0.5, -0.5, len(pairs["layers"]) - 0.5))
+        fig.colorbar(image, ax=ax, label="share of the layer's Σ|q_i||k_i|", pad=0.01)
+        c = pairs["critical_pair"]
+        period = f", period {pairs['critical_period']:.0f}" if pairs["critical_period"] else ""
+        ax.axvline(c - 0.5, color="white", linestyle="--", linewidth=1.2)
+        ax.text(c - 0.3, len(pairs["layers"]) - 0.7, f"critical pair {c}{period} ≥ T = {pairs['train_length']}",
+                color="white", fontsize=8, va="top")
+        ax.grid(False)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _, layers=pairs["layers"]: str(layers[int(y)])
+                                                   if 0 <= int(y) < len(layers) else ""))
+        ax.set_ylabel("layer")
+        ax.set_title(f"{label}: {pairs['share_beyond_critical']:.1%} beyond the critical pair "
+                     f"(equal norms: {pairs['equal_norms_share']:.1%})", fontsize=9)
+    axes[-1, 0].set_xlabel("RoPE pair i (frequency θ_i = b^(−2i/d), slower to the right)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

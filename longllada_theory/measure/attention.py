@@ -19,6 +19,7 @@ from ..lengths import format_length
 from ..values import Length, Listing, Real, Whole
 from .denoising import denoising_curve, denoising_statistics
 from .needles import FORMATS, build_prompt, load_needles, needle_score, passkey_needle
+from .pairs import pair_use, pair_use_sentence
 from .probe import find_attention_modules, instrumented_forward, parse_queries
 from .protocol import Protocol, option, register_protocol
 from .sampling import SamplerSettings
@@ -47,6 +48,8 @@ class AttentionSettings:
     during_denoising: bool = option("with --niah-depth, a diffusion model: answer with its sampler (as many steps as "
                                     "answer tokens) and record the answer positions' statistics at every step", False,
                                     legacy=False)
+    pair_use: bool = option("also record each RoPE pair's mean query and key norm per head: which frequencies the "
+                            "model uses, the critical pair marked", False, legacy=False)
     seed: int = option("random seed", 0, cli=False)
 
     def __post_init__(self):
@@ -63,6 +66,9 @@ class AttentionSettings:
         if self.during_denoising and self.niah_depth is None:
             raise LongLLaDAError("during_denoising needs a needle prompt: add niah_depth D",
                                  parameters=("during_denoising", "niah_depth"))
+        if self.pair_use and self.during_denoising:
+            raise LongLLaDAError("pair_use measures one forward pass; leave out during_denoising",
+                                 parameters=("pair_use", "during_denoising"))
         if self.queries == "answer" and self.niah_depth is None:
             raise LongLLaDAError("queries answer needs a needle prompt: add niah_depth D",
                                  parameters=("queries", "niah_depth"))
@@ -140,7 +146,7 @@ class Attention(Protocol):
                      "score": round(needle_score(text, self.needle), 4), "steps": steps[layer]} for layer in layers]
         stats = instrumented_forward(self.loaded, self.ids, layers=layers,
                                      heads=s.heads, queries=self.query_spec, needle=self.needle_span,
-                                     map_bins=s.map_bins, seed=s.seed)
+                                     map_bins=s.map_bins, seed=s.seed, pair_use=s.pair_use)
         return [stats[layer].to_cell() for layer in sorted(stats)]
 
     @classmethod
@@ -155,10 +161,11 @@ class Attention(Protocol):
                     "steps": [{k: (int(v[i]) if k in ("step", "masked") else None if np.isnan(v[i])
                                    else round(float(v[i]), 4)) for k, v in curve.items()}
                               for i in range(len(curve["step"]))]}
+        pairs = {"pairs": pair_use(settings, cells)} if settings.get("pair_use") else {}
         return {**common, "share_within_T": float(np.mean([np.mean(c["local"]) for c in cells])), "layers": [
             {"layer": c["layer"], "local": round(float(np.mean(c["local"])), 4),
              "half_distance": float(np.median(c["half_distance"])),
-             **({"needle": round(float(np.mean(c["needle"])), 4)} if "needle" in c else {})} for c in cells]}
+             **({"needle": round(float(np.mean(c["needle"])), 4)} if "needle" in c else {})} for c in cells], **pairs}
 
     @classmethod
     def result(cls, summary: dict) -> str:
@@ -166,8 +173,9 @@ class Attention(Protocol):
             return (f"during denoising at {format_length(summary['length'])}: masked answer positions' share within "
                     f"T {summary['share_within_T']:.3f}, on the needle {summary['needle_share']:.4f} (mean over "
                     f"steps, layers, heads); answer score {summary['score']:.0f}")
+        pairs = summary.get("pairs")
         return (f"share of attention within T at {format_length(summary['length'])}: {summary['share_within_T']:.3f} "
-                "(mean over layers and heads)")
+                "(mean over layers and heads)" + (f"; {pair_use_sentence(pairs)}" if pairs else ""))
 
     @classmethod
     def describe(cls, summary: dict) -> str:
@@ -185,17 +193,23 @@ class Attention(Protocol):
             lines.append(f"  layer {row['layer']:>3}: local {row['local']:.3f}  half-mass distance "
                          f"{row['half_distance']:.0f}" + (f"  on the needle {row['needle']:.3f}" if "needle" in row
                                                           else ""))
+        if summary.get("pairs"):
+            lines.append(pair_use_sentence(summary["pairs"]))
         return "\n".join(lines)
 
     @classmethod
     def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import attention_figure, denoising_figure, run_label
+        from ..figures.draw import attention_figure, denoising_figure, pair_use_figure, run_label
 
         if any(run.settings.get("during_denoising") for run in runs):
             return denoising_figure([(run_label(run.settings), denoising_curve(run.cells)) for run in runs
                                      if run.settings.get("during_denoising")],
                                     title or "Attention of the answer positions during denoising")
 
+        if all(run.settings.get("pair_use") for run in runs):
+            return pair_use_figure([(f"{run_label(run.settings)}, {run.settings['length']} tokens",
+                                     pair_use(run.settings, run.cells)) for run in runs],
+                                   title or "Which RoPE pairs the model uses")
         series = [{"label": f"{run_label(run.settings)}, {run.settings['length']} tokens", "cells": run.cells,
                    "train_length": run.settings.get("train_length")} for run in runs]
         return attention_figure(series, title or "Attention by relative distance")

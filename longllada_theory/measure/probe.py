@@ -14,7 +14,9 @@ scores = q·kᵀ·scale (+ the causal mask of an AR model), softmax over keys, a
 - ``needle``: the mass on a given span of keys (e.g. a needle), per head;
 - ``band_scores``: the pre-softmax score split into the RoPE pairs below and beyond the critical dimension, averaged
   by distance bin — which dimensions carry far-away attention;
-- ``map``: a downsampled query-bin × key-bin attention map, averaged over heads (when ``map_bins`` is given).
+- ``map``: a downsampled query-bin × key-bin attention map, averaged over heads (when ``map_bins`` is given);
+- ``pair_q`` / ``pair_k``: each RoPE pair's mean query and key norm per head — which frequencies the model uses
+  (when ``pair_use`` is set).
 
 Memory grows with the length (one layer's keys at a time), not with its square; the statistics are O(L) at most.
 """
@@ -101,6 +103,8 @@ class LayerStats:
     map: np.ndarray | None = None             # [query bins, key bins]
     probs: np.ndarray | None = None           # [heads, queries, keys] — only with keep_probs (tests, small inputs)
     keys: np.ndarray | None = None            # [heads, keys, head_dim] post-RoPE keys — only with keep_keys
+    pair_q: np.ndarray | None = None          # [heads, pairs] mean norm of each RoPE pair of the queries (pair_use)
+    pair_k: np.ndarray | None = None          # [heads, pairs] the same over every key
 
     def to_cell(self) -> dict:
         cell = {"key": f"layer{self.layer}", "layer": self.layer, "module": self.name, "queries": self.queries,
@@ -112,6 +116,8 @@ class LayerStats:
             cell["needle"] = _round(self.needle)
         if self.map is not None:
             cell["map"] = _round(self.map)
+        if self.pair_q is not None:
+            cell["pair_q"], cell["pair_k"] = _round(self.pair_q), _round(self.pair_k)
         return cell
 
 
@@ -133,7 +139,7 @@ class AttentionProbe:
                  queries: str | Sequence[int] = "last", train_length: int | None = None, topk: int = 8,
                  needle: tuple[int, int] | None = None, map_bins: int | None = None, keep_probs: bool = False,
                  query_chunk: int = 256, attention_modules: list | None = None, seed: int = 0,
-                 track_memory: bool = False, keep_keys: bool = False):
+                 track_memory: bool = False, keep_keys: bool = False, pair_use: bool = False):
         self.loaded = loaded
         family = _family(loaded)
         if family.no_probe:
@@ -160,7 +166,7 @@ class AttentionProbe:
         self.causal = loaded.kind == "ar"
         self.queries_spec, self.topk, self.needle, self.map_bins = queries, topk, needle, map_bins
         self.keep_probs, self.query_chunk, self.seed = keep_probs, query_chunk, seed
-        self.track_memory, self.keep_keys = track_memory, keep_keys
+        self.track_memory, self.keep_keys, self.pair_use = track_memory, keep_keys, pair_use
         self.peak_bytes = 0  # with track_memory: the most memory the statistics of one layer took at once
         self.inv_freq, self.attention_factor = self._rope()
         #: LLaDA's own code rotates q and k in float32 (``rope_full_precision``); transformers' classes in their dtype

@@ -251,4 +251,36 @@ class Probabilities(Reducer):
         return {"probs": torch.cat(self.chunks, dim=1).numpy()}
 
 
-REDUCERS: list[type[Reducer]] = [Mass, Local, HalfDistance, TopK, BandScores, Needle, AttentionMap, Probabilities]
+class PairUse(Reducer):
+    """``pair_q`` / ``pair_k`` [heads, pairs]: each RoPE pair's mean norm over the queries and over all keys. RoPE
+    turns pair i — dimensions i and i + d/2 of a head (transformers' and LLaDA's ``rotate_half`` layout) — by
+    position·θ_i, which keeps its norm, so these are the pair norms before rotation; pair i adds at most
+    |q_i|·|k_i| to a score q·k (Cauchy–Schwarz). They show which frequencies a model can use at all — low-frequency
+    pairs with large norms are the "massive values" of arXiv 2502.01563 — and whether the pairs beyond the critical
+    dimension, which never turned a full period in pre-training, carry the model's scores."""
+
+    @classmethod
+    def enabled(cls, options):
+        return options.pair_use
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.pairs = context.options.rotary_dim // 2
+        self.q, self.k = context.zeros(context.heads, self.pairs), None
+
+    def norms(self, x):
+        """[…, head_dim] → […, pairs]: the norm of each rotary pair."""
+        half = x[..., :2 * self.pairs].double()
+        return (half[..., :self.pairs] ** 2 + half[..., self.pairs:] ** 2).sqrt()
+
+    def update(self, chunk):
+        self.q += self.norms(chunk.q).sum(1)
+        if self.k is None:
+            self.k = self.norms(chunk.k).mean(1)
+
+    def finalize(self):
+        return {"pair_q": (self.q / len(self.context.queries)).cpu().numpy(), "pair_k": self.k.cpu().numpy()}
+
+
+REDUCERS: list[type[Reducer]] = [Mass, Local, HalfDistance, TopK, BandScores, Needle, AttentionMap, Probabilities,
+                                 PairUse]

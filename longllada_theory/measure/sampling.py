@@ -514,8 +514,9 @@ class SamplerSettings:
                 if getattr(self, name) is not None and getattr(self, name) != same.get(name)]
 
     def resolved(self, loaded: LoadedModel):
-        """The settings with every sampler option left unset filled from the model family's evaluation settings, then
-        from the model's own (:func:`sampler_default_sources`; temperature 0 where neither names one); an AR model
+        """The settings with every sampler option left unset (block length and steps: equal to the answer length)
+        filled from the model family's evaluation settings, then from the model's own
+        (:func:`sampler_default_sources`; temperature 0 where neither names one); an AR model
         keeps the diffusion-only ones unset. These are the values the sampler runs with (a results header records
         them), and a diffusion sampler's are reported once on stderr, each with where it comes from. An option the
         model's sampler does not take is refused, with the sampler named."""
@@ -531,6 +532,9 @@ class SamplerSettings:
                   if getattr(self, name) is None}
         if self.temperature is None:
             filled["temperature"] = float(sources.get("temperature", (0.0,))[0])
+        for name in ("block_length", "steps"):  # a family's blocks (block diffusion) where none were given
+            if name in sources and getattr(self, name) == self.answer_length:
+                filled[name] = min(int(sources[name][0]), self.answer_length)
         settings = replace(self, **filled)
         if SAMPLER_OPTIONS[sampler]:
             values = tuple(getattr(settings, name) for name in ("answer_length", *SAMPLER_OPTIONS[sampler]))
@@ -549,8 +553,8 @@ class SamplerSettings:
             given = getattr(unresolved, name)
             where = ("given" if given is not None and (name not in ("block_length", "steps")
                                                        or given != self.answer_length) else
-                     "the answer length" if name in ("block_length", "steps") else
-                     sources[name][1] if name in sources else "package default")
+                     sources[name][1] if name in sources else
+                     "the answer length" if name in ("block_length", "steps") else "package default")
             parts.append(f"{name} {shown(getattr(self, name))} ({where})")
         return f"{sampler_name(loaded)} sampler for {loaded.name}: {', '.join(parts)}"
 

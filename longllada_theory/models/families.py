@@ -3,9 +3,10 @@ registry (as transformers keeps its RoPE variants in ``ROPE_INIT_FUNCTIONS``). A
 :data:`FAMILIES`; the spec reader, the loader, the samplers and the attention probe ask the registry instead of
 keeping their own tables.
 
-A family says which configs it claims, where its config keeps the sizes RoPE theory needs, its attention kind and
-logits shift, its mask token, which sampler answers with it, and where its attention layers and q/k projections
-are.
+A family says which configs it claims, where its config keeps the sizes RoPE theory needs, and — separately — how
+its attention reads RoPE (causal or bidirectional: what the theory's critical dimension and window depend on) and how
+it decodes (autoregressive, masked diffusion, block diffusion: how the package samples and scores it), its logits
+shift, its mask token, which sampler answers with it, and where its attention layers and q/k projections are.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ HF_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: how a family decodes → the package's model kind (how it samples and scores: ``ar`` or ``diffusion``)
+DECODINGS = {"autoregressive": "ar", "masked_diffusion": "diffusion", "block_diffusion": "diffusion"}
+
+
 @dataclass(frozen=True)
 class Family:
     """One kind of checkpoint (see module docstring)."""
@@ -37,6 +42,7 @@ class Family:
     claims: Callable[[dict], bool]
     bidirectional: Callable[[dict], str | None] = lambda config: None  # the reason it is bidirectional, or None
     causal_reason: str | None = None    # why a family that is not bidirectional counts as causal (block diffusion)
+    decoding: str | None = None         # a key of DECODINGS (None: masked diffusion when bidirectional, else AR)
     logits_shift: int | None = None     # None: 1 for causal models, 0 for bidirectional ones (or config's logits_shift)
     mask_token_id: int | None = None    # used when the config names none
     sampler: str = "low_confidence"     # how a diffusion model of this family answers (measure.sampling.SAMPLERS)
@@ -51,6 +57,18 @@ class Family:
     no_likelihood: str | None = None    # why a perplexity cannot be measured on it (None: it can)
     no_probe: str | None = None         # why the attention probe cannot measure it (None: it can)
     behaviour_check: bool = True        # check at load that position 0 sees later tokens exactly when bidirectional
+
+    def __post_init__(self):
+        if self.decoding is not None and self.decoding not in DECODINGS:
+            raise ValueError(f"family {self.name}: decoding {self.decoding!r}; expected one of {', '.join(DECODINGS)}")
+
+    def kind(self, bidirectional: bool) -> str:
+        """``ar`` or ``diffusion``: how models of this family are sampled and scored — the family's decoding when it
+        states one (a block-diffusion model denoises though its attention is causal between blocks), else read from
+        the attention (a bidirectional decoder is a masked-diffusion model)."""
+        if self.decoding is not None:
+            return DECODINGS[self.decoding]
+        return "diffusion" if bidirectional else "ar"
 
     def value(self, config: dict, quantity: str):
         """(key, value) of the first of the family's keys for ``quantity`` present in ``config``, or (None, None)."""
@@ -129,7 +147,7 @@ register_family(Family(
 register_family(Family(
     "block_diffusion", "block-diffusion LMs (SDAR, LLaDA2.0): diffusion inside blocks of a few tokens, causal between "
                        "them; remote code",
-    claims=lambda config: _model_type(config) in ("sdar", "llada2_moe"),
+    claims=lambda config: _model_type(config) in ("sdar", "llada2_moe"), decoding="block_diffusion",
     causal_reason="block diffusion: attention is causal between blocks (bidirectional only inside a block of a few "
                   "tokens), so training sees relative distances as a causal model does"))
 

@@ -53,6 +53,7 @@ class LoadedModel:
     checkpoint: dict = field(default_factory=dict)     # the files read (:func:`.fingerprint.checkpoint_fingerprint`)
     options: dict = field(default_factory=dict)        # loading options that change a result (attention kernel, …)
     config_file: dict = field(default_factory=dict)    # the checkpoint's config.json (samplers read defaults there)
+    kind_given: str | None = None                      # ``kind`` given at load: the user's word over the family's
 
     @property
     def family(self) -> Family:
@@ -60,7 +61,8 @@ class LoadedModel:
 
     @property
     def kind(self) -> str:
-        return "diffusion" if self.spec.is_diffusion else "ar"
+        """``ar`` or ``diffusion``: how the model is sampled and scored (:meth:`Family.kind`)."""
+        return self.kind_given or self.family.kind(self.spec.is_diffusion)
 
     @property
     def mask_token_id(self) -> int | None:
@@ -211,6 +213,21 @@ def _check_attention_kind(model, spec: RopeSpec, device) -> None:
                              f"{'depends' if sees_future else 'does not depend'} on later tokens); for a diffusion "
                              "model keep attn_implementation=sdpa, or pass kind to override deliberately",
                              parameters=("attn_implementation", "kind"))
+
+
+def _check_mask_id(model, spec: RopeSpec, source: str) -> None:
+    """A diffusion model's mask token is one it can be given and can predict: an id inside its vocabulary (the rows
+    of its output layer, else the config's ``vocab_size``)."""
+    if spec.mask_token_id is None:
+        return
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    rows = getattr(head, "out_features", None) or getattr(getattr(head, "weight", None), "shape", [None])[0]
+    config = getattr(model.config, "text_config", None) or model.config
+    vocab = rows or getattr(config, "vocab_size", None)
+    if vocab and not 0 <= int(spec.mask_token_id) < int(vocab):
+        raise LongLLaDAError(f"{source}: mask_token_id {spec.mask_token_id} is outside the model's vocabulary of "
+                             f"{vocab} tokens; expected an id from 0 to {int(vocab) - 1} (mask_token_id in "
+                             "config.json)", parameters=("mask_token_id",))
 
 
 def _check_options(rope_scale, target, kind: str | None, dtype: str) -> None:
@@ -412,12 +429,14 @@ def load_model(source: str, *, gguf_file: str | None = None, rope_scale: float |
     placed = torch.device(device) if not device_map else input_device(model)
     if kind is None and FAMILIES[spec.family].behaviour_check:
         _check_attention_kind(model, spec, placed)
+    if (kind or FAMILIES[spec.family].kind(spec.is_diffusion)) == "diffusion":
+        _check_mask_id(model, spec, source)
     tokenizer = _tokenizer(resolved, spec, trust_remote_code)
     return LoadedModel(model, tokenizer, spec, plan, source, placed, dtype, verified,
                        checkpoint_fingerprint(_local_folder(resolved), resolved.gguf_file),
                        {"attn_implementation": attn_implementation or "default",
                         "device_map": device_map if not isinstance(device_map, dict) else json.dumps(device_map)},
-                       raw or {})
+                       raw or {}, kind)
 
 
 def _local_folder(source: ModelSource):
