@@ -32,7 +32,7 @@ def no_work(monkeypatch):
     def stop(*args, **kwargs):
         raise Reached
     for target in ("longllada_theory.models.loading.load_model", "longllada_theory.figures.catalog.regenerate",
-                   "longllada_theory.toy.train.train_recipe", "longllada_theory.toy.evaluation.build_report",
+                   "longllada_theory.toy.train.train_recipe", "longllada_theory.toy.evaluation.run_twin_suite",
                    "longllada_theory.toy.evaluation.method_comparison", "longllada_theory.report.build_report",
                    "longllada_theory.figures.runs.plot_results", "longllada_theory.reference.compare",
                    "longllada_theory.harness.evaluate", "longllada_theory.measure.bench.bench_attention",

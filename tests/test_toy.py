@@ -174,14 +174,14 @@ def test_the_shipped_twins_are_what_the_report_says(tmp_path):
 
 
 def test_the_report_pools_seeds_with_intervals_and_keeps_each_seed(tmp_path):
-    from longllada_theory.toy.evaluation import QUICK, build_report, verdicts
+    from longllada_theory.toy.evaluation import QUICK, run_twin_suite, verdicts
 
     for seed in (0, 1):
         for twin in TWINS:
             kind = "ar" if twin == "ar" else "diffusion"
             tiny_twin(tmp_path / "twins" / f"seed{seed}" / twin, kind, seed=seed, train_length=64)
     settings = dataclasses.replace(QUICK, depths=(0.0, 100.0), multiples=(1, 2, 4), retrieval_multiples=(1, 2, 4))
-    report = build_report(tmp_path / "twins", tmp_path / "work", settings, progress=False, workers=1)
+    report = run_twin_suite(tmp_path / "twins", tmp_path / "work", settings, progress=False, workers=1)
     assert report["seeds"] == [0, 1] and report["twins"] == list(TWINS)
     for twin in TWINS:
         for value in report["ppl"][twin].values():

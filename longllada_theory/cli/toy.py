@@ -81,7 +81,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
          "breakdown grid's curves, each seed's breakdowns and measured/predicted ratios); sweep[twin] (retrieval at "
          "4T for multiples of the law's λ).", group="toy")
 def run_report(args: argparse.Namespace) -> int:
-    from ..toy.evaluation import QUICK, ReportSettings, build_report, save_report, seed_folders, verdicts
+    from ..toy.evaluation import QUICK, ReportSettings, run_twin_suite, save_report, seed_folders, verdicts
 
     twins = Path(args.twins or TWINS_DIR)
     output = args.output and claim(file_option(args.output, "--output", (".json",)), args.force)
@@ -90,7 +90,7 @@ def run_report(args: argparse.Namespace) -> int:
     else:
         work = folder_option(args.work, "--work")
         seed_folders(twins)
-        report = build_report(twins, work, QUICK if args.quick else ReportSettings(), progress=not args.no_progress)
+        report = run_twin_suite(twins, work, QUICK if args.quick else ReportSettings(), progress=not args.no_progress)
     if output:
         save_report(report, output, args.force)
     if args.json:

@@ -29,6 +29,7 @@ from .draw import (
     ruler_figure,
     save_figure,
     style,
+    theory_marks,
 )
 from .theory import (
     arc_coverage_figure,
@@ -168,10 +169,11 @@ def smollm2_methods_figure():
 
 def smollm2_niah_figure():
     """SmolLM2-135M NIAH grid, direct vs with the law's λ for 16k (stored runs)."""
-    runs = (("direct", "direct"), ("longllada16k", "law's λ for 16k"))
-    return niah_figure([(f"SmolLM2-135M, {label}",
-                         niah_grid(load_results([DATA / "runs" / f"niah_smollm2_{name}.jsonl"]).cells))
-                        for name, label in runs])
+    runs = {label: load_results([DATA / "runs" / f"niah_smollm2_{name}.jsonl"])
+            for name, label in (("direct", "direct"), ("longllada16k", "law's λ for 16k"))}
+    return niah_figure([(f"SmolLM2-135M, {label}", niah_grid(run.cells),
+                         theory_marks(run.settings["train_length"], run.settings["kind"], run.settings["scaling"]))
+                        for label, run in runs.items()])
 
 
 def smollm2_attention_figure():
@@ -244,7 +246,8 @@ def twins_niah_figure():
     for kind in report["twins"]:
         table = pd.DataFrame({int(length): {float(d): 100 * v for d, v in by.items()}
                               for length, by in report["retrieval"][kind].items()}).sort_index()
-        grids.append((f"{kind} twin (T = {report['train_length']}, {len(report['seeds'])} seeds)", table))
+        grids.append((f"{kind} twin (T = {report['train_length']}, {len(report['seeds'])} seeds)", table,
+                      theory_marks(report["train_length"], "ar" if kind == "ar" else "diffusion")))
     return niah_figure(grids)
 
 

@@ -56,9 +56,39 @@ def perplexity_figure(series: list[dict], title: str = "Perplexity against conte
     return fig
 
 
-def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_row: bool = True):
+def theory_marks(train_length: int | None, kind: str | None = None, scaling: dict | None = None) -> dict[str, int]:
+    """The lengths the theory names for a run, to draw over its measurements: the pre-training length T; for a
+    diffusion model 2T, the span of relative distances a bidirectional model sees in T tokens (keys on both sides —
+    where the paper finds retrieval surviving past T, its local perception); for a scaled model the target the
+    plan was made for."""
+    marks = {}
+    if train_length:
+        marks["T"] = int(train_length)
+        if kind == "diffusion":
+            marks["2T"] = 2 * int(train_length)
+    if scaling and scaling.get("target"):
+        marks["target"] = int(scaling["target"])
+    return marks
+
+
+def mark_lengths(ax, lengths: list[float], marks: dict[str, int]) -> None:
+    """Each of ``marks`` as a dashed line after the last heatmap column of ``lengths`` within it — the cells to its
+    left fit the marked window — labelled above the axes (marks shorter than every column are left out)."""
+    at: dict[int, list[str]] = {}
+    for label, value in marks.items():
+        within = sum(1 for length in lengths if length <= value * (1 + 1e-9))
+        if within:
+            at.setdefault(within, []).append(f"{label} = {format_length(value)}")
+    for x, labels in at.items():
+        ax.axvline(x, color="black", lw=1.4, ls="--")
+        ax.text(x, 1.01, ", ".join(labels), ha="center", va="bottom", fontsize=7, transform=ax.get_xaxis_transform())
+
+
+def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_row: bool = True,
+                 marks: dict[str, int] | None = None):
     """Depths × lengths heatmap of NIAH scores (0–100), red to green as in the paper, with the mean score of each
-    length as a labelled last row below a separating line."""
+    length as a labelled last row below a separating line, and the theory's lengths (:func:`theory_marks`) as dashed
+    lines."""
     plt = style()
     import seaborn as sns
 
@@ -74,9 +104,11 @@ def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_row: boo
     ax.set_yticklabels([f"{float(d):g}" for d in grid.index] + (["mean"] if mean_row else []), rotation=0)
     if mean_row:
         ax.axhline(len(grid.index), color="black", lw=1.5)
+    if marks:
+        mark_lengths(ax, [float(c) for c in grid.columns], marks)
     ax.set_xlabel("context length")
     ax.set_ylabel("needle depth (%)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=10, pad=14 if marks else 6)
     return ax.figure
 
 
@@ -103,13 +135,13 @@ def ruler_figure(runs: list[tuple[str, dict]]):
     return fig
 
 
-def niah_figure(grids: list[tuple[str, object]]):
-    """Several NIAH heatmaps side by side on one colour scale."""
+def niah_figure(grids: list[tuple]):
+    """Several NIAH heatmaps side by side on one colour scale: (title, grid) or (title, grid, theory marks)."""
     plt = style()
-    width = sum(1.0 + 0.9 * g.shape[1] for _, g in grids)
+    width = sum(1.0 + 0.9 * g[1].shape[1] for g in grids)
     fig, axes = plt.subplots(1, len(grids), figsize=(width, 4.2), squeeze=False)
-    for i, (ax, (title, grid)) in enumerate(zip(axes[0], grids)):
-        niah_heatmap(grid, title, ax=ax, colorbar=i == len(grids) - 1)
+    for i, (ax, (title, grid, *marks)) in enumerate(zip(axes[0], grids)):
+        niah_heatmap(grid, title, ax=ax, colorbar=i == len(grids) - 1, marks=marks[0] if marks else None)
     fig.tight_layout()
     return fig
 
@@ -165,10 +197,34 @@ def denoising_figure(runs: list[tuple[str, dict]], title: str = "Attention durin
     return fig
 
 
+#: the largest difference of one colour channel (0–255) two renderings of the same figure may show: anti-aliasing
+#: rounds differently with the CPU's floating-point kernels (measured: 1 level, on 33–45 pixels); any change of
+#: content (a line, a digit) moves pixels by far more
+PIXEL_TOLERANCE = 4
+
+
+def same_picture(png: bytes, path: Path) -> bool:
+    """Whether the PNG ``png`` shows what the file at ``path`` shows: the same size and every channel of every pixel
+    within :data:`PIXEL_TOLERANCE`."""
+    import io
+
+    from PIL import Image
+
+    try:
+        old = np.asarray(Image.open(path).convert("RGBA"), dtype=np.int16)
+    except (OSError, ValueError):
+        return False
+    new = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"), dtype=np.int16)
+    return old.shape == new.shape and int(np.abs(old - new).max()) <= PIXEL_TOLERANCE
+
+
 def save_figure(fig, path_stem: Path, formats: tuple[str, ...] = ("png", "pdf"), force: bool = False) -> list[Path]:
     """Write ``fig`` as PNG (150 dpi) and PDF without timestamps, so regenerating gives the same files, stamped as the
     package's (:mod:`longllada_theory.outputs`): an existing file there is replaced only when it carries the stamp, or
-    with ``force``."""
+    with ``force``. A PNG that shows the same picture as the file already there (:func:`same_picture`) leaves that
+    file as it is, so regenerating on another CPU does not rewrite figures whose anti-aliasing alone differs."""
+    import io
+
     import matplotlib.pyplot as plt
 
     paths = [claim(Path(path_stem).with_suffix(f".{fmt}"), force) for fmt in formats]
@@ -176,12 +232,14 @@ def save_figure(fig, path_stem: Path, formats: tuple[str, ...] = ("png", "pdf"),
     written = []
     for fmt, path in zip(formats, paths):
         metadata = {"Software": STAMP} if fmt == "png" else {"Creator": STAMP, "Producer": None, "CreationDate": None}
-        fig.savefig(path, dpi=150, metadata=metadata)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, dpi=150, metadata=metadata)
+        content = buffer.getvalue()
+        if not (fmt == "png" and path.exists() and same_picture(content, path)):
+            path.write_bytes(content)
         written.append(path)
     plt.close(fig)
     return written
-
-
 
 
 def pair_use_figure(runs: list[tuple[str, dict]], title: str):

@@ -264,6 +264,8 @@ class NeedleInAHaystack(Protocol):
 
     @classmethod
     def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import niah_figure, run_label
+        from ..figures.draw import niah_figure, run_label, theory_marks
 
-        return niah_figure([(run_label(run.settings), niah_grid(run.cells)) for run in runs])
+        return niah_figure([(run_label(run.settings), niah_grid(run.cells),
+                             theory_marks(run.settings.get("train_length"), run.settings.get("kind"),
+                                          run.settings.get("scaling"))) for run in runs])

@@ -330,7 +330,7 @@ def _twin_job(args) -> dict:
     return twin_report(Path(folder), twin, Path(work), settings)
 
 
-def build_report(twins_dir: Path, work: Path, settings: ReportSettings = ReportSettings(), progress: bool = True,
+def run_twin_suite(twins_dir: Path, work: Path, settings: ReportSettings = ReportSettings(), progress: bool = True,
                  workers: int = 2) -> dict:
     """Run (or resume) the suite on every twin of every seed — ``workers`` twins side by side, one torch thread
     each — and return the report document (see ``longllada toy report --help``)."""
