@@ -192,9 +192,11 @@ def smollm2_attention_figure():
 def smollm2_ruler_figure():
     """The RULER-style suite on SmolLM2-135M (T = 8k): every task at 4k and 12k without scaling and at 12k with the
     law's λ for 16k (stored runs of ``longllada ruler``; ``scripts/ruler_runs.sh``)."""
-    runs = [(label, ruler_summary(load_results([DATA / "runs" / f"ruler_smollm2_{name}.jsonl"]).cells))
-            for name, label in (("direct", "SmolLM2-135M, direct"), ("longllada16k", "law's λ for 16k"))]
-    return ruler_figure(runs)
+    runs = {label: load_results([DATA / "runs" / f"ruler_smollm2_{name}.jsonl"])
+            for name, label in (("direct", "SmolLM2-135M, direct"), ("longllada16k", "law's λ for 16k"))}
+    return ruler_figure([(label, ruler_summary(run.cells),
+                          theory_marks(run.settings["train_length"], run.settings["kind"], run.settings["scaling"]))
+                         for label, run in runs.items()])
 
 
 def twin_denoising_figure():

@@ -112,24 +112,27 @@ def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_row: boo
     return ax.figure
 
 
-def ruler_figure(runs: list[tuple[str, dict]]):
-    """One heatmap per run of a RULER-style suite: mean score (0–100) by task and length, with the paper's Table 2
-    groups (NIAH, VT, AGG, QA) and their average as the last rows."""
+def ruler_figure(runs: list[tuple]):
+    """One heatmap per run of a RULER-style suite — (title, summary) or (title, summary, theory marks): mean score
+    (0–100) by task and length, with the paper's Table 2 groups (NIAH, VT, AGG, QA) and their average as the last
+    rows, and the theory's lengths (:func:`theory_marks`) as dashed lines."""
     import pandas as pd
 
     plt = style()
     import seaborn as sns
 
-    fig, axes = plt.subplots(1, len(runs), figsize=(2.2 + 1.1 * max(len(s["lengths"]) for _, s in runs) * len(runs),
+    fig, axes = plt.subplots(1, len(runs), figsize=(2.2 + 1.1 * max(len(run[1]["lengths"]) for run in runs) * len(runs),
                                                     0.32 * (len(runs[0][1]["tasks"]) + 5) + 1.5), squeeze=False)
-    for i, (ax, (title, summary)) in enumerate(zip(axes[0], runs)):
+    for i, (ax, (title, summary, *marks)) in enumerate(zip(axes[0], runs)):
         rows = {**summary["tasks"], **summary["groups"]}
         table = pd.DataFrame({name: {format_length(int(n)): v["mean"] for n, v in by.items()}
                               for name, by in rows.items()}).T
         sns.heatmap(table.astype(float), ax=ax, vmin=0, vmax=100, cmap="RdYlGn", annot=True, fmt=".0f",
                     annot_kws={"fontsize": 7}, cbar=i == len(runs) - 1, cbar_kws={"label": "score"})
         ax.axhline(len(summary["tasks"]), color="black", lw=1.5)
-        ax.set_title(title, fontsize=10)
+        if marks and marks[0]:
+            mark_lengths(ax, [int(n) for n in next(iter(rows.values()))], marks[0])
+        ax.set_title(title, fontsize=10, pad=14 if marks and marks[0] else 6)
         ax.set_xlabel("context length")
     fig.tight_layout()
     return fig
