@@ -88,6 +88,7 @@ def test_bad_model_args_and_diffusion_perplexity_tasks_are_named(twins):
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("kind", ["ar", "diffusion"])
 def test_lm_eval_runs_a_local_task_offline(twins, tmp_path, kind):
     tasks = tiny_tasks(tmp_path)

@@ -75,6 +75,7 @@ GRIDS = {"ppl": ["ppl", "toy:ar", "--max-length", "512", "--chunk", "64"],
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 @pytest.mark.parametrize("grid", GRIDS)
 def test_torchrun_ranks_on_the_cpu_then_merge_equal_one_process(tmp_path, grid):
     """`torchrun --nproc_per_node 2` on a machine without CUDA: each rank runs on the CPU, writes its shard, and the
@@ -155,6 +156,7 @@ def test_a_device_map_that_cannot_be_read_is_one_line(device_map, message, capsy
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_lm_eval_under_accelerate_launch_splits_requests_and_gives_one_process_scores(tmp_path):
     """`accelerate launch --num_processes 2` (gloo on the CPU): each process scores its rank's share of the requests
     (five documents: one rank gets a padding request, as the harness pads), rank 0 gathers them, and every sample's
