@@ -274,3 +274,28 @@ def pair_use_figure(runs: list[tuple[str, dict]], title: str):
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def mask_sweep_figure(rows: list[dict], title: str):
+    """NIAH score against the number of masked answer slots (log scale), one line per context length, with each
+    point's interval over models (:func:`~longllada_theory.measure.masks.mask_sweep`)."""
+    plt = style()
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for length in sorted({row["length"] for row in rows}):
+        mine = [row for row in rows if row["length"] == length]
+        x = [row["answer_length"] for row in mine]
+        mean = np.array([row["mean"] for row in mine])
+        low = np.array([row["low"] if row["low"] is not None else row["mean"] for row in mine])
+        high = np.array([row["high"] if row["high"] is not None else row["mean"] for row in mine])
+        t = mine[0]["train_length"]
+        label = f"{format_length(length)} tokens" + (f" ({length / t:g}T)" if t else "")
+        ax.errorbar(x, mean, yerr=[mean - low, high - mean], marker="o", capsize=3, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("masked answer slots (= sampler steps)")
+    ax.set_ylabel("NIAH score (0–100)")
+    ax.set_ylim(-3, 103)
+    n = max(row["n"] for row in rows)
+    ax.set_title(f"{title}\n(mean over {n} models, 95 % t interval over models)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
