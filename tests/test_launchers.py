@@ -189,3 +189,13 @@ def read_harness_run(folder):
         rows = [json.loads(line) for line in path.read_text().splitlines()]
         samples[task] = sorted((row["doc_id"], json.dumps(row["filtered_resps"])) for row in rows)
     return {"results": results, "samples": samples}
+
+
+def test_an_offload_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert main(["ppl", "toy:ar", "--max-length", "128", "--chunk", "32", "--device-map", json.dumps(SPLIT),
+                 "--offload-folder", str(blocked / "offload"), "--output", str(tmp_path / "r.jsonl")]) == 2
+    error = capsys.readouterr().err
+    assert f"--offload-folder {blocked / 'offload'}: cannot be created" in error
+    assert len(error.strip().splitlines()) == 1
