@@ -27,6 +27,7 @@ from .draw import (
     niah_figure,
     perplexity_figure,
     ruler_figure,
+    run_marks,
     save_figure,
     style,
     theory_marks,
@@ -172,7 +173,7 @@ def smollm2_niah_figure():
     runs = {label: load_results([DATA / "runs" / f"niah_smollm2_{name}.jsonl"])
             for name, label in (("direct", "direct"), ("longllada16k", "law's λ for 16k"))}
     return niah_figure([(f"SmolLM2-135M, {label}", niah_grid(run.cells),
-                         theory_marks(run.settings["train_length"], run.settings["kind"], run.settings["scaling"]))
+                         run_marks(run.settings))
                         for label, run in runs.items()])
 
 
@@ -195,7 +196,7 @@ def smollm2_ruler_figure():
     runs = {label: load_results([DATA / "runs" / f"ruler_smollm2_{name}.jsonl"])
             for name, label in (("direct", "SmolLM2-135M, direct"), ("longllada16k", "law's λ for 16k"))}
     return ruler_figure([(label, ruler_summary(run.cells),
-                          theory_marks(run.settings["train_length"], run.settings["kind"], run.settings["scaling"]))
+                          run_marks(run.settings))
                          for label, run in runs.items()])
 
 

@@ -71,6 +71,11 @@ def theory_marks(train_length: int | None, kind: str | None = None, scaling: dic
     return marks
 
 
+def run_marks(settings: dict) -> dict[str, int]:
+    """:func:`theory_marks` of a results header's settings."""
+    return theory_marks(settings.get("train_length"), settings.get("kind"), settings.get("scaling"))
+
+
 def mark_lengths(ax, lengths: list[float], marks: dict[str, int]) -> None:
     """Each of ``marks`` as a dashed line after the last heatmap column of ``lengths`` within it — the cells to its
     left fit the marked window — labelled above the axes (marks shorter than every column are left out)."""

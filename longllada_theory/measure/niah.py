@@ -264,8 +264,6 @@ class NeedleInAHaystack(Protocol):
 
     @classmethod
     def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import niah_figure, run_label, theory_marks
+        from ..figures.draw import niah_figure, run_label, run_marks
 
-        return niah_figure([(run_label(run.settings), niah_grid(run.cells),
-                             theory_marks(run.settings.get("train_length"), run.settings.get("kind"),
-                                          run.settings.get("scaling"))) for run in runs])
+        return niah_figure([(run_label(run.settings), niah_grid(run.cells), run_marks(run.settings)) for run in runs])

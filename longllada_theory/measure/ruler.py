@@ -650,11 +650,10 @@ class Ruler(Protocol):
 
     @classmethod
     def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import ruler_figure, run_label, theory_marks
+        from ..figures.draw import ruler_figure, run_label, run_marks
 
-        return ruler_figure([(run_label(run.settings), ruler_summary(run.cells),
-                              theory_marks(run.settings.get("train_length"), run.settings.get("kind"),
-                                           run.settings.get("scaling"))) for run in runs])
+        return ruler_figure([(run_label(run.settings), ruler_summary(run.cells), run_marks(run.settings))
+                             for run in runs])
 
 
 def ruler_summary(cells: list[dict]) -> dict:
