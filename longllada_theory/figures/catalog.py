@@ -23,7 +23,9 @@ from ..registry import Registry
 from .draw import (
     COLORS,
     attention_figure,
+    denoising_distance_figure,
     denoising_figure,
+    denoising_panel,
     niah_figure,
     perplexity_figure,
     ruler_figure,
@@ -210,6 +212,16 @@ def twin_denoising_figure():
     return denoising_figure(runs, "Diffusion twin: attention of the answer positions during denoising")
 
 
+def twin_denoising_distance_figure():
+    """The same runs by signed relative distance at every sampler step, masked and decoded answer positions apart,
+    with the attention sinks' track."""
+    panels = []
+    for name, label in (("128_direct", "T = 128"), ("512_direct", "4T, direct"), ("512_longllada512", "4T, law's λ")):
+        run = load_results([DATA / "runs" / f"denoising_twin_{name}.jsonl"])
+        panels.append(denoising_panel(run.settings, run.cells, label))
+    return denoising_distance_figure(panels, "Diffusion twin: where the answer positions look at every sampler step")
+
+
 def _twins_report() -> dict:
     path = DATA / "twins" / "report.json"
     if not path.is_file():
@@ -344,6 +356,7 @@ FIGURES: Registry[Callable] = Registry("figures", "figure", {
     "smollm2_niah": smollm2_niah_figure,
     "smollm2_attention": smollm2_attention_figure,
     "twin_denoising": twin_denoising_figure,
+    "twin_denoising_distance": twin_denoising_distance_figure,
     "smollm2_ruler": smollm2_ruler_figure,
     "smollm2_methods": smollm2_methods_figure,
     "twins_perplexity": twins_perplexity_figure,

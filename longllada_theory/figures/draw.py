@@ -304,3 +304,75 @@ def mask_sweep_figure(rows: list[dict], title: str):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _signed_position(distance: float, edges: np.ndarray) -> float:
+    """Where a signed distance falls on a heatmap axis of :func:`~longllada_theory.measure.denoising.
+    denoising_distances` (bin centres at 0, 1, …; within a bin, log-interpolated)."""
+    zero = len(edges) - 2  # the column of Δ = 0
+    magnitude = abs(distance)
+    i = int(np.searchsorted(edges, magnitude, side="right")) - 1
+    upper = edges[i + 1] if i + 1 < len(edges) else 2 * edges[i]
+    frac = np.log2(magnitude / edges[i]) / np.log2(upper / edges[i]) if edges[i] >= 1 else 0.0
+    offset = i - 0.5 + frac
+    return zero + offset if distance > 0 else zero - offset
+
+
+def denoising_panel(settings: dict, cells: list[dict], label: str | None = None) -> dict:
+    """One row of :func:`denoising_distance_figure` from a ``--during-denoising`` run's header and cells."""
+    from ..measure.denoising import denoising_distances
+
+    label = label or f"{run_label(settings)}, {settings['tokens']} tokens"
+    return {"label": f"{label} (score {cells[0]['score']:.0f})",
+            "distances": denoising_distances(cells, settings["tokens"]), "train_length": settings.get("train_length"),
+            "needle_span": settings.get("needle_span"), "answer_start": settings["tokens"] - settings["answer_length"]}
+
+
+def denoising_distance_figure(runs: list[dict], title: str):
+    """One row per run (``{"label", "distances", "train_length", "needle_span", "answer_start"}``, ``distances`` from
+    :func:`~longllada_theory.measure.denoising.denoising_distances`): sampler step × signed relative distance
+    heatmaps of the attention mass of the answer positions still masked and of those decoded (log colour, mean over
+    layers and heads), with ±T_train drawn — between them the 2T span of distances a bidirectional model saw in
+    pre-training — and the attention sinks' track: the most-attended keys at each step, dot area ∝ mass."""
+    from matplotlib.colors import LogNorm
+
+    plt = style()
+    fig, axes = plt.subplots(len(runs), 3, figsize=(15, 0.8 + 3.4 * len(runs)), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 1, 0.8]})
+    for row, run in zip(axes, runs, strict=True):
+        d = run["distances"]
+        steps = len(d["step"])
+        for ax, name in zip(row[:2], ("masked", "decoded")):
+            grid = np.where(d[name] > 0, d[name], np.nan)
+            image = ax.imshow(grid, aspect="auto", origin="lower", cmap="magma",
+                              norm=LogNorm(vmin=1e-4, vmax=1), extent=(-0.5, grid.shape[1] - 0.5, -0.5, steps - 0.5))
+            ax.grid(False)
+            ax.set_xticks(range(grid.shape[1]), d["labels"], rotation=90, fontsize=6)
+            t = run.get("train_length")
+            if t:
+                for sign in (-1, 1):
+                    x = _signed_position(sign * t, d["edges"])
+                    ax.axvline(x, color="tab:cyan", ls="--", lw=1.4)
+                    ax.text(x, steps - 0.6, f"{'−' if sign < 0 else '+'}T", color="black", fontsize=8,
+                            ha="center", va="top", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+            ax.set_xlabel("key − query (tokens, bin lower edge)")
+            ax.set_ylabel("sampler step")
+            ax.set_title(f"{run['label']}: {name} answer positions", fontsize=9)
+        fig.colorbar(image, ax=row[1], label="attention mass (mean over layers, heads)", pad=0.01)
+        sinks = row[2]
+        for step, pooled in enumerate(d["sinks"]):
+            if pooled:
+                positions, masses = zip(*pooled)
+                sinks.scatter([step] * len(positions), positions, s=400 * np.asarray(masses), color="C0", alpha=0.7)
+        start, end = run.get("needle_span") or (None, None)
+        if start is not None:
+            sinks.axhspan(start, end, color="C2", alpha=0.2, label="needle")
+        if run.get("answer_start") is not None:
+            sinks.axhline(run["answer_start"], color="C3", ls=":", label="answer starts")
+        sinks.set_xlabel("sampler step")
+        sinks.set_ylabel("key position")
+        sinks.set_title("attention sinks (most-attended keys, area ∝ mass)", fontsize=9)
+        sinks.legend(fontsize=7, loc="center right")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import LongLLaDAError
 from ..lengths import format_length
 from ..values import Length, Listing, Real, Whole
-from .denoising import denoising_curve, denoising_statistics
+from .denoising import denoising_curve, denoising_distances, denoising_statistics
 from .needles import FORMATS, build_prompt, load_needles, needle_score, passkey_needle
 from .pairs import pair_use, pair_use_sentence
 from .probe import find_attention_modules, instrumented_forward, parse_queries
@@ -155,12 +155,20 @@ class Attention(Protocol):
         common = {"length": settings.get("tokens", settings["length"]), "train_length": settings["train_length"]}
         if settings.get("during_denoising"):
             curve = denoising_curve(cells)
+            steps = [{k: (int(v[i]) if k in ("step", "masked") else None if np.isnan(v[i])
+                          else round(float(v[i]), 4)) for k, v in curve.items()} for i in range(len(curve["step"]))]
+            forward = {}
+            if all("sinks" in row for c in cells for row in c["steps"]):  # runs of this version keep them
+                distances = denoising_distances(cells, settings["tokens"])
+                after = len(distances["edges"]) - 1  # the first column of keys after the query
+                for row, masked, sinks in zip(steps, distances["masked"], distances["sinks"], strict=True):
+                    row["sink"], row["sink_mass"] = sinks[0][0], round(sinks[0][1], 4)
+                    row["forward_masked"] = None if np.isnan(masked[0]) else round(float(masked[after:].sum()), 4)
+                forward = {"forward_share": float(np.nanmean([np.nan if r["forward_masked"] is None
+                                                              else r["forward_masked"] for r in steps]))}
             return {**common, "answer": cells[0]["answer"], "score": cells[0]["score"],
                     "share_within_T": float(np.nanmean(curve["local_masked"])),
-                    "needle_share": float(np.nanmean(curve["needle_masked"])),
-                    "steps": [{k: (int(v[i]) if k in ("step", "masked") else None if np.isnan(v[i])
-                                   else round(float(v[i]), 4)) for k, v in curve.items()}
-                              for i in range(len(curve["step"]))]}
+                    "needle_share": float(np.nanmean(curve["needle_masked"])), **forward, "steps": steps}
         pairs = {"pairs": pair_use(settings, cells)} if settings.get("pair_use") else {}
         return {**common, "share_within_T": float(np.mean([np.mean(c["local"]) for c in cells])), "layers": [
             {"layer": c["layer"], "local": round(float(np.mean(c["local"])), 4),
@@ -170,9 +178,10 @@ class Attention(Protocol):
     @classmethod
     def result(cls, summary: dict) -> str:
         if "steps" in summary:
+            forward = (f", on keys after them {summary['forward_share']:.3f}" if "forward_share" in summary else "")
             return (f"during denoising at {format_length(summary['length'])}: masked answer positions' share within "
-                    f"T {summary['share_within_T']:.3f}, on the needle {summary['needle_share']:.4f} (mean over "
-                    f"steps, layers, heads); answer score {summary['score']:.0f}")
+                    f"T {summary['share_within_T']:.3f}, on the needle {summary['needle_share']:.4f}{forward} (mean "
+                    f"over steps, layers, heads); answer score {summary['score']:.0f}")
         pairs = summary.get("pairs")
         return (f"share of attention within T at {format_length(summary['length'])}: {summary['share_within_T']:.3f} "
                 "(mean over layers and heads)" + (f"; {pair_use_sentence(pairs)}" if pairs else ""))
@@ -185,6 +194,8 @@ class Attention(Protocol):
                      "and on the needle (mean over layers and heads)"]
             lines += [f"  step {row['step']:>3}: {row['masked']:>3} masked  within T {row['local_masked']:.3f}"
                       + (f"  on the needle {row['needle_masked']:.4f}" if row["needle_masked"] is not None else "")
+                      + (f"  after them {row['forward_masked']:.3f}" if row.get("forward_masked") is not None else "")
+                      + (f"  top sink: position {row['sink']} ({row['sink_mass']:.3f})" if "sink" in row else "")
                       for row in summary["steps"]]
             return "\n".join(lines)
         lines = [f"share of attention within T_train = {summary['train_length']} of each query (local), median "
@@ -199,9 +210,20 @@ class Attention(Protocol):
 
     @classmethod
     def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import attention_figure, denoising_figure, pair_use_figure, run_label
+        from ..figures.draw import (
+            attention_figure,
+            denoising_distance_figure,
+            denoising_figure,
+            denoising_panel,
+            pair_use_figure,
+            run_label,
+        )
 
-        if any(run.settings.get("during_denoising") for run in runs):
+        denoising = [run for run in runs if run.settings.get("during_denoising")]
+        if denoising and all("sinks" in row for run in denoising for c in run.cells for row in c["steps"]):
+            return denoising_distance_figure([denoising_panel(run.settings, run.cells) for run in denoising],
+                                             title or "Attention of the answer positions during denoising, by distance")
+        if denoising:
             return denoising_figure([(run_label(run.settings), denoising_curve(run.cells)) for run in runs
                                      if run.settings.get("during_denoising")],
                                     title or "Attention of the answer positions during denoising")
@@ -213,3 +235,4 @@ class Attention(Protocol):
         series = [{"label": f"{run_label(run.settings)}, {run.settings['length']} tokens", "cells": run.cells,
                    "train_length": run.settings.get("train_length")} for run in runs]
         return attention_figure(series, title or "Attention by relative distance")
+

@@ -6,6 +6,10 @@ low-confidence remasking, Dream's sampler: :mod:`.sampling`). At every step the 
 queries and records, per layer, each query's share of attention within T_train of it (``local``; beyond T is
 1 − local) and on the needle's tokens (``needle``), averaged over heads, together with which answer positions were
 still masked when the step's forward ran — so one sees where the masked positions look as unmasking proceeds.
+Each step also keeps the attention mass by signed relative distance (key − query, log-spaced bins in both
+directions: a diffusion model attends forward too) of the masked and of the decoded answer positions, and the
+:data:`SINKS` keys receiving the most attention (the attention sinks, arXiv 2510.15731) — drawn as step × distance
+heatmaps with the sinks' track (:func:`denoising_distances`).
 """
 
 from __future__ import annotations
@@ -17,17 +21,23 @@ import numpy as np
 
 from ..errors import LongLLaDAError
 from .probe import AttentionProbe
+from .reducers import distance_edges
 from .sampling import SamplerOptions, answers
 
 if TYPE_CHECKING:
     from ..models.loading import LoadedModel
 
+#: how many attention sinks each step keeps
+SINKS = 4
+
 
 def denoising_statistics(loaded: LoadedModel, prompt: Sequence[int], options: SamplerOptions, seed: int = 0,
                          **probe_options) -> tuple[list[int], dict[int, list[dict]]]:
     """Answer ``prompt`` with the model's sampler under the probe; returns the answer's ids and, by layer, one row
-    per sampler step: ``{"masked": [bool per answer position], "local": [...], "needle": [...]}`` (each query's
-    value averaged over heads; ``needle`` only with a needle span)."""
+    per sampler step: ``{"masked": [bool per answer position], "local": [...], "needle": [...], "mass_masked":
+    [2][bins], "mass_decoded": [2][bins], "sinks": [[position, mass], …]}`` (each query's value averaged over heads;
+    ``needle`` only with a needle span; a mass row is the mean over the masked or decoded answer positions, None
+    where there are none; with ``head_argmax=True`` also each head's most-attended key per answer position)."""
     import torch
 
     if loaded.kind != "diffusion":
@@ -44,8 +54,15 @@ def denoising_statistics(loaded: LoadedModel, prompt: Sequence[int], options: Sa
             row = {"masked": masked, "local": _rounded(stats.local.mean(0))}
             if stats.needle is not None:
                 row["needle"] = _rounded(stats.needle.mean(0))
+            for name, chosen in (("mass_masked", masked), ("mass_decoded", [not m for m in masked])):
+                rows = stats.query_mass[np.array(chosen, dtype=bool)]
+                row[name] = _rounded(rows.mean(0)) if len(rows) else None
+            row["sinks"] = [[int(p), round(float(w), 6)] for p, w in zip(stats.sink_positions, stats.sink_weights)]
+            if stats.head_argmax is not None:
+                row["head_argmax"] = stats.head_argmax.tolist()
             steps.setdefault(layer, []).append(row)
 
+    probe_options = {"query_mass": True, "sinks": SINKS, **probe_options}
     with AttentionProbe(loaded, queries=queries, **probe_options) as probe:
         handle = loaded.model.register_forward_hook(record, with_kwargs=True)
         try:
@@ -75,3 +92,34 @@ def denoising_curve(cells: list[dict]) -> dict[str, np.ndarray]:
         for masked, name in ((True, "masked"), (False, "decoded")):
             curve[f"{statistic}_{name}"] = np.array([mean(statistic, masked, s) for s in range(steps)])
     return curve
+
+
+def denoising_distances(cells: list[dict], tokens: int) -> dict:
+    """By sampler step, averaged over layers: the attention mass of the masked and of the decoded answer positions by
+    signed relative distance — ``masked`` / ``decoded`` [steps, columns]: the keys before the query (Δ < 0, farthest
+    first), the query itself (Δ = 0), then the keys after it, each column named in ``labels`` by its |Δ| lower edge
+    (``edges``: :func:`~.reducers.distance_edges`) — and the attention sinks, pooled over layers: ``sinks``
+    [steps][(position, mass)], the :data:`SINKS` keys with the most mass. Needs cells from a run that kept them."""
+    edges = distance_edges(tokens)
+    bins = len(edges) - 1  # the last bin, |Δ| ≥ its edge ≥ tokens, is always empty
+    steps = min(len(c["steps"]) for c in cells)
+
+    def signed(rows: list) -> np.ndarray:
+        rows = [np.asarray(r, dtype=np.float64) for r in rows if r is not None]
+        if not rows:
+            return np.full(2 * bins - 1, np.nan)
+        mean = np.mean(rows, axis=0)[:, :bins]
+        return np.concatenate((mean[0][::-1], mean[1][1:]))  # Δ > 0 has no |Δ| < 1 bin
+
+    out: dict = {"step": np.arange(steps), "edges": edges,
+                 "labels": [f"−{e}" if e else "0" for e in edges[bins - 1::-1]] + [f"+{e}" for e in edges[1:bins]]}
+    for name in ("masked", "decoded"):
+        out[name] = np.array([signed([c["steps"][s][f"mass_{name}"] for c in cells]) for s in range(steps)])
+    out["sinks"] = []
+    for s in range(steps):
+        pooled: dict[int, float] = {}
+        for c in cells:
+            for position, mass in c["steps"][s]["sinks"]:
+                pooled[position] = pooled.get(position, 0.0) + mass / len(cells)
+        out["sinks"].append(sorted(pooled.items(), key=lambda item: -item[1])[:SINKS])
+    return out

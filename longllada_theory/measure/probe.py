@@ -16,7 +16,10 @@ scores = q·kᵀ·scale (+ the causal mask of an AR model), softmax over keys, a
   by distance bin — which dimensions carry far-away attention;
 - ``map``: a downsampled query-bin × key-bin attention map, averaged over heads (when ``map_bins`` is given);
 - ``pair_q`` / ``pair_k``: each RoPE pair's mean query and key norm per head — which frequencies the model uses
-  (when ``pair_use`` is set).
+  (when ``pair_use`` is set);
+- ``query_mass``: each query's mass by signed distance bin, averaged over heads (when ``query_mass`` is set);
+- ``sink_positions`` / ``sink_weights``: the ``sinks`` keys receiving the most attention (attention sinks);
+- ``head_argmax``: the key each head attends to most, per query (when ``head_argmax`` is set: retrieval heads).
 
 Memory grows with the length (one layer's keys at a time), not with its square; the statistics are O(L) at most.
 """
@@ -105,6 +108,10 @@ class LayerStats:
     keys: np.ndarray | None = None            # [heads, keys, head_dim] post-RoPE keys — only with keep_keys
     pair_q: np.ndarray | None = None          # [heads, pairs] mean norm of each RoPE pair of the queries (pair_use)
     pair_k: np.ndarray | None = None          # [heads, pairs] the same over every key
+    query_mass: np.ndarray | None = None      # [queries, 2, bins] mass by signed distance, mean over heads
+    sink_positions: np.ndarray | None = None  # [sinks] the keys receiving the most mass (mean over heads, queries)
+    sink_weights: np.ndarray | None = None    # [sinks] their mass
+    head_argmax: np.ndarray | None = None     # [heads, queries] each head's most-attended key
 
     def to_cell(self) -> dict:
         cell = {"key": f"layer{self.layer}", "layer": self.layer, "module": self.name, "queries": self.queries,
@@ -139,7 +146,8 @@ class AttentionProbe:
                  queries: str | Sequence[int] = "last", train_length: int | None = None, topk: int = 8,
                  needle: tuple[int, int] | None = None, map_bins: int | None = None, keep_probs: bool = False,
                  query_chunk: int = 256, attention_modules: list | None = None, seed: int = 0,
-                 track_memory: bool = False, keep_keys: bool = False, pair_use: bool = False):
+                 track_memory: bool = False, keep_keys: bool = False, pair_use: bool = False,
+                 query_mass: bool = False, sinks: int = 0, head_argmax: bool = False):
         self.loaded = loaded
         family = _family(loaded)
         if family.no_probe:
@@ -167,6 +175,7 @@ class AttentionProbe:
         self.queries_spec, self.topk, self.needle, self.map_bins = queries, topk, needle, map_bins
         self.keep_probs, self.query_chunk, self.seed = keep_probs, query_chunk, seed
         self.track_memory, self.keep_keys, self.pair_use = track_memory, keep_keys, pair_use
+        self.query_mass, self.sinks, self.head_argmax = query_mass, sinks, head_argmax
         self.peak_bytes = 0  # with track_memory: the most memory the statistics of one layer took at once
         self.inv_freq, self.attention_factor = self._rope()
         #: LLaDA's own code rotates q and k in float32 (``rope_full_precision``); transformers' classes in their dtype

@@ -282,5 +282,66 @@ class PairUse(Reducer):
         return {"pair_q": (self.q / len(self.context.queries)).cpu().numpy(), "pair_k": self.k.cpu().numpy()}
 
 
+class QueryMass(Reducer):
+    """``query_mass`` [queries, 2, bins]: each query's attention mass by signed relative distance, averaged over heads
+    (``query_mass``; attention during denoising splits the answer positions into masked and decoded ones)."""
+
+    @classmethod
+    def enabled(cls, options):
+        return options.query_mass
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.mass = context.zeros(len(context.queries), 2 * context.bins)
+
+    def update(self, chunk):
+        self.mass[chunk.span].scatter_add_(1, chunk.flat_bin, chunk.p.mean(0).double())
+
+    def finalize(self):
+        return {"query_mass": self.mass.view(len(self.context.queries), 2, self.context.bins).cpu().numpy()}
+
+
+class Sinks(Reducer):
+    """``sink_positions`` / ``sink_weights`` [sinks]: the keys that receive the most attention — mass averaged over
+    heads and queries — the attention sinks (arXiv 2510.15731 tracks them in diffusion LMs), ``sinks`` of them."""
+
+    @classmethod
+    def enabled(cls, options):
+        return bool(options.sinks)
+
+    def __init__(self, context):
+        super().__init__(context)
+        self.received = context.zeros(context.length)
+
+    def update(self, chunk):
+        self.received += chunk.p.double().sum((0, 1)) / self.context.heads
+
+    def finalize(self):
+        weights, where = (self.received / len(self.context.queries)).topk(min(self.context.options.sinks,
+                                                                              self.context.length))
+        return {"sink_positions": where.cpu().numpy(), "sink_weights": weights.cpu().numpy()}
+
+
+class HeadArgmax(Reducer):
+    """``head_argmax`` [heads, queries]: the key each head attends to most — what a retrieval head copies from
+    (arXiv 2404.15574), read at the query that writes a token (``head_argmax``)."""
+
+    @classmethod
+    def enabled(cls, options):
+        return options.head_argmax
+
+    def __init__(self, context):
+        import torch
+
+        super().__init__(context)
+        self.top = torch.zeros(context.heads, len(context.queries), dtype=torch.long, device=context.device)
+
+    def update(self, chunk):
+        self.top[:, chunk.span] = chunk.p.argmax(-1)
+
+    def finalize(self):
+        return {"head_argmax": self.top.cpu().numpy()}
+
+
 REDUCERS: list[type[Reducer]] = [Mass, Local, HalfDistance, TopK, BandScores, Needle, AttentionMap, Probabilities,
-                                 PairUse]
+                                 PairUse, QueryMass, Sinks, HeadArgmax]
