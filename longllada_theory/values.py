@@ -118,6 +118,20 @@ class Listing:
 
 
 @dataclass(frozen=True)
+class Head:
+    """One attention head as ``layer.head`` (both counted from 0), kept in that normal form."""
+
+    expected = "an attention head as layer.head, like 12.3"
+
+    def __call__(self, value) -> str:
+        text = _text(value).strip()
+        layer, dot, head = text.partition(".")
+        if not (dot and re.fullmatch(r"\d{1,6}", layer) and re.fullmatch(r"\d{1,6}", head)):
+            raise LongLLaDAError(f"{text!r} is not a head; expected {self.expected}")
+        return f"{int(layer)}.{int(head)}"
+
+
+@dataclass(frozen=True)
 class YesNo:
     expected = "yes or no"
 

@@ -376,3 +376,26 @@ def denoising_distance_figure(runs: list[dict], title: str):
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def retrieval_figure(runs: list[tuple[str, dict]], title: str):
+    """One layers × heads heatmap of retrieval scores per run (a ``retrieval`` summary), the top heads outlined."""
+    from matplotlib.patches import Rectangle
+
+    plt = style()
+    fig, axes = plt.subplots(1, len(runs), figsize=(1.5 + 4.8 * len(runs), 4.6), squeeze=False)
+    for ax, (label, summary) in zip(axes[0], runs, strict=True):
+        scores = np.asarray(summary["scores"])
+        image = ax.imshow(scores, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1)
+        for row in summary["top"][:5]:
+            layer, head = (int(x) for x in row["head"].split("."))
+            ax.add_patch(Rectangle((head - 0.5, layer - 0.5), 1, 1, fill=False, edgecolor="red", lw=1.5))
+        ax.grid(False)
+        ax.set_xlabel("head")
+        ax.set_ylabel("layer")
+        ax.set_title(f"{label}\n{summary['retrieval_heads']} of {summary['heads']} heads ≥ 0.1; "
+                     f"{summary['copies']} copied tokens, {summary['cells']} prompts", fontsize=9)
+        fig.colorbar(image, ax=ax, label="retrieval score", pad=0.01)
+    fig.suptitle(title + " (top 5 outlined)", fontsize=10)
+    fig.tight_layout()
+    return fig

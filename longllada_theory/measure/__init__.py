@@ -4,7 +4,7 @@ suite (:mod:`.ruler`), attention
 (:mod:`.attention`, with the probe in :mod:`.probe` and its statistics in :mod:`.reducers`) — plus their inputs
 (:mod:`.texts`, :mod:`.needles`) and samplers (:mod:`.sampling`). Importing it does not import torch."""
 
-from . import attention, niah, perplexity, ruler  # noqa: F401  (registers the built-in protocols)
+from . import attention, niah, perplexity, retrieval, ruler  # noqa: F401  (registers the built-in protocols)
 from .protocol import PROTOCOLS, Protocol, register_protocol, run
 
 __all__ = ["PROTOCOLS", "Protocol", "register_protocol", "run"]

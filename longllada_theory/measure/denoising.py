@@ -54,10 +54,13 @@ def denoising_statistics(loaded: LoadedModel, prompt: Sequence[int], options: Sa
             row = {"masked": masked, "local": _rounded(stats.local.mean(0))}
             if stats.needle is not None:
                 row["needle"] = _rounded(stats.needle.mean(0))
-            for name, chosen in (("mass_masked", masked), ("mass_decoded", [not m for m in masked])):
-                rows = stats.query_mass[np.array(chosen, dtype=bool)]
-                row[name] = _rounded(rows.mean(0)) if len(rows) else None
-            row["sinks"] = [[int(p), round(float(w), 6)] for p, w in zip(stats.sink_positions, stats.sink_weights)]
+            if stats.query_mass is not None:
+                for name, chosen in (("mass_masked", masked), ("mass_decoded", [not m for m in masked])):
+                    rows = stats.query_mass[np.array(chosen, dtype=bool)]
+                    row[name] = _rounded(rows.mean(0)) if len(rows) else None
+            if stats.sink_positions is not None:
+                row["sinks"] = [[int(p), round(float(w), 6)]
+                                for p, w in zip(stats.sink_positions, stats.sink_weights, strict=True)]
             if stats.head_argmax is not None:
                 row["head_argmax"] = stats.head_argmax.tolist()
             steps.setdefault(layer, []).append(row)

@@ -23,7 +23,8 @@ import numpy as np
 
 from ..errors import LongLLaDAError
 from ..lengths import format_length
-from ..values import Length, Listing, Whole
+from ..values import Head, Length, Listing, Whole
+from .ablation import head_outputs, heads_ablated
 from .needlebench import REPEATS, needle_rows, paper_prompt
 from .needlebench import repeat as paper_repeat
 from .needles import FORMATS, Needle, build_prompt, load_needles, needle_score, passkey_needle
@@ -68,6 +69,9 @@ class NiahSettings(SamplerSettings):
     haystack: str = option("a .txt, a .jsonl (see --haystack-field), builtin:noise or builtin:stdlib", "builtin:noise")
     needles: str = option("builtin (English set), passkey, or a NeedleBench-style needles.jsonl", "builtin")
     haystack_field: str = option("field of a .jsonl haystack file", "text", header=False)
+    ablate_heads: tuple[str, ...] | None = option("zero these attention heads' outputs (layer.head, comma-separated, "
+                                                  "e.g. the top heads a retrieval run names)", None,
+                                                  parse=Listing(Head()), legacy=None)
 
     def __post_init__(self):
         super().__post_init__()
@@ -116,40 +120,58 @@ def niah_cells(loaded: LoadedModel, inputs: tuple, settings: NiahSettings, keys:
     """Build, answer (in one batch) and score the cells ``keys`` of one length; ``inputs`` is what
     :meth:`NeedleInAHaystack.prepare` made of the needles and haystack. Each cell is a pure function of the
     settings' seed and its key (and, to float rounding, of the batch it is answered in)."""
-    prompts, meta = [], []
-    for key in keys:
-        length, depth, index = _parse_key(key)
-        ids, needle, distance = _cell_prompt(loaded, inputs, settings, key, length, depth, index)
-        prompts.append(ids)
-        meta.append((key, length, depth, index, needle, distance))
-    replies = model_answers(loaded, prompts, settings.resolved(loaded).sampler_options(),
-                            seeds=[cell_seed(settings.seed, key + ":sample") for key in keys])
-    cells = []
-    for (key, length, depth, index, needle, distance), reply in zip(meta, replies):
-        text = loaded.tokenizer.decode(reply)
-        score = needle_score(text, needle)
-        cells.append({"key": key, "length": length, "depth": depth, "needle": index, "keyword": needle.keyword,
-                      "distance": distance, "answer": text, "score": round(score, 4), "hit": score == 100.0})
-    return cells
+    prompts = [cell_prompt(loaded, inputs, settings, key) for key in keys]
+    with heads_ablated(loaded, settings.ablate_heads):
+        replies = model_answers(loaded, [p.ids for p in prompts], settings.resolved(loaded).sampler_options(),
+                                seeds=[answer_seed(settings, key) for key in keys])
+    return [scored(loaded, prompt, reply) for prompt, reply in zip(prompts, replies)]
 
 
-def _cell_prompt(loaded: LoadedModel, inputs: tuple, settings: NiahSettings, key: str, length: int, depth: float,
-                 index: int) -> tuple[list[int], Needle, int]:
-    """One cell's prompt ids, needle and the needle's distance in tokens from the answer, by the run's protocol."""
+def answer_seed(settings: NiahSettings, key: str) -> int:
+    """The sampler's seed of one cell."""
+    return cell_seed(settings.seed, key + ":sample")
+
+
+def scored(loaded: LoadedModel, prompt: CellPrompt, reply: list[int]) -> NiahCell:
+    """A cell from its prompt and the model's answer: the answer's text and its NeedleBench score."""
+    text = loaded.tokenizer.decode(reply)
+    score = needle_score(text, prompt.needle)
+    length, depth, index = _parse_key(prompt.key)
+    return {"key": prompt.key, "length": length, "depth": depth, "needle": index, "keyword": prompt.needle.keyword,
+            "distance": prompt.distance, "answer": text, "score": round(score, 4), "hit": score == 100.0}
+
+
+@dataclass(frozen=True)
+class CellPrompt:
+    """One cell's prompt ids, its needle, the needle's distance in tokens from the answer and, for the package
+    protocol, the needle's token span in ``ids``."""
+
+    key: str
+    ids: list[int]
+    needle: Needle
+    distance: int
+    needle_span: tuple[int, int] | None
+
+
+def cell_prompt(loaded: LoadedModel, inputs: tuple, settings: NiahSettings, key: str) -> CellPrompt:
+    """The prompt of the cell ``key``, by the run's protocol."""
     tokenizer = loaded.tokenizer
+    length, depth, index = _parse_key(key)
     if settings.protocol == "paper":
         documents, rows = inputs
         chosen = paper_repeat(documents, rows, index)
         prompt = paper_prompt(tokenizer, chosen.documents, chosen.needle, length, depth)
-        return (loaded.prefix_ids + tokenizer.encode(prompt.text), chosen.needle,
-                len(tokenizer.encode(prompt.distance_text)))
+        return CellPrompt(key, loaded.prefix_ids + tokenizer.encode(prompt.text), chosen.needle,
+                          len(tokenizer.encode(prompt.distance_text)), None)
     haystack_ids, needles = inputs
     rng = random.Random(cell_seed(settings.seed, key))
     needle = passkey_needle(rng) if needles == "passkey" else needles[rng.randrange(len(needles))]
     budget = length - len(loaded.prefix_ids)
     haystack = _cyclic(haystack_ids, rng.randrange(len(haystack_ids)), budget)
     prompt = build_prompt(tokenizer, haystack, needle, budget, depth, FORMATS[settings.format])
-    return loaded.prefix_ids + prompt.ids, needle, prompt.distance
+    offset = len(loaded.prefix_ids)
+    return CellPrompt(key, loaded.prefix_ids + prompt.ids, needle, prompt.distance,
+                      (offset + prompt.needle_start, offset + prompt.needle_end))
 
 
 def batches(keys: list[str], size: int) -> list[list[str]]:
@@ -221,6 +243,7 @@ class NeedleInAHaystack(Protocol):
 
     def prepare(self) -> None:
         self.settings = self.settings.resolved(self.loaded)  # the header records what the sampler really used
+        head_outputs(self.loaded, self.settings.ablate_heads or ())  # a head the model lacks fails before any cell
         needles, haystack = self.inputs
         if self.settings.protocol == "paper":
             self.cell_inputs = (haystack, needles)

@@ -1,0 +1,155 @@
+"""Retrieval heads (Wu et al., arXiv 2404.15574): the attention heads that copy a needle into the answer (the
+``retrieval`` measurement) — for AR models and, at the sampler step that unmasks each answer token, for diffusion
+models.
+
+A NIAH grid (the ``niah`` measurement's cells, package protocol) is answered while the attention probe (:mod:`.probe`)
+records each head's most-attended key at the query that writes each answer token:
+
+- AR: the token at position t is chosen by the query at t − 1. Attention is causal, so one forward pass over the
+  prompt and the greedy answer gives every step's attention exactly as decoding saw it.
+- Diffusion: the query is the answer position itself, in the forward pass of the sampler step that unmasked it (the
+  probe watches every step, :mod:`.denoising`); the answer is the one ``niah`` gives for the same cell and seed.
+
+A *copy step* writes a token that occurs in the needle. Head h of layer l *hits* when its most-attended key at that
+query lies in the needle and holds the token written. A head's retrieval score is hits / copy steps, pooled over the
+cells: the share of the needle's copies the head points at (Wu et al. divide by the needle's length in tokens; per
+copy step the score is 0–1 whatever the answer length). Heads scoring ≥ :data:`THRESHOLD` are retrieval heads, Wu et
+al.'s threshold. ``longllada niah … --ablate-heads`` (:mod:`.ablation`) measures what the top heads are worth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import LongLLaDAError
+from .ablation import heads_ablated
+from .denoising import denoising_statistics
+from .niah import NeedleInAHaystack, NiahSettings, answer_seed, cell_prompt, niah_grid, scored
+from .probe import instrumented_forward
+from .protocol import register_protocol
+from .sampling import answers as model_answers
+
+#: the retrieval score from which Wu et al. call a head a retrieval head
+THRESHOLD = 0.1
+#: heads a summary names
+TOP = 10
+
+
+@dataclass(frozen=True)
+class RetrievalSettings(NiahSettings):
+    def __post_init__(self):
+        super().__post_init__()
+        if self.protocol != "package":
+            raise LongLLaDAError("retrieval heads need the needle's token span: use --protocol package",
+                                 parameters=("protocol",))
+        if self.batch_size != 1:
+            raise LongLLaDAError("the attention probe reads one sequence at a time: leave batch_size at 1",
+                                 parameters=("batch_size",))
+
+
+def copy_hits(ids: list[int], span: tuple[int, int], written: list[int], argmax: np.ndarray) -> tuple[int, np.ndarray]:
+    """Copy steps and hits [layers, heads] of one answer: ``ids`` the prompt and answer, ``span`` the needle's
+    tokens in it, ``written[i]`` the i-th token written and ``argmax[l, h, i]`` the key head h of layer l attends
+    to most at the query that wrote it."""
+    needle = set(ids[span[0]:span[1]])
+    copying = np.array([token in needle for token in written])
+    keys = np.asarray(argmax)
+    in_needle = (keys >= span[0]) & (keys < span[1])
+    same_token = np.asarray(ids)[keys] == np.asarray(written)[None, None, :]
+    return int(copying.sum()), (in_needle & same_token & copying[None, None, :]).sum(-1)
+
+
+def written_and_argmax(loaded, prompt: list[int], options, seed: int) -> tuple[list[int], np.ndarray]:
+    """The model's answer after ``prompt`` and, for each token of it, every head's most-attended key at the query
+    that wrote it: [layers, heads, answer tokens] (module docstring)."""
+    if loaded.kind == "diffusion":
+        answer, steps = denoising_statistics(loaded, prompt, options, seed, head_argmax=True, query_mass=False,
+                                             sinks=0)
+        layers = sorted(steps)
+        unmasked_at = [max(s for s, row in enumerate(steps[layers[0]]) if row["masked"][j])
+                       for j in range(len(answer))]
+        return answer, np.array([[[steps[layer][s]["head_argmax"][h][j] for j, s in enumerate(unmasked_at)]
+                                  for h in range(len(steps[layer][0]["head_argmax"]))] for layer in layers])
+    answer = model_answers(loaded, [prompt], options, seeds=[seed])[0]
+    if not answer:
+        return answer, np.zeros((0, 0, 0), dtype=int)
+    queries = list(range(len(prompt) - 1, len(prompt) - 1 + len(answer)))
+    stats = instrumented_forward(loaded, list(prompt) + list(answer), queries=queries, head_argmax=True)
+    return answer, np.array([stats[layer].head_argmax for layer in sorted(stats)])
+
+
+def head_scores(cells: list[dict]) -> tuple[int, np.ndarray]:
+    """Copy steps and retrieval scores [layers, heads] pooled over cells (NaN where nothing was copied)."""
+    copies = sum(c["copies"] for c in cells)
+    hits = np.sum([np.asarray(c["hits"]) for c in cells if np.size(c["hits"])], axis=0)
+    return copies, hits / copies if copies else np.full(np.shape(hits), np.nan)
+
+
+def top_heads(scores: np.ndarray, count: int = TOP) -> list[tuple[str, float]]:
+    """The ``count`` heads with the highest scores as (``layer.head``, score), best first."""
+    order = np.argsort(-np.nan_to_num(scores, nan=-1).ravel(), kind="stable")[:count]
+    return [(f"{i // scores.shape[1]}.{i % scores.shape[1]}", float(scores.flat[i])) for i in order]
+
+
+@register_protocol
+class RetrievalHeads(NeedleInAHaystack):
+    """Retrieval heads over a NIAH grid (module docstring)."""
+
+    name = "retrieval"
+    help = "retrieval heads: which attention heads copy the needle into the answer (AR and diffusion)"
+    description = ("A NIAH grid (package protocol) answered under the attention probe: at the query that writes each "
+                   "answer token — for diffusion models at the sampler step that unmasks it — each head's most-"
+                   "attended key; a head's retrieval score is the share of copied needle tokens it points at "
+                   "(arXiv 2404.15574). One cell per length × depth × needle.")
+    settings_type = RetrievalSettings
+    refused_by = "no_probe"
+
+    def measure(self, keys: list[str]) -> list[dict]:
+        cells = []
+        options = self.settings.resolved(self.loaded).sampler_options()
+        for key in keys:
+            prompt = cell_prompt(self.loaded, self.cell_inputs, self.settings, key)
+            with heads_ablated(self.loaded, self.settings.ablate_heads):
+                answer, argmax = written_and_argmax(self.loaded, prompt.ids, options, answer_seed(self.settings, key))
+            copies, hits = (copy_hits(prompt.ids + list(answer), prompt.needle_span, answer, argmax) if answer
+                            else (0, []))
+            cells.append({**scored(self.loaded, prompt, answer), "copies": copies, "hits": np.asarray(hits).tolist()})
+        return cells
+
+    @classmethod
+    def summarize(cls, settings: dict, cells: list[dict]) -> dict:
+        copies, scores = head_scores(cells)
+        top = top_heads(scores) if copies else []
+        return {"niah_mean": round(float(niah_grid(cells).to_numpy().mean()), 2), "cells": len(cells),
+                "copies": copies, "heads": scores.size,
+                "retrieval_heads": int(np.sum(np.nan_to_num(scores) >= THRESHOLD)),
+                "top": [{"head": head, "score": round(score, 4)} for head, score in top],
+                "ablate": ",".join(head for head, score in top[:5] if score > 0),
+                "scores": np.round(np.nan_to_num(scores), 4).tolist()}
+
+    @classmethod
+    def result(cls, summary: dict) -> str:
+        if not summary["copies"]:
+            return f"no needle token copied in {summary['cells']} cells (NIAH mean {summary['niah_mean']:.1f})"
+        best = summary["top"][0]
+        return (f"{summary['retrieval_heads']} of {summary['heads']} heads score ≥ {THRESHOLD:g} over "
+                f"{summary['copies']} copied tokens; best {best['head']} ({best['score']:.2f}); NIAH mean "
+                f"{summary['niah_mean']:.1f}")
+
+    @classmethod
+    def describe(cls, summary: dict) -> str:
+        lines = [cls.result(summary)]
+        if summary["copies"]:
+            lines.append("top heads (layer.head: share of copied needle tokens the head's top attention points at):")
+            lines += [f"  {row['head']:>7}: {row['score']:.3f}" for row in summary["top"]]
+            lines.append(f"to measure what they are worth: longllada niah … --ablate-heads {summary['ablate']}")
+        return "\n".join(lines)
+
+    @classmethod
+    def figure(cls, runs, title: str | None = None):
+        from ..figures.draw import retrieval_figure, run_label
+
+        return retrieval_figure([(run_label(run.settings), cls.summarize(run.settings, run.cells)) for run in runs],
+                                title or "Retrieval heads: share of copied needle tokens each head points at")
