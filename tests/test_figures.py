@@ -47,6 +47,22 @@ def test_niah_heatmaps_draw_the_theory_lengths_after_the_columns_they_cover():
     dashed = sorted(line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == "--")
     assert dashed == [1, 3]  # after the 128 column and after the 256 one; 64 covers no column
     assert {t.get_text() for t in ax.texts} >= {"T = 128", "2T = 256"}
+    assert theory_marks(128, "ar", None, bound=138.6) == {"T": 128, "bound": 139}
+
+
+def test_a_diffusion_models_niah_heatmap_marks_the_needles_within_T_of_the_question():
+    """Local perception: at length L the needle lies within T of the question from depth 100·(1 − T/L) on."""
+    import pandas as pd
+
+    from longllada_theory.figures.draw import niah_heatmap
+
+    depths = [0.0, 25.0, 50.0, 75.0, 100.0]
+    grid = pd.DataFrame({n: dict.fromkeys(depths, 50.0) for n in (128, 256, 512)})
+    ax = niah_heatmap(grid, "twin", mean_row=False, marks={"T": 128, "2T": 256}).axes[0]
+    dotted = sorted((line.get_xdata()[0], line.get_ydata()[0]) for line in ax.lines if line.get_linestyle() == ":")
+    assert dotted == [(1, 2), (2, 3)]  # 256: depths ≥ 50 (rows 2…); 512: depths ≥ 75 (rows 3…); 128: all of them
+    ax = niah_heatmap(grid, "twin", mean_row=False, marks={"T": 128}).axes[0]  # an AR model: no such window
+    assert not [line for line in ax.lines if line.get_linestyle() == ":"]
 
 
 def test_a_png_showing_the_same_picture_is_left_as_it_is_and_a_changed_one_is_rewritten(tmp_path):

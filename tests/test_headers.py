@@ -13,6 +13,7 @@ import pytest
 from longllada_theory.cli import main
 from longllada_theory.measure.protocol import PROTOCOLS, Protocol
 from longllada_theory.models.fingerprint import checkpoint_fingerprint, file_digest
+from longllada_theory.models.loading import load_model
 
 from helpers import tiny_twin
 
@@ -118,6 +119,20 @@ def test_a_resume_with_another_haystack_weights_or_kernel_is_refused_naming_it(t
     assert "attn_implementation" in capsys.readouterr().err
     header = json.loads(out2.read_text().splitlines()[0])
     assert header["created_by"]["package"].startswith("longllada-theory")
+
+
+def test_the_header_names_the_extrapolation_bound_and_an_older_file_without_it_resumes(tmp_path):
+    model = tiny_twin(tmp_path / "twin", "ar")  # T = 32, rotary dim 16, base 10⁴
+    out = tmp_path / "attention.jsonl"
+    assert _attention(model, out) == 0
+    lines = out.read_text().splitlines()
+    header = json.loads(lines[0])
+    loaded = load_model(str(model), device="cpu", progress=False)
+    assert header["settings"]["extrapolation_bound"] == pytest.approx(loaded.spec.reach, abs=0.1)
+    del header["settings"]["extrapolation_bound"]
+    out.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    before = out.read_text()
+    assert _attention(model, out) == 0 and out.read_text() == before  # every cell done, nothing rewritten
 
 
 def test_a_resume_with_an_edited_text_is_refused(tmp_path, capsys):

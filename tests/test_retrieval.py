@@ -16,6 +16,8 @@ from longllada_theory.measure.niah import cell_prompt
 from longllada_theory.measure.retrieval import (
     RetrievalHeads,
     RetrievalSettings,
+    ablation_effect,
+    control_heads,
     copy_hits,
     head_scores,
     top_heads,
@@ -121,3 +123,45 @@ def test_the_cli_scores_heads_resumes_and_its_top_heads_break_niah(tmp_path, cap
     assert main(["niah", f"{TWINS}/ar", *common, "--ablate-heads", "1.x"]) == 2
     assert "'1.x' is not a head" in capsys.readouterr().err
     assert main(["retrieval", f"{TWINS}/ar", *common, "--protocol", "paper", "--needles", "x.jsonl"]) == 2
+
+
+class Run:  # what ablation_effect reads of a results file
+    def __init__(self, model, cells, ablate=None):
+        self.settings, self.cells = {"model": model, "ablate_heads": ablate}, cells
+
+
+def test_an_ablation_is_a_retrieval_ablation_when_it_removes_top_heads_and_a_control_otherwise():
+    retrieval = [Run(m, [{"copies": 2, "hits": [[2, 0], [1, 0]]}]) for m in ("a", "b")]  # top heads 0.0 then 1.0
+    niah = [Run("a", [{"score": 100}]), Run("a", [{"score": 10}], ["0.0"]), Run("a", [{"score": 90}], ["0.1"]),
+            Run("b", [{"score": 80}]), Run("b", [{"score": 20}], ["1.0"]), Run("b", [{"score": 80}], ["1.1"])]
+    effect = ablation_effect(retrieval, niah)
+    assert [(r["retrieval_drop"], r["control_drop"]) for r in effect["rows"]] == [(90, 10), (60, 0)]
+    assert effect["retrieval"]["mean"] == 75 and effect["difference"]["mean"] == 70 and effect["difference"]["n"] == 2
+    with pytest.raises(LongLLaDAError, match="one NIAH run without ablation"):
+        ablation_effect(retrieval, niah[1:])
+
+
+def test_control_heads_are_drawn_among_heads_below_the_threshold_reproducibly():
+    scores = np.array([[0.5, 0.0, 0.05], [0.2, 0.0, 0.09]])
+    drawn = control_heads(scores, 3, seed=1)
+    assert set(drawn) <= {"0.1", "0.2", "1.1", "1.2"} and len(set(drawn)) == 3  # never 0.0 or 1.0 (≥ 0.1)
+    assert control_heads(scores, 3, seed=1) == drawn
+
+
+def test_the_scripts_ablations_remove_the_heads_the_stored_retrieval_runs_name():
+    from pathlib import Path
+
+    from longllada_theory.measure.results import load_results
+
+    root = Path(__file__).resolve().parents[1]
+    commands = [line for line in (root / "scripts" / "retrieval_runs.sh").read_text().splitlines()
+                if "--ablate-heads" in line]
+    assert len(commands) == 16
+    for line in commands:
+        name = line.split('"$RUNS/ablation_')[1].split('.jsonl"')[0]
+        study, which = name.rsplit("_", 1)
+        heads = line.split("--ablate-heads ")[1].split()[0].split(",")
+        run = load_results([root / "longllada_theory" / "data" / "runs" / f"retrieval_{study}.jsonl"])
+        summary = RetrievalHeads.summarize(run.settings, run.cells)
+        named = summary["ablate" if which == "retrieval" else "control"].split(",")
+        assert heads == named[:len(heads)], name

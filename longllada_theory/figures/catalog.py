@@ -18,6 +18,7 @@ from ..measure.niah import niah_grid
 from ..measure.perplexity import window_perplexity
 from ..measure.results import load_results
 from ..measure.ruler import ruler_summary
+from ..models.spec import load_spec
 from ..reference import reference_curve, reference_grid
 from ..registry import Registry
 from .draw import (
@@ -170,12 +171,23 @@ def smollm2_methods_figure():
     return perplexity_figure(series, "SmolLM2-135M (Q4_1 GGUF dequantised to fp32): perplexity of each 1k window")
 
 
+def stored_marks(settings: dict) -> dict[str, int]:
+    """:func:`run_marks` of a stored run, with the extrapolation bound computed from the model's config where the
+    run's header predates the field (the bound follows from the config and the scaling the header names)."""
+    marks = run_marks(settings)
+    if "extrapolation_bound" not in settings:
+        spec, scaling = load_spec(settings["model"]), settings.get("scaling")
+        bound = spec.plan(scaling["target"], scaling["method"]).reaches() if scaling else spec.reach
+        marks = {**marks, **theory_marks(None, bound=bound)}
+    return marks
+
+
 def smollm2_niah_figure():
     """SmolLM2-135M NIAH grid, direct vs with the law's λ for 16k (stored runs)."""
     runs = {label: load_results([DATA / "runs" / f"niah_smollm2_{name}.jsonl"])
             for name, label in (("direct", "direct"), ("longllada16k", "law's λ for 16k"))}
     return niah_figure([(f"SmolLM2-135M, {label}", niah_grid(run.cells),
-                         run_marks(run.settings))
+                         stored_marks(run.settings))
                         for label, run in runs.items()])
 
 
@@ -188,7 +200,7 @@ def smollm2_attention_figure():
                                       ("longllada16k", "law's λ for 16k", "#2ca02c")):
             run = load_results([DATA / "runs" / f"attention_smollm2_{length}_{scaling}.jsonl"])
             series.append({"label": f"{length}, {label}", "cells": run.cells, "train_length": 8192, "color": color,
-                           "ls": ls})
+                           "ls": ls, "marks": stored_marks(run.settings)})
     return attention_figure(series, "SmolLM2-135M: last 64 queries' attention by distance")
 
 
@@ -198,7 +210,7 @@ def smollm2_ruler_figure():
     runs = {label: load_results([DATA / "runs" / f"ruler_smollm2_{name}.jsonl"])
             for name, label in (("direct", "SmolLM2-135M, direct"), ("longllada16k", "law's λ for 16k"))}
     return ruler_figure([(label, ruler_summary(run.cells),
-                          run_marks(run.settings))
+                          stored_marks(run.settings))
                          for label, run in runs.items()])
 
 

@@ -56,11 +56,13 @@ def perplexity_figure(series: list[dict], title: str = "Perplexity against conte
     return fig
 
 
-def theory_marks(train_length: int | None, kind: str | None = None, scaling: dict | None = None) -> dict[str, int]:
+def theory_marks(train_length: int | None, kind: str | None = None, scaling: dict | None = None,
+                 bound: float | None = None) -> dict[str, int]:
     """The lengths the theory names for a run, to draw over its measurements: the pre-training length T; for a
     diffusion model 2T, the span of relative distances a bidirectional model sees in T tokens (keys on both sides —
     where the paper finds retrieval surviving past T, its local perception); for a scaled model the target the
-    plan was made for."""
+    plan was made for; the extrapolation bound of the model's RoPE as loaded, 2π·b^(d_crit/d) (the period of its
+    critical pair; with a scaling, of the scaled RoPE), when known."""
     marks = {}
     if train_length:
         marks["T"] = int(train_length)
@@ -68,12 +70,30 @@ def theory_marks(train_length: int | None, kind: str | None = None, scaling: dic
             marks["2T"] = 2 * int(train_length)
     if scaling and scaling.get("target"):
         marks["target"] = int(scaling["target"])
+    if bound:
+        marks["bound"] = int(round(bound))
     return marks
 
 
 def run_marks(settings: dict) -> dict[str, int]:
     """:func:`theory_marks` of a results header's settings."""
-    return theory_marks(settings.get("train_length"), settings.get("kind"), settings.get("scaling"))
+    return theory_marks(settings.get("train_length"), settings.get("kind"), settings.get("scaling"),
+                        settings.get("extrapolation_bound"))
+
+
+def mark_local_window(ax, lengths: list[float], depths: list[float], train_length: int) -> None:
+    """On a depths × lengths heatmap (depths ascending downwards), a dotted line in each column longer than T above
+    the cells whose needle lies within T of the question — depth ≥ 100·(1 − T/L) — the cells the paper's local
+    perception predicts a diffusion model still retrieves."""
+    labelled = False
+    for x, length in enumerate(lengths):
+        if length <= train_length:
+            continue
+        row = sum(1 for depth in depths if depth < 100 * (1 - train_length / length))
+        ax.plot([x, x + 1], [row, row], color="black", ls=":", lw=1.8)
+        if not labelled:  # once: the line means the same in every column
+            ax.text(x + 0.97, row - 0.05, "needle within T ↓", ha="right", va="bottom", fontsize=6)
+            labelled = True
 
 
 def mark_lengths(ax, lengths: list[float], marks: dict[str, int]) -> None:
@@ -111,6 +131,8 @@ def niah_heatmap(grid, title: str, ax=None, colorbar: bool = True, mean_row: boo
         ax.axhline(len(grid.index), color="black", lw=1.5)
     if marks:
         mark_lengths(ax, [float(c) for c in grid.columns], marks)
+        if "2T" in marks:  # a diffusion model: its local perception
+            mark_local_window(ax, [float(c) for c in grid.columns], [float(d) for d in grid.index], marks["T"])
     ax.set_xlabel("context length")
     ax.set_ylabel("needle depth (%)")
     ax.set_title(title, fontsize=10, pad=14 if marks else 6)
@@ -155,11 +177,14 @@ def niah_figure(grids: list[tuple]):
 
 
 def attention_figure(series: list[dict], title: str = "Attention by relative distance"):
-    """Two panels from attention results (``{"label", "cells", "train_length", "color"?, "ls"?}`` per run): the
-    queries' attention mass on earlier keys by distance bin (mean over layers and heads), and the local-perception
+    """Two panels from attention results (``{"label", "cells", "train_length", "marks"?, "color"?, "ls"?}`` per
+    run): the queries' attention mass on earlier keys by distance bin (mean over layers and heads), with the theory's
+    lengths (:func:`theory_marks`) as distances — T, the extrapolation bound, a plan's target; 2T is a span of
+    context (keys on both sides), not a distance, so it is left to the NIAH heatmaps — and the local-perception
     index (share within T_train of the query) per layer."""
     plt = style()
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    drawn: set = set()
     for item in series:
         cells = sorted(item["cells"], key=lambda c: c["layer"])
         edges = np.array(cells[0]["edges"])
@@ -168,12 +193,17 @@ def attention_figure(series: list[dict], title: str = "Attention by relative dis
         left.plot(np.maximum(edges, 0.5), mass, marker="o", ms=3, label=item["label"], **line)
         right.plot([c["layer"] for c in cells], [np.mean(c["local"]) for c in cells], marker="o", ms=3,
                    label=item["label"], **line)
-        if item.get("train_length"):
-            left.axvline(item["train_length"], color="black", lw=1, ls=":")
+        marks = item.get("marks") or ({"T": item["train_length"]} if item.get("train_length") else {})
+        for label, value in marks.items():
+            if label != "2T" and (label, value) not in drawn:
+                drawn.add((label, value))
+                left.axvline(value, color="black", lw=1, ls=":")
+                left.text(value, 1.01, f"{label} = {format_length(value)}", ha="center", va="bottom", fontsize=7,
+                          transform=left.get_xaxis_transform())
     left.set_xscale("log", base=2)
     left.set_xlabel("distance from query to key (bin lower edge, tokens)")
     left.set_ylabel("attention mass (mean over layers, heads)")
-    left.set_title(title)
+    left.set_title(title, pad=14)
     right.set_xlabel("layer")
     right.set_ylabel("share of attention within T_train")
     right.set_ylim(0, 1.02)
@@ -379,23 +409,54 @@ def denoising_distance_figure(runs: list[dict], title: str):
 
 
 def retrieval_figure(runs: list[tuple[str, dict]], title: str):
-    """One layers × heads heatmap of retrieval scores per run (a ``retrieval`` summary), the top heads outlined."""
+    """One layers × heads heatmap of retrieval scores per run (a ``retrieval`` summary), the top five heads with a
+    score above 0 outlined (and every score written when there are at most 64 heads)."""
     from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator
 
     plt = style()
     fig, axes = plt.subplots(1, len(runs), figsize=(1.5 + 4.8 * len(runs), 4.6), squeeze=False)
     for ax, (label, summary) in zip(axes[0], runs, strict=True):
         scores = np.asarray(summary["scores"])
         image = ax.imshow(scores, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1)
-        for row in summary["top"][:5]:
+        for row in [row for row in summary["top"] if row["score"] > 0][:5]:
             layer, head = (int(x) for x in row["head"].split("."))
             ax.add_patch(Rectangle((head - 0.5, layer - 0.5), 1, 1, fill=False, edgecolor="red", lw=1.5))
+        if scores.size <= 64:
+            for (layer, head), value in np.ndenumerate(scores):
+                ax.text(head, layer, f"{value:.2f}", ha="center", va="center", fontsize=7,
+                        color="white" if value < 0.5 else "black")
         ax.grid(False)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("head")
         ax.set_ylabel("layer")
         ax.set_title(f"{label}\n{summary['retrieval_heads']} of {summary['heads']} heads ≥ 0.1; "
                      f"{summary['copies']} copied tokens, {summary['cells']} prompts", fontsize=9)
         fig.colorbar(image, ax=ax, label="retrieval score", pad=0.01)
     fig.suptitle(title + " (top 5 outlined)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ablation_figure(effect: dict, title: str):
+    """NIAH score drop when retrieval heads or as many control heads are ablated (an
+    :func:`~longllada_theory.measure.retrieval.ablation_effect`): one dot per model, the mean over models with its
+    t interval."""
+    plt = style()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for x, kind in enumerate(("retrieval", "control")):
+        values = [row[f"{kind}_drop"] for row in effect["rows"] if row[f"{kind}_drop"] is not None]
+        ax.scatter([x] * len(values), values, color=f"C{x}", alpha=0.6, zorder=3)
+        interval = effect[kind]
+        if interval["low"] is not None:
+            ax.errorbar([x + 0.15], [interval["mean"]], yerr=[[interval["mean"] - interval["low"]],
+                                                               [interval["high"] - interval["mean"]]],
+                        fmt="s", color="black", capsize=4)
+    ax.set_xticks([0, 1], ["retrieval heads ablated", "control heads ablated"])
+    ax.set_xlim(-0.5, 1.5)
+    ax.set_ylabel("NIAH score drop (points of 100)")
+    n = effect["retrieval"]["n"]
+    ax.set_title(f"{title}\n(dots: models; squares: mean, 95 % t interval over {n} models)", fontsize=9)
     fig.tight_layout()
     return fig

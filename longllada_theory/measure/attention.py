@@ -217,6 +217,7 @@ class Attention(Protocol):
             denoising_panel,
             pair_use_figure,
             run_label,
+            run_marks,
         )
 
         denoising = [run for run in runs if run.settings.get("during_denoising")]
@@ -233,6 +234,7 @@ class Attention(Protocol):
                                      pair_use(run.settings, run.cells)) for run in runs],
                                    title or "Which RoPE pairs the model uses")
         series = [{"label": f"{run_label(run.settings)}, {run.settings['length']} tokens", "cells": run.cells,
-                   "train_length": run.settings.get("train_length")} for run in runs]
+                   "train_length": run.settings.get("train_length"), "marks": run_marks(run.settings)}
+                  for run in runs]
         return attention_figure(series, title or "Attention by relative distance")
 

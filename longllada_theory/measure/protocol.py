@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import LongLLaDAError
 from ..models.fingerprint import digest
+from ..models.loading import DERIVED_FIELDS
 from ..registry import Registry
 from ..values import parsed
-from .results import ResultsFile, shard_cells, writer_lock
+from .results import ANY, ResultsFile, shard_cells, writer_lock
 
 if TYPE_CHECKING:
     from ..models.loading import LoadedModel
@@ -155,9 +156,11 @@ class Protocol(ABC):
                             "derived())")
 
     def legacy(self) -> dict:
-        """Header fields added after results files were first written, with the value those files ran with."""
-        return {f.name: f.metadata["legacy"] for f in fields(self.settings)
-                if f.metadata.get("legacy", MISSING) is not MISSING}
+        """Header fields added after results files were first written, with the value those files ran with: the
+        settings' (their ``legacy``) and the model's derived ones (any value: they follow from the rest)."""
+        return {**dict.fromkeys(DERIVED_FIELDS, ANY),
+                **{f.name: f.metadata["legacy"] for f in fields(self.settings)
+                   if f.metadata.get("legacy", MISSING) is not MISSING}}
 
     @abstractmethod
     def keys(self) -> list[str]:

@@ -24,6 +24,9 @@ from ..errors import LongLLaDAError
 from ..files import not_special, regular_file
 
 VERSION = 1
+#: a ``legacy`` value: an older file without the setting resumes whatever the run's value is (a setting that follows
+#: from the rest of the header)
+ANY = object()
 
 
 def created_by() -> dict:
@@ -105,9 +108,9 @@ class ResultsFile:
     def open(cls, path: str | Path | None, protocol: str, settings: dict, shard: tuple[int, int] = (0, 1),
              legacy: dict | None = None, cells: int | None = None) -> ResultsFile:
         """Open (or create) a results file for a run. ``legacy`` names settings added after older files were written,
-        with the value those files ran with: an older file without such a setting resumes when the run's value is
-        that one (its header is left as it is). ``cells``: how many cells the finished file holds (kept in a new
-        file's header, so a merge can tell a finished shard from an interrupted one)."""
+        with the value those files ran with (or :data:`ANY`): an older file without such a setting resumes when the
+        run's value is that one (its header is left as it is). ``cells``: how many cells the finished file holds
+        (kept in a new file's header, so a merge can tell a finished shard from an interrupted one)."""
         settings = json.loads(json.dumps(settings))  # normalise (tuples → lists) for comparison
         if path is None:
             return cls(None, protocol, settings, shard)
@@ -119,7 +122,7 @@ class ResultsFile:
                 raise LongLLaDAError(f"{path} holds {header.get('protocol')!r} results, not {protocol!r}; "
                                      "choose another output", parameters=("output",))
             old = header.get("settings", {})
-            absent = {k for k, v in (legacy or {}).items() if k not in old and settings.get(k) == v}
+            absent = {k for k, v in (legacy or {}).items() if k not in old and (v is ANY or settings.get(k) == v)}
             compared = {k: v for k, v in settings.items() if k not in absent}
             if old != compared or tuple(header.get("shard", (0, 1))) != tuple(shard):
                 diff = _differences(old, compared)

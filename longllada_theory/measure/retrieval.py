@@ -30,6 +30,7 @@ from .niah import NeedleInAHaystack, NiahSettings, answer_seed, cell_prompt, nia
 from .probe import instrumented_forward
 from .protocol import register_protocol
 from .sampling import answers as model_answers
+from .stats import seed_interval
 
 #: the retrieval score from which Wu et al. call a head a retrieval head
 THRESHOLD = 0.1
@@ -93,6 +94,59 @@ def top_heads(scores: np.ndarray, count: int = TOP) -> list[tuple[str, float]]:
     return [(f"{i // scores.shape[1]}.{i % scores.shape[1]}", float(scores.flat[i])) for i in order]
 
 
+def retrieval_row(run) -> dict:
+    """One row for a table of runs (a :class:`~longllada_theory.measure.results.Results` of ``retrieval``)."""
+    summary = RetrievalHeads.summarize(run.settings, run.cells)
+    best = summary["top"][0] if summary["top"] else {"head": None, "score": None}
+    return {"model": run.settings["model"], "prompts": summary["cells"], "NIAH mean": summary["niah_mean"],
+            "copied tokens": summary["copies"], "heads": summary["heads"],
+            f"heads ≥ {THRESHOLD:g}": summary["retrieval_heads"], "best head": best["head"],
+            "best score": best["score"]}
+
+
+def control_heads(scores: np.ndarray, count: int, seed: int = 0) -> list[str]:
+    """``count`` heads drawn at random (seeded) among those scoring below :data:`THRESHOLD`: the control an ablation
+    of as many retrieval heads is compared with."""
+    others = [f"{i // scores.shape[1]}.{i % scores.shape[1]}" for i in range(scores.size)
+              if not np.nan_to_num(scores.flat[i]) >= THRESHOLD]
+    chosen = np.random.default_rng(seed).choice(len(others), size=min(count, len(others)), replace=False)
+    return [others[i] for i in chosen]
+
+
+def ablation_effect(retrieval_runs: list, niah_runs: list, confidence: float = 0.95) -> dict:
+    """What ablating heads costs NIAH, per model and over models. Each model (its ``model`` header field) has a
+    ``retrieval`` run naming its top heads and ``niah`` runs on the same cells, one without ablation (the
+    baseline), others with ``--ablate-heads``: a set of the model's top heads is a *retrieval* ablation, any other
+    set a *control*. Per model the drop of the mean score from the baseline (a model's control drops averaged);
+    over models the mean drop of each with its t interval and the paired difference retrieval − control
+    (:func:`~longllada_theory.measure.stats.seed_interval`; the units are independently trained models)."""
+    rows = []
+    for retrieval in retrieval_runs:
+        model = retrieval.settings["model"]
+        top = {head for head, score in top_heads(head_scores(retrieval.cells)[1]) if score > 0}
+        mine = [run for run in niah_runs if run.settings["model"] == model]
+        baseline = [run for run in mine if not run.settings.get("ablate_heads")]
+        if len(baseline) != 1:
+            raise LongLLaDAError(f"{model}: expected one NIAH run without ablation, found {len(baseline)}")
+        base = float(np.mean([c["score"] for c in baseline[0].cells]))
+        drops: dict[str, list[float]] = {"retrieval": [], "control": []}
+        heads: dict[str, list[str]] = {"retrieval": [], "control": []}
+        for run in mine:
+            ablated = run.settings.get("ablate_heads")
+            if ablated:
+                kind = "retrieval" if set(ablated) <= top else "control"
+                drops[kind].append(base - float(np.mean([c["score"] for c in run.cells])))
+                heads[kind].append(",".join(ablated))
+        rows.append({"model": model, "baseline": base, **{f"{k}_drop": float(np.mean(v)) if v else None
+                                                          for k, v in drops.items()},
+                     **{f"{k}_heads": v for k, v in heads.items()}})
+    paired = [r for r in rows if r["retrieval_drop"] is not None and r["control_drop"] is not None]
+    return {"rows": rows, **{kind: seed_interval([r[f"{kind}_drop"] for r in rows], confidence, over="models")
+                             for kind in ("retrieval", "control")},
+            "difference": seed_interval([r["retrieval_drop"] - r["control_drop"] for r in paired], confidence,
+                                        over="models")}
+
+
 @register_protocol
 class RetrievalHeads(NeedleInAHaystack):
     """Retrieval heads over a NIAH grid (module docstring)."""
@@ -127,6 +181,7 @@ class RetrievalHeads(NeedleInAHaystack):
                 "retrieval_heads": int(np.sum(np.nan_to_num(scores) >= THRESHOLD)),
                 "top": [{"head": head, "score": round(score, 4)} for head, score in top],
                 "ablate": ",".join(head for head, score in top[:5] if score > 0),
+                "control": ",".join(control_heads(scores, 5, int(settings.get("seed", 0)))) if copies else "",
                 "scores": np.round(np.nan_to_num(scores), 4).tolist()}
 
     @classmethod
@@ -144,7 +199,8 @@ class RetrievalHeads(NeedleInAHaystack):
         if summary["copies"]:
             lines.append("top heads (layer.head: share of copied needle tokens the head's top attention points at):")
             lines += [f"  {row['head']:>7}: {row['score']:.3f}" for row in summary["top"]]
-            lines.append(f"to measure what they are worth: longllada niah … --ablate-heads {summary['ablate']}")
+            lines.append(f"to measure what they are worth: longllada niah … --ablate-heads {summary['ablate']} (as "
+                         f"many heads below {THRESHOLD:g}, drawn at random, as a control: {summary['control']})")
         return "\n".join(lines)
 
     @classmethod

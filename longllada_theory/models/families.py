@@ -50,7 +50,7 @@ class Family:
     prepend_bos: bool = False           # put the tokenizer's BOS token before every text (Dream, as LongLLaDA does)
     keys: dict[str, tuple[str, ...]] = field(default_factory=lambda: HF_KEYS)
     projections: tuple[str, str] = ("q_proj", "k_proj")
-    output_projections: tuple[str, ...] = ("o_proj", "attn_out")  # heads' outputs meet here (transformers; LLaDA's code)
+    output_projections: tuple[str, ...] = ("o_proj", "attn_out")  # where heads' outputs meet (transformers; LLaDA)
     byte_level: bool = False            # the tokenizer is UTF-8 bytes (the twins)
     native: NativeFormat | None = None  # load onto transformers' own classes instead of the checkpoint's own code
     tokenizer_classes: tuple[str, ...] = ()  # transformers classes that read its tokenizer files (else AutoTokenizer)

@@ -76,16 +76,30 @@ class LoadedModel:
     def prefix_ids(self) -> list[int]:
         return list(getattr(self.tokenizer, "prefix_ids", []))
 
+    @property
+    def extrapolation_bound(self) -> float | None:
+        """How far the model reaches as loaded without an angle training never showed: the period of its critical
+        pair, 2π·b^(d_crit/d), of the scaled RoPE when a plan is applied (read as the plan's method reads it);
+        None when every pair completes a turn."""
+        bound = self.plan.reaches() if self.plan is not None and self.plan.needed else self.spec.reach
+        return None if bound == float("inf") else round(float(bound), 1)
+
     def settings(self) -> dict:
         """What defines this model in a results header: its name and kind, dtype, device type and attention kernel,
-        the RoPE it was pre-trained with and the scaling applied, and the fingerprint of its checkpoint."""
+        the RoPE it was pre-trained with and the scaling applied, the extrapolation bound that follows from them,
+        and the fingerprint of its checkpoint."""
         return {"model": self.name, "kind": self.kind, "dtype": self.dtype,
                 "device": getattr(self.device, "type", str(self.device)), **self.options,
                 "rope_theta": self.spec.rope_theta, "train_length": self.spec.train_length,
                 "scaling": None if self.plan is None else {
                     "method": self.plan.method, "target": self.plan.target, "reading": self.plan.reading,
                     "scaling_factor": self.plan.scaling_factor, "rope_parameters": self.plan.rope_parameters},
-                "checkpoint": self.checkpoint}
+                "extrapolation_bound": self.extrapolation_bound, "checkpoint": self.checkpoint}
+
+
+#: header fields :meth:`LoadedModel.settings` added after results files were first written; each follows from the
+#: other fields (the checkpoint's fingerprint, the RoPE and the scaling), so an older file without one resumes
+DERIVED_FIELDS = ("extrapolation_bound",)
 
 
 def _tokenizer(source: ModelSource, spec: RopeSpec, trust_remote_code: bool) -> Tokenizer:
