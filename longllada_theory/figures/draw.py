@@ -439,24 +439,28 @@ def retrieval_figure(runs: list[tuple[str, dict]], title: str):
     return fig
 
 
-def ablation_figure(effect: dict, title: str):
-    """NIAH score drop when retrieval heads or as many control heads are ablated (an
-    :func:`~longllada_theory.measure.retrieval.ablation_effect`): one dot per model, the mean over models with its
-    t interval."""
+def ablation_figure(groups: list[tuple[str, dict]], title: str):
+    """NIAH score drop when retrieval heads or as many control heads are ablated, one pair of columns per group of
+    models (``(label, effect)``, ``effect`` from :func:`~longllada_theory.measure.retrieval.ablation_effect`): one
+    dot per model, the mean over models with its t interval where there are two or more."""
     plt = style()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for x, kind in enumerate(("retrieval", "control")):
-        values = [row[f"{kind}_drop"] for row in effect["rows"] if row[f"{kind}_drop"] is not None]
-        ax.scatter([x] * len(values), values, color=f"C{x}", alpha=0.6, zorder=3)
-        interval = effect[kind]
-        if interval["low"] is not None:
-            ax.errorbar([x + 0.15], [interval["mean"]], yerr=[[interval["mean"] - interval["low"]],
-                                                               [interval["high"] - interval["mean"]]],
-                        fmt="s", color="black", capsize=4)
-    ax.set_xticks([0, 1], ["retrieval heads ablated", "control heads ablated"])
-    ax.set_xlim(-0.5, 1.5)
+    fig, ax = plt.subplots(figsize=(1.5 + 2.6 * len(groups), 4.2))
+    ticks, labels = [], []
+    for g, (label, effect) in enumerate(groups):
+        for k, kind in enumerate(("retrieval", "control")):
+            x = 3 * g + k
+            values = [row[f"{kind}_drop"] for row in effect["rows"] if row[f"{kind}_drop"] is not None]
+            ax.scatter([x] * len(values), values, color=f"C{k}", alpha=0.6, zorder=3)
+            interval = effect[kind]
+            if interval["low"] is not None:
+                ax.errorbar([x + 0.25], [interval["mean"]], yerr=[[interval["mean"] - interval["low"]],
+                                                                  [interval["high"] - interval["mean"]]],
+                            fmt="s", color="black", capsize=4)
+            ticks.append(x)
+            labels.append(f"{label}\n{kind} heads")
+    ax.set_xticks(ticks, labels, fontsize=7)
+    ax.axhline(0, color="grey", lw=0.8)
     ax.set_ylabel("NIAH score drop (points of 100)")
-    n = effect["retrieval"]["n"]
-    ax.set_title(f"{title}\n(dots: models; squares: mean, 95 % t interval over {n} models)", fontsize=9)
+    ax.set_title(f"{title}\n(dots: models; squares: mean with 95 % t interval over models)", fontsize=9)
     fig.tight_layout()
     return fig

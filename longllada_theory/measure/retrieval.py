@@ -104,6 +104,15 @@ def retrieval_row(run) -> dict:
             "best score": best["score"]}
 
 
+def retrieval_intervals(runs: list, confidence: float = 0.95) -> dict:
+    """For runs of one training recipe on independently trained models (seeds): the number of retrieval heads and
+    the best head's score, each a mean with its Student-t interval over the models, clipped to what is possible."""
+    rows = [retrieval_row(run) for run in runs]
+    count = f"heads ≥ {THRESHOLD:g}"
+    return {count: seed_interval([r[count] for r in rows], confidence, bounds=(0, rows[0]["heads"])),
+            "best score": seed_interval([r["best score"] for r in rows], confidence, bounds=(0, 1))}
+
+
 def control_heads(scores: np.ndarray, count: int, seed: int = 0) -> list[str]:
     """``count`` heads drawn at random (seeded) among those scoring below :data:`THRESHOLD`: the control an ablation
     of as many retrieval heads is compared with."""
@@ -118,8 +127,9 @@ def ablation_effect(retrieval_runs: list, niah_runs: list, confidence: float = 0
     ``retrieval`` run naming its top heads and ``niah`` runs on the same cells, one without ablation (the
     baseline), others with ``--ablate-heads``: a set of the model's top heads is a *retrieval* ablation, any other
     set a *control*. Per model the drop of the mean score from the baseline (a model's control drops averaged);
-    over models the mean drop of each with its t interval and the paired difference retrieval − control
-    (:func:`~longllada_theory.measure.stats.seed_interval`; the units are independently trained models)."""
+    over models the mean drop of each and the paired difference retrieval − control with their t intervals
+    (clipped to the possible −100…100; :func:`~longllada_theory.measure.stats.seed_interval`; the units are
+    independently trained models)."""
     rows = []
     for retrieval in retrieval_runs:
         model = retrieval.settings["model"]
@@ -141,10 +151,10 @@ def ablation_effect(retrieval_runs: list, niah_runs: list, confidence: float = 0
                                                           for k, v in drops.items()},
                      **{f"{k}_heads": v for k, v in heads.items()}})
     paired = [r for r in rows if r["retrieval_drop"] is not None and r["control_drop"] is not None]
-    return {"rows": rows, **{kind: seed_interval([r[f"{kind}_drop"] for r in rows], confidence, over="models")
-                             for kind in ("retrieval", "control")},
+    return {"rows": rows, **{kind: seed_interval([r[f"{kind}_drop"] for r in rows], confidence, bounds=(-100, 100),
+                                                 over="models") for kind in ("retrieval", "control")},
             "difference": seed_interval([r["retrieval_drop"] - r["control_drop"] for r in paired], confidence,
-                                        over="models")}
+                                        bounds=(-100, 100), over="models")}
 
 
 @register_protocol
