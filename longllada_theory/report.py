@@ -15,8 +15,9 @@ from pathlib import Path
 from .claims import run_claims
 from .errors import LongLLaDAError
 from .figures.draw import save_figure
+from .figures.protocols import protocol_figure
 from .figures.runs import group_runs
-from .measure.protocol import PROTOCOLS, protocol_of
+from .measure.protocol import PROTOCOLS
 from .measure.results import read_header
 from .outputs import claim, write_json, write_markdown
 from .reference import HUB_IDS, compare, reference_names, verdict
@@ -85,7 +86,7 @@ def build_report(folder: Path, output: Path, force: bool = False) -> dict:
                                   "longllada toy report)"} for run in skipped]}
     for protocol in dict.fromkeys(run.protocol for run in runs):
         mine = [run for run in runs if run.protocol == protocol]
-        figure = protocol_of(protocol).figure(mine, f"{protocol}: {len(mine)} run(s) from {folder}")
+        figure = protocol_figure(protocol, mine, f"{protocol}: {len(mine)} run(s) from {folder}")
         report["figures"] += [str(p) for p in save_figure(figure, output / protocol, ("png",), force)] if figure else []
     for run in runs:
         report["runs"].append(run_summary(run))

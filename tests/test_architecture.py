@@ -15,7 +15,7 @@ ALLOWED = {
     "errors": set(), "lengths": {"errors"}, "registry": {"errors"},
     "theory": {"errors", "lengths", "registry"},
     "models": {"errors", "lengths", "registry", "theory"},
-    "measure": {"errors", "lengths", "registry", "theory", "models", "figures.draw"},
+    "measure": {"errors", "lengths", "registry", "theory", "models"},
     "reference": {"errors", "lengths", "registry", "theory", "models", "measure"},
     "figures": {"errors", "lengths", "registry", "theory", "models", "measure", "reference"},
     "claims": {"errors", "lengths", "registry", "theory", "models", "measure", "reference", "toy"},
@@ -60,8 +60,7 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def _layer(module: str) -> str:
-    parts = module.split(".")[1:] or ["__init__"]
-    return "figures.draw" if parts[:2] == ["figures", "draw"] else parts[0]
+    return (module.split(".")[1:] or ["__init__"])[0]
 
 
 def test_there_is_no_import_cycle():
@@ -92,8 +91,7 @@ def test_layers_import_only_downwards_and_the_core_not_the_twins():
             continue
         for target in targets:
             other = _layer(target)
-            if other != layer and other in ALLOWED and other not in ALLOWED[layer] and not (
-                    other == "figures.draw" and layer == "figures"):
+            if other != layer and other in ALLOWED and other not in ALLOWED[layer]:
                 wrong.append(f"{module} imports {target}")
     assert wrong == []
 

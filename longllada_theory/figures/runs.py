@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ..errors import LongLLaDAError
 from ..files import regular_file
-from ..measure.protocol import protocol_of
 from ..measure.results import load_results, read_header
+from .protocols import protocol_figure
 
 
 def group_runs(paths: list[str]) -> list:
@@ -31,7 +31,7 @@ def plot_results(paths: list[str], title: str | None = None):
     if len(protocols) > 1:
         raise LongLLaDAError(f"cannot draw {' and '.join(sorted(protocols))} results in one figure")
     protocol = protocols.pop()
-    figure = protocol_of(protocol).figure(runs, title)
+    figure = protocol_figure(protocol, runs, title)
     if figure is None:
         raise LongLLaDAError(f"{protocol} results have no figure")
     return figure

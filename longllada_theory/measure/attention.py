@@ -207,34 +207,3 @@ class Attention(Protocol):
         if summary.get("pairs"):
             lines.append(pair_use_sentence(summary["pairs"]))
         return "\n".join(lines)
-
-    @classmethod
-    def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import (
-            attention_figure,
-            denoising_distance_figure,
-            denoising_figure,
-            denoising_panel,
-            pair_use_figure,
-            run_label,
-            run_marks,
-        )
-
-        denoising = [run for run in runs if run.settings.get("during_denoising")]
-        if denoising and all("sinks" in row for run in denoising for c in run.cells for row in c["steps"]):
-            return denoising_distance_figure([denoising_panel(run.settings, run.cells) for run in denoising],
-                                             title or "Attention of the answer positions during denoising, by distance")
-        if denoising:
-            return denoising_figure([(run_label(run.settings), denoising_curve(run.cells)) for run in runs
-                                     if run.settings.get("during_denoising")],
-                                    title or "Attention of the answer positions during denoising")
-
-        if all(run.settings.get("pair_use") for run in runs):
-            return pair_use_figure([(f"{run_label(run.settings)}, {run.settings['length']} tokens",
-                                     pair_use(run.settings, run.cells)) for run in runs],
-                                   title or "Which RoPE pairs the model uses")
-        series = [{"label": f"{run_label(run.settings)}, {run.settings['length']} tokens", "cells": run.cells,
-                   "train_length": run.settings.get("train_length"), "marks": run_marks(run.settings)}
-                  for run in runs]
-        return attention_figure(series, title or "Attention by relative distance")
-

@@ -284,9 +284,3 @@ class NeedleInAHaystack(Protocol):
                  for k, v in summary["by_length"].items()]
         return grid.to_string() + "\nby length (mean ± standard error; exact answers with Wilson 95 %):\n" + "\n".join(
             lines)
-
-    @classmethod
-    def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import niah_figure, run_label, run_marks
-
-        return niah_figure([(run_label(run.settings), niah_grid(run.cells), run_marks(run.settings)) for run in runs])

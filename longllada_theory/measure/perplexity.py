@@ -381,14 +381,3 @@ class Perplexity(Protocol):
         return (f"running perplexity at {summary['final_position']} tokens: {summary['final_running_ppl']:.3f}\n"
                 f"perplexity per {summary['window']}-token window: "
                 + " ".join(f"{format_length(e)}:{p:.2f}" for e, p in summary["window_ppl"].items()))
-
-    @classmethod
-    def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import perplexity_figure, run_label
-
-        series = []
-        for run in runs:
-            curve = perplexity_curve(run.cells)
-            series.append({"label": run_label(run.settings), "end": curve["end"], "ppl": curve["running_ppl"],
-                           "se": curve["running_log_se"], "train_length": run.settings.get("train_length")})
-        return perplexity_figure(series, title or "Running perplexity against context length")

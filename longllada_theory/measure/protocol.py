@@ -3,9 +3,10 @@
 A protocol (perplexity, NIAH, attention, …) is one module holding one :class:`Protocol` subclass: its name, a frozen
 settings dataclass (which, with the model's settings, is the results file's header), the cells it measures (one key
 each), how they are grouped into batches, how a batch is computed, how finished cells are summarised (from the results
-file alone, so ``report`` summarises any registered protocol), and its figure. :func:`run` is the only place that
-opens a results file, skips finished cells, keeps to a shard, shows progress and appends each finished cell at once —
-so every protocol resumes and shards the same way.
+file alone, so ``report`` summarises any registered protocol); its figure is chosen on the figures side
+(:mod:`longllada_theory.figures.protocols`). :func:`run` is the only place that opens a results file, skips finished
+cells, keeps to a shard, shows progress and appends each finished cell at once — so every protocol resumes and
+shards the same way.
 
 Registered protocols (:func:`register_protocol`) become ``longllada`` subcommands, their options taken from the
 settings dataclass's fields' metadata (see :func:`option`).
@@ -28,7 +29,6 @@ from .results import ANY, ResultsFile, shard_cells, writer_lock
 
 if TYPE_CHECKING:
     from ..models.loading import LoadedModel
-    from .results import Results
 
 
 def option(help: str, default: Any = MISSING, *, flag: str | None = None, parse: Callable[[str], Any] | None = None,
@@ -189,11 +189,6 @@ class Protocol(ABC):
     def result(cls, summary: dict) -> str:
         """The summary in one line (a row of ``report``'s table of runs)."""
         return "; ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int | float | str))
-
-    @classmethod
-    def figure(cls, runs: list[Results], title: str | None = None):
-        """A figure of one or more runs of this protocol (``longllada plot``, ``report``); None: it has none."""
-        return None
 
 
 def run(protocol: Protocol, output: str | None = None, shard: tuple[int, int] = (0, 1),

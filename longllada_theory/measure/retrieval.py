@@ -212,10 +212,3 @@ class RetrievalHeads(NeedleInAHaystack):
             lines.append(f"to measure what they are worth: longllada niah … --ablate-heads {summary['ablate']} (as "
                          f"many heads below {THRESHOLD:g}, drawn at random, as a control: {summary['control']})")
         return "\n".join(lines)
-
-    @classmethod
-    def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import retrieval_figure, run_label
-
-        return retrieval_figure([(run_label(run.settings), cls.summarize(run.settings, run.cells)) for run in runs],
-                                title or "Retrieval heads: share of copied needle tokens each head points at")

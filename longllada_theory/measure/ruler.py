@@ -648,12 +648,6 @@ class Ruler(Protocol):
             lines += [f"  - {note}" for note in summary["differences"]]
         return "\n".join(lines)
 
-    @classmethod
-    def figure(cls, runs, title: str | None = None):
-        from ..figures.draw import ruler_figure, run_label, run_marks
-
-        return ruler_figure([(run_label(run.settings), ruler_summary(run.cells), run_marks(run.settings))
-                             for run in runs])
 
 
 def ruler_summary(cells: list[dict]) -> dict:
