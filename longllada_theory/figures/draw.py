@@ -464,3 +464,24 @@ def ablation_figure(groups: list[tuple[str, dict]], title: str):
     ax.set_title(f"{title}\n(dots: models; squares: mean with 95 % t interval over models)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def last_layer_distance_figure(panels: dict[str, list[tuple[str, object, bool]]], train_length: int, title: str):
+    """One panel per group (``{title: [(label, probe statistics by layer, dashed), …]}``): the last layer's attention
+    mass on keys at or before the query by distance bin (mean over heads), T marked."""
+    plt = style()
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.8), sharey=True, squeeze=False)
+    for ax, (name, series) in zip(axes[0], panels.items(), strict=True):
+        for label, stats, dashed in series:
+            last = stats[max(stats)]
+            edges = np.array(last.edges)
+            before = last.mass[:, 0, :].mean(axis=0)
+            ax.plot(np.maximum(edges, 0.5), before[:len(edges)], marker="o", ls="--" if dashed else "-", label=label)
+        ax.axvline(train_length, color="black", lw=1, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_title(f"{name}: {title}")
+        ax.set_xlabel("distance to key (tokens, bin lower edge)")
+        ax.legend(fontsize=7)
+    axes[0, 0].set_ylabel("attention mass")
+    fig.tight_layout()
+    return fig

@@ -126,3 +126,17 @@ def denoising_distances(cells: list[dict], tokens: int) -> dict:
                 pooled[position] = pooled.get(position, 0.0) + mass / len(cells)
         out["sinks"].append(sorted(pooled.items(), key=lambda item: -item[1])[:SINKS])
     return out
+
+
+def denoising_row(run) -> dict:
+    """One row for a table of ``--during-denoising`` runs: the answer and its score, the masked positions' share
+    within T at the first and the last step, the masked and decoded positions' share on the needle (mean over steps)
+    and the needle's share under uniform attention."""
+    curve = denoising_curve(run.cells)
+    start, end = run.settings["needle_span"]
+    return {"answer": run.cells[0]["answer"].strip(), "score": run.cells[0]["score"],
+            "masked: within T, first step": curve["local_masked"][0],
+            "masked: within T, last step": curve["local_masked"][-1],
+            "masked: on the needle, mean over steps": np.nanmean(curve["needle_masked"]),
+            "decoded: on the needle, mean over steps": np.nanmean(curve["needle_decoded"]),
+            "uniform share of the needle": (end - start) / run.settings["length"]}

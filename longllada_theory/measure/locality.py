@@ -58,3 +58,18 @@ def local_bias(loaded, texts, train_length: int, queries: int = 64, confidence: 
         for layer, layer_stats in stats.items():
             by_layer.setdefault(layer, []).append(float(layer_stats.local.mean()) - baseline)
     return {layer: seed_interval(values, confidence, over="texts") for layer, values in by_layer.items()}
+
+
+def attention_run_row(run, far: int) -> dict:
+    """One row for a table of ``attention`` runs (a :class:`~longllada_theory.measure.results.Results`): the share
+    within T (mean over layers), the mass on keys at least ``far`` tokens away (bins from ``far`` on, mean over layers
+    and heads), the share on the first token, and the median half-mass distance."""
+    s, cells = run.settings, run.cells
+    mass_far = [np.sum(np.array(c["mass"])[:, 0, :][:, np.array(c["edges"]) >= far], axis=1).mean() for c in cells]
+    return {"length": s["length"],
+            "scaling": "direct" if s["scaling"] is None else f"law λ {s['scaling']['scaling_factor']:.3g}",
+            "share within T (mean over layers)": round(float(np.mean([np.mean(c["local"]) for c in cells])), 3),
+            f"mass on keys ≥ {far} away": round(float(np.mean(mass_far)), 3),
+            "share on the first token": round(float(np.mean([first_token_share(c["topk_positions"], c["topk_weights"])
+                                                             for c in cells])), 3),
+            "median half-mass distance": float(np.median([np.median(c["half_distance"]) for c in cells]))}

@@ -681,6 +681,28 @@ def passkey_probe(loaded: LoadedModel, length: int, depth: float = 100.0, seed: 
     return ids, queries, (prompt.needle_start, prompt.needle_end)
 
 
+def passkey_attention(loaded: LoadedModel, length: int, seeds: int = 8, train_length: int | None = None
+                      ) -> tuple[dict, dict]:
+    """Where a twin's answer looks in ``seeds`` passkey prompts of ``length`` tokens (needle at depth 100 %,
+    :func:`passkey_probe`): the share within T (mean over layers, heads and answer queries), the best head's share on
+    the needle (max over layers of the mean over queries), the share on the first token — each the mean over the
+    prompts — and the first prompt's probe statistics by layer."""
+    from ..measure.locality import first_token_share
+    from ..measure.probe import instrumented_forward
+
+    local, needle, sink, first = [], [], [], None
+    for seed in range(seeds):
+        ids, queries, span = passkey_probe(loaded, length, seed=seed)
+        stats = instrumented_forward(loaded, ids, queries=queries, needle=span, train_length=train_length)
+        local.append(np.mean([s.local.mean() for s in stats.values()]))
+        needle.append(max(s.needle.mean(axis=1).max() for s in stats.values()))
+        sink.append(np.mean([first_token_share(s.topk_positions, s.topk_weights) for s in stats.values()]))
+        first = first or stats
+    return {"share within T (mean over layers, heads)": round(float(np.mean(local)), 2),
+            "best head's share on the needle": round(float(np.mean(needle)), 2),
+            "share on the first token": round(float(np.mean(sink)), 2)}, first
+
+
 def answer_attention(loaded: LoadedModel, length: int, depth: float, prompts: int = 4) -> dict:
     """Where a twin looks when it produces the passkey, in a prompt of ``length`` tokens with the needle at
     ``depth`` % (the attention probe on :func:`passkey_probe` prompts, mean over ``prompts`` of them). The queries
