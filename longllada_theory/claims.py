@@ -12,6 +12,7 @@ import numpy as np
 
 from .measure.niah import niah_grid
 from .measure.perplexity import window_perplexity
+from .measure.protocol import PROTOCOLS
 from .measure.results import load_results
 from .models.sources import TWINS_DIR
 from .reference import figure6, paper_factors_against_the_law, reference_curve, reference_grid
@@ -116,51 +117,10 @@ def paper_claims(runs: Path = RUNS, report: dict | None = None) -> list[dict]:
 
 
 def run_claims(run) -> list[dict]:
-    """The paper's claims that one results run of any model can speak to (the criteria of :func:`paper_claims`):
-    a perplexity run — an AR model's perplexity explodes past T (> 2×), a diffusion model's or a scaled model's stays
-    flat (≤ 1.25×), running perplexity at the largest length up to 4T over its value at T; a NIAH run — an AR model
-    fails every cell beyond T (score ≤ 20), a diffusion model retrieves needles within T of the question (≥ 80 %)
-    but not farther than 1.5T (≤ 30 %), with Wilson intervals."""
-    from .measure.perplexity import perplexity_curve
-    from .measure.stats import rate_with_interval
-
-    settings, t = run.settings, run.settings.get("train_length")
-    kind, scaled = settings.get("kind"), bool(settings.get("scaling"))
-    scaling = settings.get("scaling") or {}
-    name = f"{settings.get('model')} ({kind}" + (f", {scaling.get('method')} {scaling.get('scaling_factor', 0):.3g}"
-                                                 if scaled else "") + ")"
-    if not t or kind not in ("ar", "diffusion"):
-        return []
-    if run.protocol == "ppl":
-        curve = perplexity_curve(run.cells)
-        ends, ppl = curve["end"], curve["running_ppl"]
-        reach = ends[ends <= 4 * t]
-        if not len(reach) or reach[-1] < 2 * t:
-            return []
-        growth = float(ppl[len(reach) - 1] / np.interp(t, ends, ppl))
-        flat = kind == "diffusion" or scaled
-        return [{"run": name, "claim": "perplexity stays flat past T" if flat else "perplexity explodes past T",
-                 "measured": f"running perplexity at {int(reach[-1])} / at T = {t}: {growth:.2f}×",
-                 "criterion": "≤ 1.25×" if flat else "> 2×", "agrees": growth <= 1.25 if flat else growth > 2}]
-    if run.protocol != "niah":
-        return []
-    beyond = [c for c in run.cells if c["length"] > t]
-    if not beyond:
-        return []
-    if kind == "ar" and scaled:
-        return []
-    if kind == "ar":
-        worst = max(c["score"] for c in beyond)
-        return [{"run": name, "claim": "an AR model fails NIAH beyond its window",
-                 "measured": f"highest score of {len(beyond)} cells longer than T = {t}: {worst:.0f}",
-                 "criterion": "every cell ≤ 20", "agrees": worst <= 20}]
-    near = rate_with_interval(c["hit"] for c in beyond if c["distance"] <= t)
-    far = rate_with_interval(c["hit"] for c in beyond if c["distance"] > 1.5 * t)
-    if not near["n"] or not far["n"]:
-        return []
-    text = f"needle within T: {100 * near['rate']:.0f} % [{100 * near['low']:.0f}, {100 * near['high']:.0f}] of " \
-           f"{near['n']}; farther than 1.5T: {100 * far['rate']:.0f} % [{100 * far['low']:.0f}, " \
-           f"{100 * far['high']:.0f}] of {far['n']}"
-    return [{"run": name, "claim": "local perception: retrieves needles within about T of the question only",
-             "measured": text, "criterion": "≥ 80 % within T and ≤ 30 % beyond 1.5T",
-             "agrees": near["rate"] >= 0.8 and far["rate"] <= 0.3}]
+    """The paper's claims that one results run of any model can speak to — its protocol's
+    (:meth:`~longllada_theory.measure.protocol.Protocol.claims`, with the criteria of :func:`paper_claims`) — each
+    named by the run's model, kind and scaling."""
+    settings, scaling = run.settings, run.settings.get("scaling") or {}
+    name = f"{settings.get('model')} ({settings.get('kind')}" + (
+        f", {scaling.get('method')} {scaling.get('scaling_factor', 0):.3g}" if scaling else "") + ")"
+    return [{"run": name, **claim} for claim in PROTOCOLS[run.protocol].claims(settings, run.cells)]

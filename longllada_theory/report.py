@@ -59,7 +59,9 @@ def _paper_reference(run) -> str | None:
     factor = round(float((run.settings.get("scaling") or {}).get("scaling_factor") or 1))
     if factor != 1 and run.protocol != "ruler":
         return None
-    figure = {"ppl": "figure1a", "niah": "figure2", "ruler": "table2"}[run.protocol]
+    figure = PROTOCOLS[run.protocol].paper_figure
+    if figure is None:
+        return None
     for name, hub_id in HUB_IDS.items():
         wanted = f"paper:{figure}:{name}" + (f"@ntk{factor}" if factor != 1 else "")
         if model in (name.lower(), hub_id.split("/")[-1].lower()) and wanted in reference_names():
@@ -91,7 +93,7 @@ def build_report(folder: Path, output: Path, force: bool = False) -> dict:
     for run in runs:
         report["runs"].append(run_summary(run))
         report["claims"] += run_claims(run)
-        reference = _paper_reference(run) if run.protocol in ("ppl", "niah", "ruler") else None
+        reference = _paper_reference(run)
         if reference:
             try:
                 document, _ = compare([str(p) for p in run.paths], reference)

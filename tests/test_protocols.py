@@ -51,6 +51,12 @@ class NextTokenGuess(Protocol):
     def summarize(cls, settings, cells):
         return {"hit_rate": sum(c["guess"] == c["truth"] for c in cells) / len(cells)}
 
+    @classmethod
+    def claims(cls, settings, cells):
+        rate = cls.summarize(settings, cells)["hit_rate"]
+        return [{"claim": "a random twin guesses the next token rarely", "measured": f"hit rate {rate:.2f}",
+                 "criterion": "≤ 0.5", "agrees": rate <= 0.5}]
+
 
 @pytest.fixture
 def registered():
@@ -94,8 +100,9 @@ def test_other_settings_are_refused_with_the_flag_named(registered, tmp_path, ca
     assert "other settings (every: 8 → 4)" in capsys.readouterr().err
 
 
-def test_report_summarises_a_new_protocol_with_its_own_summary(registered, tmp_path, capsys):
-    """No edit outside this file: the protocol's summarize and result give report's row."""
+def test_report_summarises_a_new_protocol_with_its_own_summary_and_claims(registered, tmp_path, capsys):
+    """No edit outside this file: the protocol's summarize and result give report's row, its claims report's
+    verdicts."""
     from longllada_theory.report import build_report
 
     model = str(tiny_twin(tmp_path / "twin", "ar"))
@@ -107,3 +114,6 @@ def test_report_summarises_a_new_protocol_with_its_own_summary(registered, tmp_p
     run, = report["runs"]
     assert run["protocol"] == "next-token-guess" and run["summary"] == {"hit_rate": printed}
     assert f"| hit_rate {printed} |" in (tmp_path / "report" / "report.md").read_text()
+    claim, = report["claims"]
+    assert claim["claim"] == "a random twin guesses the next token rarely" and claim["agrees"] == (printed <= 0.5)
+    assert claim["run"].startswith(model)

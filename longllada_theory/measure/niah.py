@@ -225,6 +225,7 @@ class NeedleInAHaystack(Protocol):
     """The NIAH grid (module docstring)."""
 
     name = "niah"
+    paper_figure = "figure2"
     help = "needle-in-a-haystack grid of lengths × depths (the paper's Figures 1b/2)"
     description = ("Lengths × depths × needles; prompts measured in the model's own tokens; answers by greedy "
                    "decoding (AR) or the diffusion model's sampler; NeedleBench's 0–100 score.")
@@ -265,6 +266,30 @@ class NeedleInAHaystack(Protocol):
         return {"mean_by_length": {str(k): round(float(v), 2) for k, v in grid.mean(axis=0).items()},
                 "by_length": {str(k): v for k, v in score_by_length(cells).items()},
                 "grid": {str(c): {str(d): round(float(v), 2) for d, v in grid[c].items()} for c in grid.columns}}
+
+    @classmethod
+    def claims(cls, settings: dict, cells: list[dict]) -> list[dict]:
+        """An AR model fails every cell beyond T (score ≤ 20); a diffusion model retrieves needles within T of the
+        question (≥ 80 %) but not farther than 1.5T (≤ 30 %), with Wilson intervals."""
+        t, kind = settings.get("train_length"), settings.get("kind")
+        beyond = [c for c in cells if t and c["length"] > t]
+        if not beyond or kind not in ("ar", "diffusion") or (kind == "ar" and settings.get("scaling")):
+            return []
+        if kind == "ar":
+            worst = max(c["score"] for c in beyond)
+            return [{"claim": "an AR model fails NIAH beyond its window",
+                     "measured": f"highest score of {len(beyond)} cells longer than T = {t}: {worst:.0f}",
+                     "criterion": "every cell ≤ 20", "agrees": worst <= 20}]
+        near = rate_with_interval(c["hit"] for c in beyond if c["distance"] <= t)
+        far = rate_with_interval(c["hit"] for c in beyond if c["distance"] > 1.5 * t)
+        if not near["n"] or not far["n"]:
+            return []
+        text = (f"needle within T: {100 * near['rate']:.0f} % [{100 * near['low']:.0f}, {100 * near['high']:.0f}] of "
+                f"{near['n']}; farther than 1.5T: {100 * far['rate']:.0f} % [{100 * far['low']:.0f}, "
+                f"{100 * far['high']:.0f}] of {far['n']}")
+        return [{"claim": "local perception: retrieves needles within about T of the question only",
+                 "measured": text, "criterion": "≥ 80 % within T and ≤ 30 % beyond 1.5T",
+                 "agrees": near["rate"] >= 0.8 and far["rate"] <= 0.3}]
 
     @classmethod
     def result(cls, summary: dict) -> str:

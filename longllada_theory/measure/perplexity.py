@@ -308,6 +308,7 @@ class Perplexity(Protocol):
     """Perplexity of a text in chunks, each given all earlier chunks as a clean prefix (module docstring)."""
 
     name = "ppl"
+    paper_figure = "figure1a"
     help = "perplexity against context length (the paper's Figure 1a protocol)"
     description = ("Perplexity of a text in chunks, each given all earlier chunks as a clean prefix: next-token loss "
                    "for AR models, the Monte-Carlo masked-token estimate for diffusion models. Every chunk is "
@@ -375,6 +376,24 @@ class Perplexity(Protocol):
         end, last = list(summary["window_ppl"].items())[-1]
         return (f"running perplexity {summary['final_running_ppl']:.3f} at {format_length(summary['final_position'])}"
                 f"; last window to {format_length(end)}: {last:.3f} (log SE {summary['window_log_se'][end]:.3f})")
+
+    @classmethod
+    def claims(cls, settings: dict, cells: list[dict]) -> list[dict]:
+        """An AR model's perplexity explodes past T (> 2×), a diffusion model's or a scaled model's stays flat
+        (≤ 1.25×): running perplexity at the largest length up to 4T over its value at T."""
+        t, kind, flat = settings.get("train_length"), settings.get("kind"), settings.get("kind") == "diffusion" or bool(
+            settings.get("scaling"))
+        if not t or kind not in ("ar", "diffusion"):
+            return []
+        curve = perplexity_curve(cells)
+        ends, ppl = curve["end"], curve["running_ppl"]
+        reach = ends[ends <= 4 * t]
+        if not len(reach) or reach[-1] < 2 * t:
+            return []
+        growth = float(ppl[len(reach) - 1] / np.interp(t, ends, ppl))
+        return [{"claim": "perplexity stays flat past T" if flat else "perplexity explodes past T",
+                 "measured": f"running perplexity at {int(reach[-1])} / at T = {t}: {growth:.2f}×",
+                 "criterion": "≤ 1.25×" if flat else "> 2×", "agrees": growth <= 1.25 if flat else growth > 2}]
 
     @classmethod
     def describe(cls, summary: dict) -> str:

@@ -114,6 +114,7 @@ class Protocol(ABC):
     description: ClassVar[str] = ""
     settings_type: ClassVar[type]
     refused_by: ClassVar[str | None] = None  # the Family field that says why a family cannot be measured this way
+    paper_figure: ClassVar[str | None] = None  # the paper's figure or table (reference.py) its runs compare with
 
     def __init__(self, loaded: LoadedModel, settings: Any, inputs: Any = None):
         reason = getattr(getattr(loaded, "family", None), self.refused_by or "", None)
@@ -189,6 +190,12 @@ class Protocol(ABC):
     def result(cls, summary: dict) -> str:
         """The summary in one line (a row of ``report``'s table of runs)."""
         return "; ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int | float | str))
+
+    @classmethod
+    def claims(cls, settings: dict, cells: list[dict]) -> list[dict]:
+        """The paper's claims these results can speak to, each ``{"claim", "measured", "criterion", "agrees"}``
+        (``report`` lists them; none by default)."""
+        return []
 
 
 def run(protocol: Protocol, output: str | None = None, shard: tuple[int, int] = (0, 1),

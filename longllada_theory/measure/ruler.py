@@ -553,6 +553,7 @@ class Ruler(Protocol):
     """The RULER suite (module docstring): one cell per task × length × sample."""
 
     name = "ruler"
+    paper_figure = "table2"
     help = "RULER's tasks generated offline: NIAH variants, variable tracking, aggregation, QA (the paper's Table 2)"
     description = ("RULER's tasks generated offline (no download) by --protocol ruler (NVIDIA RULER's generation), "
                    "paper (OpenCompass's RULER as LongLLaDA ran it) or package (the package's own variants), at "
