@@ -38,7 +38,7 @@ def test_every_preset_names_its_source_and_llada_its_mask_and_in_place_predictio
     for preset in PRESETS:
         assert preset.source
     llada = load_spec("llada")
-    assert llada.mask_token_id == 126336 and llada.logits_shift == 0 and llada.config_family == "llada"
+    assert llada.mask_token_id == 126336 and llada.logits_shift == 0 and llada.config_format == "llada"
     dream = load_spec("dream")
     assert dream.logits_shift == 1 and dream.mask_token_id == 151666  # Dream predicts token i+1 at position i
     assert "2048" in dream.provenance["train_length"]
@@ -55,7 +55,7 @@ def test_transformers5_rope_parameters_and_partial_rotary(tmp_path):
     config = {"model_type": "phi3", "hidden_size": 3072, "num_attention_heads": 32, "max_position_embeddings": 4096,
               "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5}}
     spec = spec_from_config(config, "x", "config.json")
-    assert (spec.head_dim, spec.rotary_dim, spec.rope_theta, spec.config_family) == (96, 48, 1e4, "rope_parameters")
+    assert (spec.head_dim, spec.rotary_dim, spec.rope_theta, spec.config_format) == (96, 48, 1e4, "rope_parameters")
 
 
 def test_legacy_keys_head_dim_and_existing_scaling(tmp_path):
@@ -63,7 +63,7 @@ def test_legacy_keys_head_dim_and_existing_scaling(tmp_path):
               "rope_theta": 500000.0, "max_position_embeddings": 131072,
               "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "original_max_position_embeddings": 8192}}
     spec = spec_from_config(config, "llama-3.1", "config.json")
-    assert spec.head_dim == 64 and spec.config_family == "legacy"
+    assert spec.head_dim == 64 and spec.config_format == "legacy"
     assert spec.existing_scaling["rope_type"] == "llama3"
     assert spec.train_length == 8192 and "original_max_position_embeddings" in spec.provenance["train_length"]
 

@@ -87,9 +87,9 @@ def test_the_study_trains_every_twin_with_one_schedule_and_one_set_of_hyperparam
     recipe = Recipe()
     for seed in recipe.seeds:
         stages = {stage.name: stage for stage in recipe.stages(seed)}
-        assert {stages[name].init for name in TWINS.values()} == {"ar-base", "diffusion-scratch-base"}
+        assert {stages[name].init for name in TWINS} == {"ar-base", "diffusion-scratch-base"}
         bases = [stages["ar-base"], stages["diffusion-scratch-base"]]
-        finals = [stages[name] for name in TWINS.values()]
+        finals = [stages[name] for name in TWINS]
         for group in (bases, finals):
             settings = [{k: v for k, v in vars(s).items() if k not in ("name", "kind", "init")} for s in group]
             assert all(other == settings[0] for other in settings)  # only the objective and the start differ
@@ -161,10 +161,10 @@ def test_the_shipped_twins_are_what_the_report_says(tmp_path):
     folders = seed_folders(TWINS_DIR)
     assert sorted(folders) == report["seeds"] and len(folders) >= 3
     for seed, folder in folders.items():
-        for twin, stage in TWINS.items():
+        for twin in TWINS:
             record = json.loads((folder / twin / "training_record.json").read_text())
             names = [s["stage"]["name"] for s in record["stages"]]
-            assert names[-1] == stage and len(names) == 2 and record["seed"] == seed
+            assert names[-1] == twin and len(names) == 2 and record["seed"] == seed
     settings = ReportSettings(**{k: tuple(v) if isinstance(v, list) else v for k, v in report["settings"].items()})
     bench = TwinBench(folders[report["seeds"][0]], tmp_path, settings, progress=False)
     t = report["train_length"]

@@ -144,7 +144,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @command("report", "tables, figures and claim verdicts from a folder of your own results", _report_arguments,
-         "Reads every results file under RESULTS (your ppl, niah and attention runs, e.g. of LLaDA-8B on a GPU), "
+         "Reads every results file under RESULTS (your runs of any measurement, e.g. of LLaDA-8B on a GPU), "
          "draws each protocol's runs in one figure, summarises each run with its uncertainty, gives the verdicts of "
          "the paper's claims each run can speak to, and compares runs of the paper's models with its published "
          "numbers. Writes report.md, report.json and PNG figures to --output.")

@@ -4,7 +4,7 @@ configs only (no torch import).
 Schema of a scale document (one per model)::
 
     {"model", "model_type", "head_dim", "rotary_dim", "rope_theta", "train_length", "attention",
-     "config_family", "critical_dimension", "extrapolation_bound",          # the pre-training RoPE
+     "config_format", "critical_dimension", "extrapolation_bound",          # the pre-training RoPE
      "effective": {"scaled", "window", "critical_dimension", "extrapolation_bound"},  # with the model's scaling
      "existing_scaling", "layers", "notes", "provenance", "reach",
      "plans": [{"target", "method", "reading", "default", "scaling_factor", "new_rope_theta", "rope_parameters",

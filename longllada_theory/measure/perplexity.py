@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ..models.loading import LoadedModel
 
 ESTIMATORS = ("paper", "elbo")
-PROTOCOLS = ("paper", "package")
+PROTOCOL_VARIANTS = ("paper", "package")  # the --protocol setting: whose protocol runs (not the Protocol class)
 
 
 class ChunkCell(TypedDict, total=False):
@@ -282,7 +282,7 @@ class PerplexitySettings:
     protocol: str = option("paper: LongLLaDA's, each Monte-Carlo sample draws its mask count independently; package: "
                            "the counts spread over the samples as LLaDA's get_log_likelihood (same expectation; bench "
                            "ppl measured 0.95-0.98 of the paper's standard error at 8 samples)", "paper",
-                           choices=PROTOCOLS, legacy="package")
+                           choices=PROTOCOL_VARIANTS, legacy="package")
     window: int | None = option("also report perplexity per window of this many tokens (default: T_train)", None,
                                 parse=Length())
     seed: int = option("random seed", 0, cli=False)

@@ -48,7 +48,7 @@ class Family:
     sampler: str = "low_confidence"     # how a diffusion model of this family answers (measure.sampling.SAMPLERS)
     sampler_defaults: dict[str, Any] = field(default_factory=dict)  # the family's own evaluation settings
     prepend_bos: bool = False           # put the tokenizer's BOS token before every text (Dream, as LongLLaDA does)
-    keys: dict[str, tuple[str, ...]] = field(default_factory=lambda: HF_KEYS)
+    config_keys: dict[str, tuple[str, ...]] = field(default_factory=lambda: HF_KEYS)
     projections: tuple[str, str] = ("q_proj", "k_proj")
     output_projections: tuple[str, ...] = ("o_proj", "attn_out")  # where heads' outputs meet (transformers; LLaDA)
     byte_level: bool = False            # the tokenizer is UTF-8 bytes (the twins)
@@ -73,7 +73,7 @@ class Family:
 
     def value(self, config: dict, quantity: str):
         """(key, value) of the first of the family's keys for ``quantity`` present in ``config``, or (None, None)."""
-        for key in self.keys[quantity]:
+        for key in self.config_keys[quantity]:
             if config.get(key) is not None:
                 return key, config[key]
         return None, None

@@ -74,14 +74,14 @@ def config_change(spec, plan: ScalingPlan) -> dict | None:
     ``rope_theta``; the package applies other plans when it loads LLaDA natively)."""
     if not plan.needed:
         return None
-    if spec.config_family == "llada":
+    if spec.config_format == "llada":
         return {"rope_theta": plan.new_rope_theta} if plan.rope_type == "default" else None
     rope, change = copy.deepcopy(spec.config_rope), {}
-    if spec.config_family == "rope_parameters" or isinstance(rope.get("rope_parameters"), dict):
+    if spec.config_format == "rope_parameters" or isinstance(rope.get("rope_parameters"), dict):
         change["rope_parameters"] = _rope_parameters_block(spec, plan, rope.get("rope_parameters") or {})
-    if spec.config_family == "legacy" or spec.base_key in rope:
+    if spec.config_format == "legacy" or spec.base_key in rope:
         change[spec.base_key] = plan.new_rope_theta
-    if spec.config_family == "legacy" or "rope_scaling" in rope:
+    if spec.config_format == "legacy" or "rope_scaling" in rope:
         scaling = _legacy_scaling(rope.get("rope_scaling"), plan, spec)
         if scaling is not False and spec.short_longrope_block and plan.rope_type == "longrope":
             scaling, change["max_position_embeddings"] = _short_longrope(plan)
@@ -168,7 +168,7 @@ def patch_config_dict(config: dict, spec, plan: ScalingPlan) -> dict:
     """A copy of a ``config.json`` dict with the plan's change applied (:func:`config_change`)."""
     change = config_change(spec, plan)
     if change is None and plan.needed:
-        raise LongLLaDAError(f"method {plan.method!r} cannot be expressed in a {spec.config_family} config")
+        raise LongLLaDAError(f"method {plan.method!r} cannot be expressed in a {spec.config_format} config")
     return deep_merge(config, change or {})
 
 

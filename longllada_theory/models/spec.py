@@ -70,7 +70,7 @@ class RopeSpec:
     rope_theta: float
     train_length: int
     attention: str = "causal"
-    config_family: str = "rope_parameters"
+    config_format: str = "rope_parameters"
     model_type: str | None = None
     mask_token_id: int | None = None
     logits_shift: int = 1
@@ -358,7 +358,7 @@ class RopeSpec:
         return {
             "model": self.name, "model_type": self.model_type, "head_dim": self.head_dim,
             "rotary_dim": self.rotary_dim, "rope_theta": self.rope_theta, "train_length": self.train_length,
-            "attention": self.attention, "family": self.family, "config_family": self.config_family,
+            "attention": self.attention, "family": self.family, "config_format": self.config_format,
             "critical_dimension": self.critical_dimension, "extrapolation_bound": _finite(self.extrapolation_bound),
             "existing_scaling": self.existing_scaling, "provenance": self.provenance,
             **({"rope_dim": self.rope_dim} if self.rope_dim else {}),
@@ -408,7 +408,8 @@ def _train_length(config: dict, view: ConfigView, family: Family, setting: RopeS
     value, where = view.lookup("original_max_position_embeddings")
     if value:
         return _number(value, "original_max_position_embeddings", view.source, int), where
-    advertised = next(((key, *view.lookup(key)) for key in family.keys["length"] if view.get(key) is not None), None)
+    advertised = next(((key, *view.lookup(key)) for key in family.config_keys["length"] if view.get(key) is not None),
+                      None)
     known = known_pretraining_length(config, view, setting)
     if known is not None:
         flag = " ⚑ (not read in the source itself; verify)" if known.get("uncertain") else ""
@@ -498,7 +499,7 @@ def spec_from_config(config: dict, name: str, source: str, train_length: int | N
         notes.append(f"RoPE also in {', '.join(towers)}: positions of another modality (image patches, audio "
                      f"frames), not the language model's tokens; plans read the RoPE of {part}")
     return RopeSpec(name=name, head_dim=target.head_dim, rotary_dim=target.rotary_dim, rope_theta=target.rope_theta,
-                    train_length=length, attention=kind, config_family=config_format,
+                    train_length=length, attention=kind, config_format=config_format,
                     model_type=str(config.get("model_type") or "") or None,
                     mask_token_id=config.get("mask_token_id", family.mask_token_id),
                     logits_shift=family.shift(config, kind), existing_scaling=scaling, family=family.name,

@@ -56,7 +56,7 @@ class Stage:
 
 
 #: the twins of one seed, by name, and the stage that makes each
-TWINS = {"ar": "ar", "diffusion": "diffusion", "diffusion-scratch": "diffusion-scratch"}
+TWINS = ("ar", "diffusion", "diffusion-scratch")
 
 
 @dataclass(frozen=True)
@@ -328,19 +328,19 @@ def train_recipe(recipe: Recipe, work: Path, output: Path, progress: bool = True
 
 
 def export_twins(work: Path, output: Path, seeds) -> list[Path]:
-    """Copy each finished twin of ``seeds`` from ``work/seed<s>/<stage>/final`` to ``output/seed<s>/<twin>``, with
-    the chain of training records of the stages that made it."""
+    """Copy each finished twin of ``seeds`` from ``work/seed<s>/<twin>/final`` (the training stage of its name) to
+    ``output/seed<s>/<twin>``, with the chain of training records of the stages that made it."""
     import shutil
 
     twins = []
     for seed in seeds:
-        for twin, stage in TWINS.items():
+        for twin in TWINS:
             target = Path(output) / f"seed{seed}" / twin
             target.mkdir(parents=True, exist_ok=True)
-            final = Path(work) / f"seed{seed}" / stage / "final"
+            final = Path(work) / f"seed{seed}" / twin / "final"
             for name in ("config.json", "model.safetensors"):
                 shutil.copy2(final / name, target / name)
-            chain, name = [], stage
+            chain, name = [], twin
             while name:
                 record = json.loads((Path(work) / f"seed{seed}" / name / "final" / "training_record.json").read_text())
                 chain.insert(0, record)
