@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .measure.niah import niah_grid
-from .measure.perplexity import window_perplexity
 from .measure.protocol import PROTOCOLS
+from .measure.protocols.niah import niah_grid
+from .measure.protocols.perplexity import window_perplexity
 from .measure.results import load_results
 from .models.sources import TWINS_DIR
 from .reference import figure6, paper_factors_against_the_law, reference_curve, reference_grid
-from .toy.evaluation import verdicts
+from .toy.verdicts import verdicts
 
 RUNS = Path(__file__).parent / "data" / "runs"
 

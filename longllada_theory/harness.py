@@ -8,10 +8,10 @@ applied and verified at load — evaluated on the harness's tasks (``longllada l
 
       log p(continuation | context) ≈ −n · mean_s [ (1/m_s) Σ_{i masked in s} −log p_θ(x_i | unmasked) ],
 
-  which is the adapter's −E[Σ_masked CE / (m/n)] (:func:`~longllada_theory.measure.perplexity.diffusion_chunk_samples`
-  with ``estimator="paper"``). Greedy, with ``check_greedy=True``, when the family's sampler at temperature 0,
-  unmasking one token per step, writes the continuation back (LLaDA's ``suffix_greedy_prediction``; off by default,
-  as LLaDA recommends).
+  which is the adapter's −E[Σ_masked CE / (m/n)]
+  (:func:`~longllada_theory.measure.protocols.perplexity.diffusion_chunk_samples` with ``estimator="paper"``).
+  Greedy, with ``check_greedy=True``, when the family's sampler at temperature 0, unmasking one token per step,
+  writes the continuation back (LLaDA's ``suffix_greedy_prediction``; off by default, as LLaDA recommends).
 - ``loglikelihood_rolling``: AR models in disjoint windows of ``max_length`` tokens (the harness's rolling windows);
   refused for diffusion models (LLaDA's adapter has none either — ``longllada ppl`` measures that).
 - ``generate_until``: greedy decoding (AR) or the family's sampler (diffusion), cut at the first stop string.
@@ -37,7 +37,7 @@ from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 
 from .errors import LongLLaDAError
 from .lengths import parse_length
-from .measure.perplexity import diffusion_chunk_samples
+from .measure.protocols.perplexity import diffusion_chunk_samples
 from .measure.sampling import SamplerSettings, answers
 from .models.loading import load_model
 from .values import Length, Real, Whole, parsed

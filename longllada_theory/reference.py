@@ -14,11 +14,11 @@ import numpy as np
 
 from .errors import LongLLaDAError
 from .lengths import format_length
-from .measure.needlebench import LENGTH_BUFFER
-from .measure.niah import niah_grid
-from .measure.perplexity import perplexity_curve
+from .measure.protocols.needlebench import LENGTH_BUFFER
+from .measure.protocols.niah import niah_grid
+from .measure.protocols.perplexity import perplexity_curve
+from .measure.protocols.ruler import RULES, ruler_summary
 from .measure.results import load_results
-from .measure.ruler import RULES, ruler_summary
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
 DATA = REFERENCE / "longllada_figure1_figure2.json"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from longllada_theory.models.sources import TWINS_DIR
 from longllada_theory.outputs import write_json
-from longllada_theory.toy.evaluation import method_comparison
+from longllada_theory.toy.methods import method_comparison
 
 OUT = Path(__file__).resolve().parents[1] / "longllada_theory" / "data" / "runs" / "twin_band_ablation.json"
 METHODS = ("longllada", "longllada-fast-pairs", "longllada-slow-pairs")

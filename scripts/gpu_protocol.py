@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from longllada_theory.measure.bench import bench_attention, measure
+from longllada_theory.measure.bench.bench import bench_attention, measure
 from longllada_theory.models.shapes import llada_shaped
 
 

@@ -11,11 +11,12 @@ from pathlib import Path
 
 from longllada_theory.figures.catalog import SMOLLM2_METHODS
 from longllada_theory.lengths import format_length
-from longllada_theory.measure.niah import niah_grid
-from longllada_theory.measure.perplexity import perplexity_comparison, window_perplexity
+from longllada_theory.measure.protocols.niah import niah_grid
+from longllada_theory.measure.protocols.perplexity import perplexity_comparison, window_perplexity
+from longllada_theory.measure.protocols.ruler import ruler_summary
 from longllada_theory.measure.results import load_results
-from longllada_theory.measure.ruler import ruler_summary
-from longllada_theory.toy.evaluation import methods_table, verdicts
+from longllada_theory.toy.methods import methods_table
+from longllada_theory.toy.verdicts import verdicts
 
 DATA = Path(__file__).resolve().parents[1] / "longllada_theory" / "data"
 RUNS = DATA / "runs"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from longllada_theory import LongLLaDAError
-from longllada_theory.measure.probe import AttentionProbe, distance_edges, instrumented_forward, parse_queries
+from longllada_theory.measure.probe.probe import AttentionProbe, distance_edges, instrumented_forward, parse_queries
 from longllada_theory.models.loading import load_model
 
 from helpers import tiny_twin

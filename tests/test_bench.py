@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from longllada_theory.errors import LongLLaDAError
-from longllada_theory.measure import bench
-from longllada_theory.measure import probe as probe_module
-from longllada_theory.measure.bench import Timings, bench_attention, bench_niah, bench_perplexity
-from longllada_theory.measure.memory import TensorBytes
-from longllada_theory.measure.niah import NeedleInAHaystack, NiahSettings
+from longllada_theory.measure.bench import bench
+from longllada_theory.measure.bench.bench import Timings, bench_attention, bench_niah, bench_perplexity
+from longllada_theory.measure.bench.memory import TensorBytes
+from longllada_theory.measure.probe import probe as probe_module
+from longllada_theory.measure.protocols.niah import NeedleInAHaystack, NiahSettings
 from longllada_theory.models.loading import load_model
 
 from conftest import ROOT
@@ -219,7 +219,7 @@ def test_gpu_protocol_dry_run_on_cpu(tmp_path):
 
 
 def test_timed_attention_runs_keep_nothing_between_rounds(tmp_path, monkeypatch):
-    import longllada_theory.measure.bench as bench
+    import longllada_theory.measure.bench.bench as bench
     from longllada_theory.models.loading import load_model
 
     kept = {}

@@ -33,10 +33,11 @@ def no_work(monkeypatch):
         raise Reached
     for target in ("longllada_theory.models.loading.load_model", "longllada_theory.figures.catalog.regenerate",
                    "longllada_theory.toy.train.train_recipe", "longllada_theory.toy.evaluation.run_twin_suite",
-                   "longllada_theory.toy.evaluation.method_comparison", "longllada_theory.report.build_report",
+                   "longllada_theory.toy.methods.method_comparison", "longllada_theory.report.build_report",
                    "longllada_theory.figures.runs.plot_results", "longllada_theory.reference.compare",
-                   "longllada_theory.harness.evaluate", "longllada_theory.measure.bench.bench_attention",
-                   "longllada_theory.measure.bench.bench_perplexity", "longllada_theory.measure.bench.bench_niah"):
+                   "longllada_theory.harness.evaluate", "longllada_theory.measure.bench.bench.bench_attention",
+                   "longllada_theory.measure.bench.bench.bench_perplexity",
+                   "longllada_theory.measure.bench.bench.bench_niah"):
         module, name = target.rsplit(".", 1)
         monkeypatch.setattr(__import__(module, fromlist=[name]), name, stop, raising=False)
 

@@ -8,8 +8,8 @@ import pytest
 
 from longllada_theory import LongLLaDAError
 from longllada_theory.cli import main
-from longllada_theory.measure.denoising import SINKS, denoising_curve, denoising_distances, denoising_statistics
-from longllada_theory.measure.probe import instrumented_forward
+from longllada_theory.measure.probe.denoising import SINKS, denoising_curve, denoising_distances, denoising_statistics
+from longllada_theory.measure.probe.probe import instrumented_forward
 from longllada_theory.measure.sampling import SamplerOptions
 from longllada_theory.models.loading import load_model
 

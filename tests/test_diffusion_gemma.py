@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from longllada_theory import load_spec
-from longllada_theory.measure.niah import NeedleInAHaystack, NiahSettings
 from longllada_theory.measure.protocol import run
+from longllada_theory.measure.protocols.niah import NeedleInAHaystack, NiahSettings
 from longllada_theory.models.loading import load_model
 
 from helpers import tiny_diffusion_gemma

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from longllada_theory.measure.locality import (
+from longllada_theory.measure.readings.locality import (
     chance_inside_share,
     first_token_share,
     local_bias,

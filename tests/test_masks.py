@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from longllada_theory.measure.masks import mask_sweep
+from longllada_theory.measure.readings.masks import mask_sweep
 from longllada_theory.measure.stats import t_quantile
 
 

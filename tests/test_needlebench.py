@@ -10,9 +10,15 @@ import sys
 import pytest
 
 from longllada_theory import LongLLaDAError
-from longllada_theory.measure.needlebench import LENGTH_BUFFER, guided_question, needle_rows, paper_prompt, repeat
-from longllada_theory.measure.needles import needle_score
-from longllada_theory.measure.niah import NiahSettings
+from longllada_theory.measure.inputs.needles import needle_score
+from longllada_theory.measure.protocols.needlebench import (
+    LENGTH_BUFFER,
+    guided_question,
+    needle_rows,
+    paper_prompt,
+    repeat,
+)
+from longllada_theory.measure.protocols.niah import NiahSettings
 
 QUESTION = ("Which band was the first to perform on the Moon? Please answer in the format 'The first band to perform "
             "on the the Moon was________.'")

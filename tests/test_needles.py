@@ -6,7 +6,7 @@ import random
 import pytest
 
 from longllada_theory import LongLLaDAError
-from longllada_theory.measure.needles import (
+from longllada_theory.measure.inputs.needles import (
     BUILTIN_NEEDLES,
     FORMATS,
     build_prompt,
@@ -15,7 +15,7 @@ from longllada_theory.measure.needles import (
     needle_score,
     passkey_needle,
 )
-from longllada_theory.measure.texts import load_text
+from longllada_theory.measure.inputs.texts import load_text
 from longllada_theory.models.tokenizers import ByteTokenizer
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from longllada_theory.cli import main
-from longllada_theory.measure.pairs import pair_use
-from longllada_theory.measure.probe import find_attention_modules, instrumented_forward
+from longllada_theory.measure.probe.probe import find_attention_modules, instrumented_forward
+from longllada_theory.measure.readings.pairs import pair_use
 from longllada_theory.models.loading import load_model
 from longllada_theory.theory.rope import critical_dimension
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from longllada_theory.measure.perplexity import (
+from longllada_theory.measure.protocols.perplexity import (
     ar_token_losses,
     diffusion_chunk_samples,
     paired_log_ratio,
@@ -85,7 +85,7 @@ def test_both_estimators_target_llada_s_likelihood_bound_when_predictions_depend
 
 def test_the_papers_protocol_draws_each_samples_mask_count_independently(monkeypatch):
     """LongLLaDA's get_ppl_llada.py runs its 8 samples as batches of one: each draws k ~ U{1..n} on its own."""
-    import longllada_theory.measure.perplexity as perplexity
+    import longllada_theory.measure.protocols.perplexity as perplexity
 
     drawn = []
     original = perplexity._sample_masks

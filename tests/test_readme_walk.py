@@ -37,6 +37,15 @@ INVOCATIONS = {
         ["attention", "toy:ar", "--length", "512", "--queries", "last:64"],
     "longllada attention MODEL --length 4k --queries sample:256 --pair-use":
         ["attention", "toy:diffusion", "--length", "256", "--queries", "sample:32", "--pair-use"],
+    "longllada retrieval MODEL --lengths 4k --depths 0:100:25":
+        ["retrieval", "toy:ar", "--lengths", "128", "--depths", "0:100:50", "--needles", "passkey",
+         "--answer-length", "8"],
+    "longllada niah MODEL … --ablate-heads 17.3,18.6":  # the twin's heads; not in results/, which compare reads
+        ["niah", "toy:ar", "--lengths", "128", "--depths", "50", "--needles", "passkey", "--answer-length", "8",
+         "--ablate-heads", "1.0,1.2", "--output", "ablated.jsonl"],
+    "longllada attention MODEL --niah-depth 50 --during-denoising":
+        ["attention", "toy:diffusion", "--length", "128", "--niah-depth", "50", "--needles", "passkey",
+         "--answer-length", "8", "--during-denoising"],
     "longllada bench attention --length 4k": ["bench", "attention", "--length", "512", "--repeats", "1"],
     "longllada bench ppl": ["bench", "ppl", "--repeats", "3"],
     "longllada bench niah": ["bench", "niah", "--cells", "1"],

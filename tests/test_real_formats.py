@@ -130,7 +130,7 @@ def test_every_measuring_command_runs(checkpoints, case, tmp_path):
 def test_the_probe_is_exact_on_every_family(checkpoints):
     """Probabilities of the probe against eager attention's own (an explicit all-visible mask keeps eager
     bidirectional under transformers 4.x too)."""
-    from longllada_theory.measure.probe import instrumented_forward
+    from longllada_theory.measure.probe.probe import instrumented_forward
 
     for case, model in checkpoints.items():
         ids = (LOGIT_INPUTS[CASES[case][0]][1] * 4)[:40]
@@ -147,7 +147,7 @@ def test_the_probe_is_exact_on_every_family(checkpoints):
 
 
 def test_dream_answers_with_its_own_sampler(checkpoints):
-    from longllada_theory.measure.bench import ForwardCounter
+    from longllada_theory.measure.bench.bench import ForwardCounter
     from longllada_theory.measure.sampling import SamplerOptions, answers, dream_generate, sampler_name
 
     loaded = load_model(checkpoints["dream"], device="cpu", progress=False)
@@ -164,7 +164,7 @@ def test_dream_answers_with_its_own_sampler(checkpoints):
 
 
 def test_llada_may_predict_its_mask_token_as_generate_py_does(checkpoints):
-    from longllada_theory.measure.niah import NiahSettings
+    from longllada_theory.measure.protocols.niah import NiahSettings
 
     loaded = load_model(checkpoints["llada_llama"], device="cpu", progress=False)
     assert NiahSettings(lengths=(256,)).resolved(loaded).predict_mask is True

@@ -5,8 +5,8 @@ import pytest
 
 from longllada_theory import LongLLaDAError
 from longllada_theory.figures.compare import comparison_figure
+from longllada_theory.measure.protocols.ruler import TASKS
 from longllada_theory.measure.results import ResultsFile
-from longllada_theory.measure.ruler import TASKS
 from longllada_theory.reference import (
     PROVENANCE,
     _data,

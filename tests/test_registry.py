@@ -7,9 +7,9 @@ import pytest
 
 from longllada_theory.errors import LongLLaDAError
 from longllada_theory.figures.catalog import FIGURES
-from longllada_theory.measure.needles import FORMATS
+from longllada_theory.measure.inputs.needles import FORMATS
 from longllada_theory.measure.protocol import PROTOCOLS
-from longllada_theory.measure.ruler import TASKS
+from longllada_theory.measure.protocols.ruler import TASKS
 from longllada_theory.measure.sampling import SAMPLERS
 from longllada_theory.models.families import FAMILIES
 from longllada_theory.registry import Registry

@@ -10,10 +10,10 @@ import torch
 
 from longllada_theory import LongLLaDAError
 from longllada_theory.cli import main
-from longllada_theory.measure.ablation import heads_ablated
-from longllada_theory.measure.denoising import denoising_statistics
-from longllada_theory.measure.niah import cell_prompt
-from longllada_theory.measure.retrieval import (
+from longllada_theory.measure.probe.ablation import heads_ablated
+from longllada_theory.measure.probe.denoising import denoising_statistics
+from longllada_theory.measure.protocols.niah import cell_prompt
+from longllada_theory.measure.protocols.retrieval import (
     RetrievalHeads,
     RetrievalSettings,
     ablation_effect,

@@ -17,7 +17,8 @@ import pytest
 
 from longllada_theory import LongLLaDAError
 from longllada_theory.cli import main
-from longllada_theory.measure.ruler import (
+from longllada_theory.measure.inputs.texts import load_text
+from longllada_theory.measure.protocols.ruler import (
     ENGLISH,
     POOL,
     RULES,
@@ -30,7 +31,6 @@ from longllada_theory.measure.ruler import (
     ruler_score,
     ruler_summary,
 )
-from longllada_theory.measure.texts import load_text
 
 ESSAY = load_text("builtin:stdlib", "text", limit_chars=100_000, field_parameter="haystack_field")
 

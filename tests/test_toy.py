@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from longllada_theory import LongLLaDAError
-from longllada_theory.measure.texts import load_corpus
+from longllada_theory.measure.inputs.texts import load_corpus
 from longllada_theory.models.tokenizers import ByteTokenizer
 from longllada_theory.toy.data import ANSWER_LENGTH, MASK_ID, training_batch
 from longllada_theory.toy.model import TwinShape
@@ -174,7 +174,8 @@ def test_the_shipped_twins_are_what_the_report_says(tmp_path):
 
 
 def test_the_report_pools_seeds_with_intervals_and_keeps_each_seed(tmp_path):
-    from longllada_theory.toy.evaluation import QUICK, run_twin_suite, verdicts
+    from longllada_theory.toy.evaluation import QUICK, run_twin_suite
+    from longllada_theory.toy.verdicts import verdicts
 
     for seed in (0, 1):
         for twin in TWINS:
@@ -218,7 +219,8 @@ def test_the_breakdown_grid_resolves_a_tenth_of_any_length_on_it():
 
 def test_the_methods_comparison_runs_each_plan_and_reports_intervals(tmp_path):
     from longllada_theory.models.sources import TWINS_DIR
-    from longllada_theory.toy.evaluation import ReportSettings, method_comparison
+    from longllada_theory.toy.evaluation import ReportSettings
+    from longllada_theory.toy.methods import method_comparison
 
     settings = ReportSettings(depths=(0.0, 100.0), segments=2)
     document = method_comparison(TWINS_DIR / "seed0", tmp_path, methods=("critical", "longllada-slow-pairs"),
@@ -273,7 +275,7 @@ def test_a_shipped_twin_is_named_by_its_kind_and_seed():
 
 def test_the_answer_attention_probe_reports_shares(tmp_path):
     from longllada_theory.models.loading import load_model
-    from longllada_theory.toy.evaluation import answer_attention
+    from longllada_theory.toy.probes import answer_attention
 
     model = load_model(str(tiny_twin(tmp_path / "d", "diffusion", train_length=64)), device="cpu")
     shares = answer_attention(model, 128, 100.0, prompts=2)
@@ -283,7 +285,7 @@ def test_the_answer_attention_probe_reports_shares(tmp_path):
 def test_toy_report_prints_every_verdict_of_the_stored_report(capsys):
     from longllada_theory.cli import main
     from longllada_theory.models.sources import TWINS_DIR
-    from longllada_theory.toy.evaluation import verdicts
+    from longllada_theory.toy.verdicts import verdicts
 
     assert main(["toy", "report", "--stored"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -296,9 +298,9 @@ def test_toy_report_prints_every_verdict_of_the_stored_report(capsys):
 def test_every_length_scores_the_same_window_with_the_same_masks(tmp_path):
     """Like for like: at T and at 4T the last-window perplexity scores the same tokens (the segment's last T − chunk),
     and a diffusion twin draws the same Monte-Carlo masks for them, so only the context before them differs."""
-    import longllada_theory.measure.perplexity as perplexity
+    import longllada_theory.measure.protocols.perplexity as perplexity
     from longllada_theory.models.loading import load_model
-    from longllada_theory.toy.evaluation import LastWindowPerplexity, WindowSettings
+    from longllada_theory.toy.protocols import LastWindowPerplexity, WindowSettings
 
     model = load_model(str(tiny_twin(tmp_path / "d", "diffusion", train_length=64)), device="cpu")
     drawn = {}
@@ -324,7 +326,7 @@ def test_every_length_scores_the_same_window_with_the_same_masks(tmp_path):
 
 
 def test_method_rows_over_seeds_keep_the_seeds_that_learned_the_task_and_use_seed_intervals():
-    from longllada_theory.toy.evaluation import methods_over_seeds
+    from longllada_theory.toy.methods import methods_over_seeds
 
     def rate(hits, n=10):
         return {"rate": hits / n, "low": 0.0, "high": 1.0, "n": n}

@@ -1,14 +1,14 @@
 """``longllada bench attention | ppl | niah``: benchmarks that print measured ratios (see
-:mod:`longllada_theory.measure.bench`)."""
+:mod:`longllada_theory.measure.bench.bench`)."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..lengths import parse_length
-from ..measure.niah import NiahSettings
+from ..measure.inputs.texts import text_ids
 from ..measure.protocol import add_settings_arguments, settings_from_args
-from ..measure.texts import text_ids
+from ..measure.protocols.niah import NiahSettings
 from ..values import Whole
 from .commands import add_json_option, add_loading_options, command, group, load, print_json, typed
 
@@ -84,7 +84,7 @@ def _describe_attention(result: dict) -> str:
          "largest probability difference, from a separate pass.",
          group="bench")
 def run_attention(args: argparse.Namespace) -> int:
-    from ..measure.bench import bench_attention
+    from ..measure.bench.bench import bench_attention
 
     length = parse_length(args.length, "--length")
     if args.llada_shaped:
@@ -122,7 +122,7 @@ def _ppl_arguments(parser: argparse.ArgumentParser) -> None:
          "real standard error), ratios; the peak memory of scored vs all logits, each in a run of its own.",
          group="bench")
 def run_ppl(args: argparse.Namespace) -> int:
-    from ..measure.bench import bench_perplexity
+    from ..measure.bench.bench import bench_perplexity
 
     loaded = load(args)
     result = bench_perplexity(loaded, text_ids(loaded, args.text, parse_length(args.length, "--length")), args.chunk,
@@ -167,8 +167,8 @@ def _niah_arguments(parser: argparse.ArgumentParser) -> None:
          "exactly --steps for a diffusion model, at most --answer-length for an AR model; seconds per cell.",
          group="bench")
 def run_niah(args: argparse.Namespace) -> int:
-    from ..measure.bench import bench_niah
-    from ..measure.niah import NeedleInAHaystack
+    from ..measure.bench.bench import bench_niah
+    from ..measure.protocols.niah import NeedleInAHaystack
 
     settings = settings_from_args(NiahSettings, args, lengths=(parse_length(args.length, "--length"),),
                                   seed=args.seed)

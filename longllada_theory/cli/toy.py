@@ -11,7 +11,7 @@ from ..errors import LongLLaDAError
 from ..models.sources import TWINS_DIR
 from ..outputs import claim
 from ..theory.scaling import ABLATIONS, check_method
-from ..toy.evaluation import COMPARED
+from ..toy.methods import COMPARED
 from ..values import Whole
 from .commands import (
     add_json_option,
@@ -81,7 +81,8 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
          "breakdown grid's curves, each seed's breakdowns and measured/predicted ratios); sweep[twin] (retrieval at "
          "4T for multiples of the law's λ).", group="toy")
 def run_report(args: argparse.Namespace) -> int:
-    from ..toy.evaluation import QUICK, ReportSettings, run_twin_suite, save_report, seed_folders, verdicts
+    from ..toy.evaluation import QUICK, ReportSettings, run_twin_suite, save_report, seed_folders
+    from ..toy.verdicts import verdicts
 
     twins = Path(args.twins or TWINS_DIR)
     output = args.output and claim(file_option(args.output, "--output", (".json",)), args.force)
@@ -128,7 +129,8 @@ def _methods_arguments(parser: argparse.ArgumentParser) -> None:
          "with Wilson intervals.",
          group="toy")
 def run_methods(args: argparse.Namespace) -> int:
-    from ..toy.evaluation import method_comparison, methods_table, save_report
+    from ..toy.evaluation import save_report
+    from ..toy.methods import method_comparison, methods_table
 
     output = args.output and claim(file_option(args.output, "--output", (".json",)), args.force)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())

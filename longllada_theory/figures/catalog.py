@@ -13,11 +13,11 @@ from matplotlib.ticker import ScalarFormatter
 
 from ..errors import LongLLaDAError
 from ..lengths import format_length
-from ..measure.denoising import denoising_curve
-from ..measure.niah import niah_grid
-from ..measure.perplexity import window_perplexity
+from ..measure.probe.denoising import denoising_curve
+from ..measure.protocols.niah import niah_grid
+from ..measure.protocols.perplexity import window_perplexity
+from ..measure.protocols.ruler import ruler_summary
 from ..measure.results import load_results
-from ..measure.ruler import ruler_summary
 from ..models.spec import load_spec
 from ..reference import reference_curve, reference_grid
 from ..registry import Registry

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..lengths import format_length
-from ..measure.niah import niah_grid
-from ..measure.perplexity import perplexity_curve
+from ..measure.protocols.niah import niah_grid
+from ..measure.protocols.perplexity import perplexity_curve
 from ..reference import parse_reference, reference_curve, reference_grid
 from .draw import niah_heatmap, perplexity_figure, style
 

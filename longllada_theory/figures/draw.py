@@ -214,7 +214,7 @@ def attention_figure(series: list[dict], title: str = "Attention by relative dis
 
 
 def denoising_figure(runs: list[tuple[str, dict]], title: str = "Attention during denoising"):
-    """From :func:`~longllada_theory.measure.denoising.denoising_curve` per run: by sampler step, the share of the
+    """From :func:`~longllada_theory.measure.probe.denoising.denoising_curve` per run: by sampler step, the share of the
     answer positions' attention within T_train (left) and on the needle (right) — positions still masked (solid)
     and already decoded (dashed), mean over layers and heads."""
     plt = style()
@@ -282,7 +282,7 @@ def save_figure(fig, path_stem: Path, formats: tuple[str, ...] = ("png", "pdf"),
 
 def pair_use_figure(runs: list[tuple[str, dict]], title: str):
     """One heatmap per run: layers × RoPE pairs, each layer's pair use |q_i|·|k_i| as a share of the layer's sum
-    (:func:`~longllada_theory.measure.pairs.pair_use`), the critical pair marked by a dashed line."""
+    (:func:`~longllada_theory.measure.readings.pairs.pair_use`), the critical pair marked by a dashed line."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     plt = style()
@@ -313,7 +313,7 @@ def pair_use_figure(runs: list[tuple[str, dict]], title: str):
 
 def mask_sweep_figure(rows: list[dict], title: str):
     """NIAH score against the number of masked answer slots (log scale), one line per context length, with each
-    point's interval over models (:func:`~longllada_theory.measure.masks.mask_sweep`)."""
+    point's interval over models (:func:`~longllada_theory.measure.readings.masks.mask_sweep`)."""
     plt = style()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for length in sorted({row["length"] for row in rows}):
@@ -337,7 +337,7 @@ def mask_sweep_figure(rows: list[dict], title: str):
 
 
 def _signed_position(distance: float, edges: np.ndarray) -> float:
-    """Where a signed distance falls on a heatmap axis of :func:`~longllada_theory.measure.denoising.
+    """Where a signed distance falls on a heatmap axis of :func:`~longllada_theory.measure.probe.denoising.
     denoising_distances` (bin centres at 0, 1, …; within a bin, log-interpolated)."""
     zero = len(edges) - 2  # the column of Δ = 0
     magnitude = abs(distance)
@@ -350,7 +350,7 @@ def _signed_position(distance: float, edges: np.ndarray) -> float:
 
 def denoising_panel(settings: dict, cells: list[dict], label: str | None = None) -> dict:
     """One row of :func:`denoising_distance_figure` from a ``--during-denoising`` run's header and cells."""
-    from ..measure.denoising import denoising_distances
+    from ..measure.probe.denoising import denoising_distances
 
     label = label or f"{run_label(settings)}, {settings['tokens']} tokens"
     return {"label": f"{label} (score {cells[0]['score']:.0f})",
@@ -360,7 +360,7 @@ def denoising_panel(settings: dict, cells: list[dict], label: str | None = None)
 
 def denoising_distance_figure(runs: list[dict], title: str):
     """One row per run (``{"label", "distances", "train_length", "needle_span", "answer_start"}``, ``distances`` from
-    :func:`~longllada_theory.measure.denoising.denoising_distances`): sampler step × signed relative distance
+    :func:`~longllada_theory.measure.probe.denoising.denoising_distances`): sampler step × signed relative distance
     heatmaps of the attention mass of the answer positions still masked and of those decoded (log colour, mean over
     layers and heads), with ±T_train drawn — between them the 2T span of distances a bidirectional model saw in
     pre-training — and the attention sinks' track: the most-attended keys at each step, dot area ∝ mass."""
@@ -441,8 +441,9 @@ def retrieval_figure(runs: list[tuple[str, dict]], title: str):
 
 def ablation_figure(groups: list[tuple[str, dict]], title: str):
     """NIAH score drop when retrieval heads or as many control heads are ablated, one pair of columns per group of
-    models (``(label, effect)``, ``effect`` from :func:`~longllada_theory.measure.retrieval.ablation_effect`): one
-    dot per model, the mean over models with its t interval where there are two or more."""
+    models (``(label, effect)``, ``effect`` from
+    :func:`~longllada_theory.measure.protocols.retrieval.ablation_effect`): one dot per model, the mean over models
+    with its t interval where there are two or more."""
     plt = style()
     fig, ax = plt.subplots(figsize=(1.5 + 2.6 * len(groups), 4.2))
     ticks, labels = [], []

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..measure.denoising import denoising_curve
-from ..measure.niah import niah_grid
-from ..measure.pairs import pair_use
-from ..measure.perplexity import perplexity_curve
+from ..measure.probe.denoising import denoising_curve
+from ..measure.protocols.niah import niah_grid
+from ..measure.protocols.perplexity import perplexity_curve
+from ..measure.protocols.retrieval import RetrievalHeads
+from ..measure.protocols.ruler import ruler_summary
+from ..measure.readings.pairs import pair_use
 from ..measure.results import Results
-from ..measure.retrieval import RetrievalHeads
-from ..measure.ruler import ruler_summary
 from ..registry import Registry
 from .draw import (
     attention_figure,

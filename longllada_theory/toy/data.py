@@ -1,8 +1,8 @@
 """Byte-level data for the twins, from a source every Python install has: the standard-library corpus of
-:mod:`longllada_theory.measure.texts` (every 10th file held out for evaluation).
+:mod:`longllada_theory.measure.inputs.texts` (every 10th file held out for evaluation).
 
 Training rows mix plain text windows with passkey rows built by the same
-:func:`~longllada_theory.measure.needles.build_prompt` the evaluation uses. Everything is a pure function of
+:func:`~longllada_theory.measure.inputs.needles.build_prompt` the evaluation uses. Everything is a pure function of
 (seed, step), so training resumes exactly.
 """
 
@@ -12,8 +12,8 @@ import random
 
 import numpy as np
 
-from ..measure.needles import FORMATS, build_prompt, passkey_needle
-from ..measure.texts import load_corpus
+from ..measure.inputs.needles import FORMATS, build_prompt, passkey_needle
+from ..measure.inputs.texts import load_corpus
 from ..models.tokenizers import ByteTokenizer
 
 MASK_ID = ByteTokenizer.MASK_ID

@@ -32,7 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..measure.texts import load_corpus
+from ..measure.inputs.texts import load_corpus
 from .data import MASK_ID, training_batch
 from .model import TwinShape, build_twin
 
@@ -148,7 +148,7 @@ def passkey_hit_rate(model, length: int, samples: int = 30, seed: int = 12345, d
     NIAH cell (greedy for AR, the diffusion sampler otherwise); deterministic."""
     import torch
 
-    from ..measure.niah import NiahSettings, niah_cells
+    from ..measure.protocols.niah import NiahSettings, niah_cells
     from ..models.loading import LoadedModel
     from ..models.spec import spec_from_config
     from ..models.tokenizers import ByteTokenizer

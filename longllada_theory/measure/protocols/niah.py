@@ -1,6 +1,6 @@
 """The needle-in-a-haystack grid (Figures 1b, 2 and 6 of the paper; the ``niah`` measurement): lengths × depths ×
 needles, answered by the model's sampler (greedy for AR, the family's sampler for diffusion), scored 0–100 as
-NeedleBench does (:func:`~longllada_theory.measure.needles.needle_score`).
+NeedleBench does (:func:`~longllada_theory.measure.inputs.needles.needle_score`).
 
 Two protocols (``--protocol``):
 
@@ -21,22 +21,22 @@ from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
-from ..errors import LongLLaDAError
-from ..lengths import format_length
-from ..values import Head, Length, Listing, Whole
-from .ablation import head_outputs, heads_ablated
+from ...errors import LongLLaDAError
+from ...lengths import format_length
+from ...values import Head, Length, Listing, Whole
+from ..inputs.needles import FORMATS, Needle, build_prompt, load_needles, needle_score, passkey_needle
+from ..inputs.texts import load_documents, load_text
+from ..probe.ablation import head_outputs, heads_ablated
+from ..protocol import Protocol, option, register_protocol
+from ..results import cell_seed
+from ..sampling import SamplerSettings
+from ..sampling import answers as model_answers
+from ..stats import mean_with_se, rate_with_interval
 from .needlebench import REPEATS, needle_rows, paper_prompt
 from .needlebench import repeat as paper_repeat
-from .needles import FORMATS, Needle, build_prompt, load_needles, needle_score, passkey_needle
-from .protocol import Protocol, option, register_protocol
-from .results import cell_seed
-from .sampling import SamplerSettings
-from .sampling import answers as model_answers
-from .stats import mean_with_se, rate_with_interval
-from .texts import load_documents, load_text
 
 if TYPE_CHECKING:
-    from ..models.loading import LoadedModel
+    from ...models.loading import LoadedModel
 
 
 def parse_depths(text: str) -> tuple[float, ...]:

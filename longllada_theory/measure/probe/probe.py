@@ -32,12 +32,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import LongLLaDAError
-from ..models.families import FALLBACK, FAMILIES, Family
+from ...errors import LongLLaDAError
+from ...models.families import FALLBACK, FAMILIES, Family
 from .reducers import REDUCERS, Chunk, LayerContext, distance_edges
 
 if TYPE_CHECKING:
-    from ..models.loading import LoadedModel
+    from ...models.loading import LoadedModel
 
 def _family(loaded: LoadedModel) -> Family:
     return getattr(loaded, "family", None) or FAMILIES[FALLBACK]
@@ -226,7 +226,7 @@ class AttentionProbe:
             if not self.track_memory:
                 self.stats[layer] = self._statistics(layer, name, attention, query, output.detach())
                 return
-            from .memory import PeakMemory
+            from ..bench.memory import PeakMemory
             with PeakMemory(output.device, release=False) as peak:
                 self.stats[layer] = self._statistics(layer, name, attention, query, output.detach())
             self.peak_bytes = max(self.peak_bytes, peak.bytes)

@@ -2,7 +2,7 @@
 sampler as it answers (``longllada attention … --niah-depth D --during-denoising``).
 
 The sampler starts from the prompt followed by ``gen_length`` mask tokens and unmasks some at each step (LLaDA's
-low-confidence remasking, Dream's sampler: :mod:`.sampling`). At every step the probe takes the answer positions as
+low-confidence remasking, Dream's sampler: :mod:`..sampling`). At every step the probe takes the answer positions as
 queries and records, per layer, each query's share of attention within T_train of it (``local``; beyond T is
 1 − local) and on the needle's tokens (``needle``), averaged over heads, together with which answer positions were
 still masked when the step's forward ran — so one sees where the masked positions look as unmasking proceeds.
@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import LongLLaDAError
+from ...errors import LongLLaDAError
+from ..sampling import SamplerOptions, answers
 from .probe import AttentionProbe
 from .reducers import distance_edges
-from .sampling import SamplerOptions, answers
 
 if TYPE_CHECKING:
-    from ..models.loading import LoadedModel
+    from ...models.loading import LoadedModel
 
 #: how many attention sinks each step keeps
 SINKS = 4

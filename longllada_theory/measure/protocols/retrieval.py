@@ -2,19 +2,19 @@
 ``retrieval`` measurement) — for AR models and, at the sampler step that unmasks each answer token, for diffusion
 models.
 
-A NIAH grid (the ``niah`` measurement's cells, package protocol) is answered while the attention probe (:mod:`.probe`)
-records each head's most-attended key at the query that writes each answer token:
+A NIAH grid (the ``niah`` measurement's cells, package protocol) is answered while the attention probe
+(:mod:`..probe.probe`) records each head's most-attended key at the query that writes each answer token:
 
 - AR: the token at position t is chosen by the query at t − 1. Attention is causal, so one forward pass over the
   prompt and the greedy answer gives every step's attention exactly as decoding saw it.
 - Diffusion: the query is the answer position itself, in the forward pass of the sampler step that unmasked it (the
-  probe watches every step, :mod:`.denoising`); the answer is the one ``niah`` gives for the same cell and seed.
+  probe watches every step, :mod:`..probe.denoising`); the answer is the one ``niah`` gives for the same cell and seed.
 
 A *copy step* writes a token that occurs in the needle. Head h of layer l *hits* when its most-attended key at that
 query lies in the needle and holds the token written. A head's retrieval score is hits / copy steps, pooled over the
 cells: the share of the needle's copies the head points at (Wu et al. divide by the needle's length in tokens; per
 copy step the score is 0–1 whatever the answer length). Heads scoring ≥ :data:`THRESHOLD` are retrieval heads, Wu et
-al.'s threshold. ``longllada niah … --ablate-heads`` (:mod:`.ablation`) measures what the top heads are worth.
+al.'s threshold. ``longllada niah … --ablate-heads`` (:mod:`..probe.ablation`) measures what the top heads are worth.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import LongLLaDAError
-from .ablation import heads_ablated
-from .denoising import denoising_statistics
+from ...errors import LongLLaDAError
+from ..probe.ablation import heads_ablated
+from ..probe.denoising import denoising_statistics
+from ..probe.probe import instrumented_forward
+from ..protocol import register_protocol
+from ..sampling import answers as model_answers
+from ..stats import seed_interval
 from .niah import NeedleInAHaystack, NiahSettings, answer_seed, cell_prompt, niah_grid, scored
-from .probe import instrumented_forward
-from .protocol import register_protocol
-from .sampling import answers as model_answers
-from .stats import seed_interval
 
 #: the retrieval score from which Wu et al. call a head a retrieval head
 THRESHOLD = 0.1

@@ -13,7 +13,7 @@ left out (and named), as the twins' report gates its far-retrieval rates on in-w
 
 from __future__ import annotations
 
-from .stats import seed_interval
+from ..stats import seed_interval
 
 
 def mask_sweep(runs: list, confidence: float = 0.95, threshold: float | None = None) -> dict:

@@ -10,16 +10,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from ..errors import LongLLaDAError
+from ...errors import LongLLaDAError
 from .probe import _family, find_attention_modules
 
 if TYPE_CHECKING:
-    from ..models.loading import LoadedModel
+    from ...models.loading import LoadedModel
 
 
 def head_outputs(loaded: LoadedModel, heads: Sequence[str]) -> dict[object, list[int]]:
     """The output projection of each layer named in ``heads`` (``layer.head``) and the heads to zero there; a head
     or layer the model does not have is one error."""
+    if not heads:
+        return {}
     family = _family(loaded)
     modules = find_attention_modules(loaded.model, family.projections)
     count = int(family.value(loaded.model.config.to_dict(), "heads")[1])

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..lengths import format_length
-from ..theory.rope import critical_dimension, rotation_periods
-from .stats import seed_interval
+from ...lengths import format_length
+from ...theory.rope import critical_dimension, rotation_periods
+from ..stats import seed_interval
 
 
 def pair_use(settings: dict, cells: list[dict]) -> dict:

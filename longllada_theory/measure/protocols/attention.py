@@ -1,10 +1,11 @@
 """Attention statistics by relative distance — local perception (the ``attention`` measurement).
 
-One forward pass with the attention probe (:mod:`.probe`) over a text, or over a needle prompt (with a diffusion
+One forward pass with the attention probe (:mod:`..probe.probe`) over a text, or over a needle prompt (with a diffusion
 model's masked answer slots appended), gives one cell per layer: attention mass by relative distance, each query's
 share within T_train, the half-mass distance, the most-attended keys, pre-softmax scores by RoPE band, and the mass
 on the needle. With ``during_denoising`` a diffusion model answers the needle prompt with its sampler and each
-layer's cell holds the answer positions' share within T_train and on the needle at every step (:mod:`.denoising`).
+layer's cell holds the answer positions' share within T_train and on the needle at every step
+(:mod:`..probe.denoising`).
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..errors import LongLLaDAError
-from ..lengths import format_length
-from ..values import Length, Listing, Real, Whole
-from .denoising import denoising_curve, denoising_distances, denoising_statistics
-from .needles import FORMATS, build_prompt, load_needles, needle_score, passkey_needle
-from .pairs import pair_use, pair_use_sentence
-from .probe import find_attention_modules, instrumented_forward, parse_queries
-from .protocol import Protocol, option, register_protocol
-from .sampling import SamplerSettings
-from .texts import load_text, text_ids
+from ...errors import LongLLaDAError
+from ...lengths import format_length
+from ...values import Length, Listing, Real, Whole
+from ..inputs.needles import FORMATS, build_prompt, load_needles, needle_score, passkey_needle
+from ..inputs.texts import load_text, text_ids
+from ..probe.denoising import denoising_curve, denoising_distances, denoising_statistics
+from ..probe.probe import find_attention_modules, instrumented_forward, parse_queries
+from ..protocol import Protocol, option, register_protocol
+from ..readings.pairs import pair_use, pair_use_sentence
+from ..sampling import SamplerSettings
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LongLLaDAError
-from ..files import read_text
-from ..models.tokenizers import Tokenizer
-from ..registry import Registry
+from ...errors import LongLLaDAError
+from ...files import read_text
+from ...models.tokenizers import Tokenizer
+from ...registry import Registry
 
 
 @dataclass(frozen=True)

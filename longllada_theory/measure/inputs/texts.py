@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import LongLLaDAError
-from ..files import read_text
+from ...errors import LongLLaDAError
+from ...files import read_text
 
 if TYPE_CHECKING:
-    from ..models.loading import LoadedModel
+    from ...models.loading import LoadedModel
 
 NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 BUILTINS = ("builtin:noise", "builtin:stdlib")

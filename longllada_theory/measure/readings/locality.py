@@ -44,10 +44,10 @@ def chance_inside_share(length: int, train_length: int, gap: int = 16) -> float:
 def local_bias(loaded, texts, train_length: int, queries: int = 64, confidence: float = 0.95) -> dict[int, dict]:
     """Per layer, how much more of each query's attention stays within ``train_length`` than uniform attention would
     keep (:func:`uniform_local_share`): one value per text (``queries`` positions drawn anew for each, seed = the
-    text's index), the mean over texts with its Student-t ``confidence`` interval (:func:`~.stats.seed_interval`
+    text's index), the mean over texts with its Student-t ``confidence`` interval (:func:`~..stats.seed_interval`
     over texts). Positive: a local bias; negative: far keys draw more than their share."""
-    from .probe import instrumented_forward
-    from .stats import seed_interval
+    from ..probe.probe import instrumented_forward
+    from ..stats import seed_interval
 
     by_layer: dict[int, list[float]] = {}
     for index, text in enumerate(texts):

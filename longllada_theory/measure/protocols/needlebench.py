@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LongLLaDAError
-from ..models.tokenizers import Tokenizer
-from .needles import FORMAT_MARK, Needle, needle_records
+from ...errors import LongLLaDAError
+from ...models.tokenizers import Tokenizer
+from ..inputs.needles import FORMAT_MARK, Needle, needle_records
 
 LENGTH_BUFFER = 600
 REPEATS = 10

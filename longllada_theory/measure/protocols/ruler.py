@@ -72,16 +72,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import LongLLaDAError
-from ..lengths import format_length
-from ..registry import Registry
-from ..values import Length, Listing, Whole
-from .protocol import Protocol, option, register_protocol
-from .results import cell_seed
-from .sampling import SamplerSettings
-from .sampling import answers as model_answers
-from .stats import mean_with_se
-from .texts import NOISE, load_text
+from ...errors import LongLLaDAError
+from ...lengths import format_length
+from ...registry import Registry
+from ...values import Length, Listing, Whole
+from ..inputs.texts import NOISE, load_text
+from ..protocol import Protocol, option, register_protocol
+from ..results import cell_seed
+from ..sampling import SamplerSettings
+from ..sampling import answers as model_answers
+from ..stats import mean_with_se
 
 ADJECTIVES = ("able ancient angry bitter blue bold brave bright broad busy calm careful cheap clean clever cold cool "
               "curious dark deep dry eager early easy empty fair famous fancy fast fierce flat fresh friendly full "
@@ -508,7 +508,7 @@ class RulerSettings(SamplerSettings):
         "tokens_to_generate); paper: OpenCompass's RULER as LongLLaDA ran it (ruler's rules with OpenCompass's "
         "changes, 100 samples; lengths in the model's tokens, not gpt-4's); package: the package's own variants "
         "(no CWE example, 40 needle depths, 400 FWE words); all three use the package's word lists and a generated "
-        "QA (module docstring of longllada_theory.measure.ruler)", "package", choices=tuple(RULES),
+        "QA (module docstring of longllada_theory.measure.protocols.ruler)", "package", choices=tuple(RULES),
         legacy="package")
     samples: int | None = option("samples per task and length (default: 100 for paper, OpenCompass's NUM_SAMPLES; "
                                  "else 10)", None, parse=Whole(1, 100_000))

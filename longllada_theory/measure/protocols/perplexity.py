@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
-from ..errors import LongLLaDAError
-from ..lengths import format_length
-from ..values import Length, Whole
-from .protocol import Protocol, option, register_protocol
-from .results import cell_seed
-from .stats import series_se
-from .texts import load_text
+from ...errors import LongLLaDAError
+from ...lengths import format_length
+from ...values import Length, Whole
+from ..inputs.texts import load_text
+from ..protocol import Protocol, option, register_protocol
+from ..results import cell_seed
+from ..stats import series_se
 
 if TYPE_CHECKING:
-    from ..models.loading import LoadedModel
+    from ...models.loading import LoadedModel
 
 ESTIMATORS = ("paper", "elbo")
 PROTOCOL_VARIANTS = ("paper", "package")  # the --protocol setting: whose protocol runs (not the Protocol class)
@@ -109,7 +109,7 @@ def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int,
     import torch
     import torch.nn.functional as F
 
-    from ..models.loading import forward_logits
+    from ...models.loading import forward_logits
 
     if estimator not in ESTIMATORS:
         raise LongLLaDAError(f"estimator {estimator!r} is unknown; expected one of {', '.join(ESTIMATORS)}")
@@ -222,7 +222,7 @@ def window_perplexity(cells: Iterable[ChunkCell], window: int) -> dict[str, np.n
     """Perplexity of consecutive windows of ``window`` tokens (token-weighted mean of chunk losses inside each; the
     last ends where the run ends, so a 4k run on a model with an 8k window has one window, to 4k) and
     its standard error on the log scale: the spread of the window's chunk losses / √chunks, widened for the lag-1
-    autocorrelation of consecutive chunks (:func:`~.stats.series_se`) — how much the value depends on which text
+    autocorrelation of consecutive chunks (:func:`~..stats.series_se`) — how much the value depends on which text
     fell in the window; it includes the Monte-Carlo error of diffusion estimates."""
     cells = list(cells)
     starts = np.array([c["start"] for c in cells])
@@ -244,7 +244,7 @@ def paired_log_ratio(cells: Iterable[ChunkCell], baseline: Iterable[ChunkCell], 
     """How two runs on the same text differ over tokens [start, end): the mean difference of their chunk losses
     (the log of the perplexity ratio) with its paired standard error — chunk by chunk, so the text's own difficulty
     cancels; the differences of consecutive chunks are correlated, so the SE is widened for their lag-1
-    autocorrelation (:func:`~.stats.series_se`). {"ratio", "log_ratio", "se", "chunks", "rho"}."""
+    autocorrelation (:func:`~..stats.series_se`). {"ratio", "log_ratio", "se", "chunks", "rho"}."""
     own, base = ({c["start"]: c["loss"] for c in run if start <= c["start"] < end} for run in (cells, baseline))
     common = sorted(set(own) & set(base))
     if not common:

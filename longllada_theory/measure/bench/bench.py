@@ -15,7 +15,7 @@ ratio of the minima.
 
 Memory: measured in runs of their own, never timed and never holding anything for another measurement — the
 probe's run keeps no probabilities; the eager comparison is a separate pass after the measured runs. Each peak
-(:class:`~longllada_theory.measure.memory.PeakMemory`) is relative to the memory in use before the run: on the CPU
+(:class:`~longllada_theory.measure.bench.memory.PeakMemory`) is relative to the memory in use before the run: on the CPU
 the resident set (which includes freed memory the C allocator keeps) and the tensor bytes (storages created and
 held, no allocator in the count); on a GPU the CUDA allocator's counter. The whole instrumented forward's peak is
 often the plain forward's (the output logits dominate), so the probe's own peak is also recorded: the most its
@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import LongLLaDAError
+from ...errors import LongLLaDAError
 from .memory import PeakMemory, describe
 
 if TYPE_CHECKING:
-    from ..models.loading import LoadedModel
+    from ...models.loading import LoadedModel
 
 CLOCKS = ("wall: time.perf_counter; cpu: time.process_time (user + system time of all the process's threads, "
           "so above the wall time when several threads work)")
@@ -147,7 +147,7 @@ def bench_perplexity(loaded: LoadedModel, ids: list[int], chunk: int = 64, mc: i
     repeats) is the estimator's real standard error; the ratios compare the two. ``memory``: the peak of one batched
     estimate computing only the scored logits (the package's) against projecting every position to the vocabulary
     (what a forward without ``logits_to_keep`` does), each in a run of its own."""
-    from .perplexity import diffusion_chunk_samples
+    from ..protocols.perplexity import diffusion_chunk_samples
 
     if loaded.kind != "diffusion":
         raise LongLLaDAError(f"{loaded.name} is an AR model; the Monte-Carlo estimator benchmark needs a diffusion "
@@ -207,10 +207,10 @@ def bench_perplexity(loaded: LoadedModel, ids: list[int], chunk: int = 64, mc: i
 
 
 def bench_niah(niah, cells: int = 4) -> dict:
-    """Answer the first ``cells`` cells of a NIAH run (a :class:`~.niah.NeedleInAHaystack` protocol) in its settings'
-    batches, each batch timed once (:func:`time_interleaved`, one side, no warm-up: the first batch pays it): forward
-    passes, wall and CPU seconds. A diffusion model must take exactly ``steps`` forwards per batch (no hidden
-    passes); an AR model one prefill plus one per generated token at most."""
+    """Answer the first ``cells`` cells of a NIAH run (a :class:`~..protocols.niah.NeedleInAHaystack` protocol) in its
+    settings' batches, each batch timed once (:func:`time_interleaved`, one side, no warm-up: the first batch pays
+    it): forward passes, wall and CPU seconds. A diffusion model must take exactly ``steps`` forwards per batch (no
+    hidden passes); an AR model one prefill plus one per generated token at most."""
     if cells < 1:
         raise LongLLaDAError(f"cells {cells} must be at least 1", parameters=("cells",))
     loaded, settings = niah.loaded, niah.settings
@@ -350,7 +350,7 @@ def bench_attention(loaded: LoadedModel, ids: list[int], queries: str = "last:64
     runs, a separate pass of the probe keeping its probabilities, compared with the eager run's."""
     import torch
 
-    from .probe import AttentionProbe
+    from ..probe.probe import AttentionProbe
 
     if repeats < 1:
         raise LongLLaDAError(f"repeats {repeats} must be at least 1", parameters=("repeats",))
