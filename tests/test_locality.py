@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from longllada_theory.measure.readings.locality import (
+    attention_run_row,
     chance_inside_share,
     first_token_share,
     local_bias,
@@ -48,3 +49,17 @@ def test_a_model_with_uniform_attention_has_no_local_bias_and_the_interval_is_ov
     for reading in bias.values():
         assert reading["over"] == "texts" and reading["n"] == 4
         assert reading["mean"] == pytest.approx(0, abs=1e-5) and reading["high"] - reading["low"] < 1e-4
+
+
+def test_a_run_row_reads_far_mass_sink_and_half_distance_from_the_cells():
+    from types import SimpleNamespace
+
+    cell = {"local": [[0.5, 0.7]], "half_distance": [[10, 30]], "edges": [0, 1, 2, 4],
+            "mass": [[[0.1, 0.2, 0.3, 0.4], [0, 0, 0, 0]]], "topk_positions": [[0, 5], [3, 0]],
+            "topk_weights": [[0.25, 0.5], [0.5, 0.25]]}
+    run = SimpleNamespace(settings={"length": 64, "scaling": None}, cells=[cell, cell])
+    row = attention_run_row(run, far=2)
+    assert row["share within T (mean over layers)"] == 0.6
+    assert row["mass on keys ≥ 2 away"] == 0.7          # the bins from |Δ| = 2 on, keys before the query
+    assert row["share on the first token"] == 0.25      # position 0's weight, mean over queries
+    assert row["median half-mass distance"] == 20.0 and row["scaling"] == "direct"
