@@ -27,7 +27,7 @@ from ...errors import LongLLaDAError
 from ..probe.ablation import heads_ablated
 from ..probe.denoising import denoising_statistics
 from ..probe.probe import instrumented_forward
-from ..protocol import register_protocol
+from ..protocol import option, register_protocol
 from ..sampling import answers as model_answers
 from ..stats import seed_interval
 from .niah import NeedleInAHaystack, NiahSettings, answer_seed, cell_prompt, niah_grid, scored
@@ -40,6 +40,11 @@ TOP = 10
 
 @dataclass(frozen=True)
 class RetrievalSettings(NiahSettings):
+    """NIAH's settings, less the two a retrieval run cannot vary (not options of its command)."""
+
+    protocol: str = option("the package's prompts: the needle's token span is known", "package", cli=False)
+    batch_size: int = option("one prompt at a time: the probe reads one sequence", 1, cli=False)
+
     def __post_init__(self):
         super().__post_init__()
         if self.protocol != "package":
