@@ -122,6 +122,10 @@ def test_the_cli_scores_heads_resumes_and_its_top_heads_break_niah(tmp_path, cap
     assert main(["plot", str(out), "--output", str(tmp_path / "heads.png")]) == 0
     assert main(["niah", f"{TWINS}/ar", *common, "--ablate-heads", "1.x"]) == 2
     assert "'1.x' is not a head" in capsys.readouterr().err
+    assert main(["niah", f"{TWINS}/ar", *common, "--ablate-heads", "9.0"]) == 2  # refused before any cell
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("longllada: error:")]
+    assert len(errors) == 1 and "head 9.0 does not exist" in errors[0] and "Traceback" not in err
     assert main(["retrieval", f"{TWINS}/ar", *common, "--protocol", "paper"]) == 2  # not an option of retrieval
     assert "--protocol" in capsys.readouterr().err
     with pytest.raises(LongLLaDAError, match="use --protocol package"):
