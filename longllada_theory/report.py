@@ -17,10 +17,11 @@ from .errors import LongLLaDAError
 from .figures.draw import save_figure
 from .figures.protocols import protocol_figure
 from .figures.runs import group_runs
+from .measure.comparison import compare, verdict
 from .measure.protocol import PROTOCOLS
 from .measure.results import read_header
 from .outputs import claim, write_json, write_markdown
-from .reference import HUB_IDS, compare, reference_names, verdict
+from .reference import HUB_IDS, reference_names
 
 
 def results_files(folder: Path) -> list[Path]:
@@ -59,9 +60,10 @@ def _paper_reference(run) -> str | None:
     factor = round(float((run.settings.get("scaling") or {}).get("scaling_factor") or 1))
     if factor != 1 and run.protocol != "ruler":
         return None
-    figure = PROTOCOLS[run.protocol].paper_figure
-    if figure is None:
+    figures = PROTOCOLS[run.protocol].paper_figures
+    if not figures:
         return None
+    figure = figures[0]
     for name, hub_id in HUB_IDS.items():
         wanted = f"paper:{figure}:{name}" + (f"@ntk{factor}" if factor != 1 else "")
         if model in (name.lower(), hub_id.split("/")[-1].lower()) and wanted in reference_names():

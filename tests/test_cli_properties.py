@@ -34,7 +34,7 @@ def no_work(monkeypatch):
     for target in ("longllada_theory.models.loading.load_model", "longllada_theory.figures.catalog.regenerate",
                    "longllada_theory.toy.train.train_recipe", "longllada_theory.toy.evaluation.run_twin_suite",
                    "longllada_theory.toy.methods.method_comparison", "longllada_theory.report.build_report",
-                   "longllada_theory.figures.runs.plot_results", "longllada_theory.reference.compare",
+                   "longllada_theory.figures.runs.plot_results", "longllada_theory.measure.comparison.compare",
                    "longllada_theory.harness.evaluate", "longllada_theory.measure.bench.bench.bench_attention",
                    "longllada_theory.measure.bench.bench.bench_perplexity",
                    "longllada_theory.measure.bench.bench.bench_niah"):

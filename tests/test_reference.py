@@ -5,12 +5,12 @@ import pytest
 
 from longllada_theory import LongLLaDAError
 from longllada_theory.figures.compare import comparison_figure
+from longllada_theory.measure.comparison import compare
 from longllada_theory.measure.protocols.ruler import TASKS
 from longllada_theory.measure.results import ResultsFile
 from longllada_theory.reference import (
     PROVENANCE,
     _data,
-    compare,
     reference_curve,
     reference_grid,
     reference_names,
@@ -170,3 +170,13 @@ def test_the_papers_factors_are_the_law_rounded_up_at_the_targets_it_names():
     assert rows[("meta-llama/Meta-Llama-3-8B", 4)]["targets where ⌈law λ⌉ = factor"] == [16384]
     assert rows[("meta-llama/Meta-Llama-3-8B", 13)]["targets where ⌈law λ⌉ = factor"] == [32768]
     assert rows[("Dream-org/Dream-v0-Base-7B", 5)]["targets where ⌈law λ⌉ = factor"] == [4096]
+
+
+def test_every_reference_is_compared_by_the_protocol_that_measures_its_figure():
+    from longllada_theory.measure.comparison import protocol_for
+    from longllada_theory.reference import parse_reference
+
+    wanted = {"figure1a": "ppl", "figure1b": "niah", "figure2": "niah", "table2": "ruler"}
+    for name in reference_names():
+        reference = parse_reference(name)
+        assert protocol_for(reference).name == wanted[reference.figure], name

@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from ..errors import LongLLaDAError
-from ..lengths import format_length
 from ..outputs import claim
 from ..values import Real
 from .commands import add_json_option, command, file_option, folder_option, print_json, typed
@@ -78,33 +77,11 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     add_json_option(parser)
 
 
-def _describe_comparison(document: dict) -> str:
-    from ..reference import verdict
-
-    if document["kind"] == "niah":
-        lines = [f"{document['reference']}: mean |Δ| {document['mean_abs_difference']} points, max "
-                 f"{document['max_abs_difference']}, {100 * document['share_within_20']:.0f} % of cells within 20"]
-        lines += [f"  {format_length(length):>6}: ours {means['ours']:6.1f}   paper {means['paper']:6.1f}"
-                  for length, means in document["mean_by_length"].items()]
-    elif document["kind"] == "ruler":
-        lines = [f"{document['reference']}: mean |Δ| {document['mean_abs_difference']} points, max "
-                 f"{document['max_abs_difference']}"]
-        lines += [f"  {group:>4} {format_length(length):>6}: ours {v['ours']:6.1f} ± {v['se']:<5.1f} paper "
-                  f"{v['paper']:6.1f}" for group, by in document["groups"].items() for length, v in by.items()]
-    else:
-        lines = [f"{document['reference']}: {document['positions']} positions, median |Δ| "
-                 f"{100 * document['median_abs_relative_difference']:.1f} %, log-correlation "
-                 f"{document['log_correlation']}; at {document['final']['position']}: ours "
-                 f"{document['final']['ours']}, paper {document['final']['paper']}"]
-    note = [f"{key}: {document[key]}" for key in ("partial", "note") if document.get(key)]
-    return "\n".join(lines + [f"{verdict(document).upper()} ({document['criterion']})"] + note)
-
-
 @command("compare", "compare your results with the paper's published numbers", _compare_arguments,
          "Per-cell differences of a NIAH grid with Figure 2, of a perplexity curve with Figure 1a, or of a RULER "
          "run's task groups with Table 2; an overall verdict and a side-by-side figure.")
 def run_compare(args: argparse.Namespace) -> int:
-    from ..reference import compare
+    from ..measure.comparison import compare, describe
 
     figure = args.figure and claim(file_option(args.figure, "--figure", IMAGE_SUFFIXES, inputs=tuple(args.results)),
                                    args.force)
@@ -112,7 +89,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if figure:
         from ..figures.compare import comparison_figure
         document["figure"] = _save(comparison_figure(document, cells), str(figure), args.force)
-    print_json(document) if args.json else print(_describe_comparison(document))
+    print_json(document) if args.json else print(describe(document))
     return 0
 
 

@@ -11,7 +11,7 @@ from .draw import niah_heatmap, perplexity_figure, style
 
 def comparison_figure(document: dict, cells: list[dict]):
     """Side by side: the user's results and the paper's (heatmaps and their difference, or the two curves), from
-    :func:`~longllada_theory.reference.compare`'s document and cells."""
+    :func:`~longllada_theory.measure.comparison.compare`'s document and cells."""
     reference = parse_reference(document["reference"])
     plt = style()
     if document["kind"] == "ruler":

@@ -29,6 +29,7 @@ from .results import ANY, ResultsFile, shard_cells, writer_lock
 
 if TYPE_CHECKING:
     from ..models.loading import LoadedModel
+    from ..reference import Reference
 
 
 def option(help: str, default: Any = MISSING, *, flag: str | None = None, parse: Callable[[str], Any] | None = None,
@@ -114,7 +115,9 @@ class Protocol(ABC):
     description: ClassVar[str] = ""
     settings_type: ClassVar[type]
     refused_by: ClassVar[str | None] = None  # the Family field that says why a family cannot be measured this way
-    paper_figure: ClassVar[str | None] = None  # the paper's figure or table (reference.py) its runs compare with
+    #: the paper's figures or tables (:mod:`~longllada_theory.reference`) its runs compare with; ``report`` compares a
+    #: run of one of the paper's models with the first
+    paper_figures: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, loaded: LoadedModel, settings: Any, inputs: Any = None):
         reason = getattr(getattr(loaded, "family", None), self.refused_by or "", None)
@@ -190,6 +193,17 @@ class Protocol(ABC):
     def result(cls, summary: dict) -> str:
         """The summary in one line (a row of ``report``'s table of runs)."""
         return "; ".join(f"{k} {v}" for k, v in summary.items() if isinstance(v, int | float | str))
+
+    @classmethod
+    def compare(cls, settings: dict, cells: list[dict], reference: Reference, tolerance: float) -> dict:
+        """The run beside the paper's published numbers (one of :attr:`paper_figures`): a JSON-ready document with
+        the differences, ``reproduced`` and the ``criterion`` it was judged by."""
+        raise LongLLaDAError(f"{cls.name} results have no published numbers of the paper to compare with")
+
+    @classmethod
+    def describe_comparison(cls, document: dict) -> str:
+        """:meth:`compare`'s document as lines for a person (the verdict is added by ``longllada compare``)."""
+        return document["reference"]
 
     @classmethod
     def claims(cls, settings: dict, cells: list[dict]) -> list[dict]:

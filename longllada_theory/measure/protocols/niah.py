@@ -23,6 +23,7 @@ import numpy as np
 
 from ...errors import LongLLaDAError
 from ...lengths import format_length
+from ...reference import Reference, reference_grid
 from ...values import Head, Length, Listing, Whole
 from ..inputs.needles import FORMATS, Needle, build_prompt, load_needles, needle_score, passkey_needle
 from ..inputs.texts import load_documents, load_text
@@ -32,7 +33,7 @@ from ..results import cell_seed
 from ..sampling import SamplerSettings
 from ..sampling import answers as model_answers
 from ..stats import mean_with_se, rate_with_interval
-from .needlebench import REPEATS, needle_rows, paper_prompt
+from .needlebench import LENGTH_BUFFER, REPEATS, needle_rows, paper_prompt
 from .needlebench import repeat as paper_repeat
 
 if TYPE_CHECKING:
@@ -220,12 +221,77 @@ def score_by_length(cells: Iterable[dict]) -> dict[int, dict]:
             for length, scores in sorted(by_length.items())}
 
 
+def paper_length_in_run(length: int, protocol: str) -> int:
+    """Where the paper's nominal NIAH length falls in a run of ``protocol``: the same nominal length under the paper's
+    protocol (its prompts hold length − 600 − needle tokens of haystack, then the template); under the package's,
+    whose prompts are exactly their length, the haystack and needle the paper's prompt holds, length − 600."""
+    return length if protocol == "paper" else length - LENGTH_BUFFER
+
+
+def _shared_cells(ours, theirs, tolerance: float, protocol: str) -> tuple[dict[int, int], dict[int, list]]:
+    """Each paper length matched to the run's length nearest :func:`paper_length_in_run` (within ``tolerance``,
+    relative), and the depths at each matched length where the run has a score."""
+    matched, depths = {}, {}
+    for length in theirs.columns:
+        wanted = paper_length_in_run(int(length), protocol)
+        close = [c for c in ours.columns if abs(c - wanted) <= tolerance * wanted]
+        if close:
+            matched[int(length)] = min(close, key=lambda c: abs(c - wanted))
+            depths[int(length)] = [d for d in theirs.index
+                                   if d in ours.index and not np.isnan(ours.loc[d, matched[int(length)]])]
+    return matched, {length: found for length, found in depths.items() if found}
+
+
+def compare_with_paper(cells: list[dict], reference: Reference, tolerance: float, protocol: str) -> dict:
+    """Per-cell differences between a NIAH grid and the paper's, on the cells both have (the paper counts tokens with
+    gpt-4's tiktoken encoding, the run with the model's own tokenizer, so lengths match within ``tolerance``). A run
+    that lacks some of the paper's cells is compared on the rest and gets no verdict (``partial`` says what is
+    missing); one that shares none is refused with the command that runs the paper's grid."""
+    ours, theirs = niah_grid(cells), reference_grid(reference.model)
+    matched, depths = _shared_cells(ours, theirs, tolerance, protocol)
+    if not depths:
+        raise LongLLaDAError(
+            f"the results share no cell with {reference.name} (lengths {', '.join(map(str, theirs.columns))} "
+            f"± {tolerance:.0%}, depths {', '.join(f'{d:g}' for d in theirs.index)}); run `longllada niah MODEL "
+            f"--protocol paper --lengths {','.join(map(str, theirs.columns))} --depths "
+            f"{','.join(f'{d:g}' for d in theirs.index)} --haystack PaulGrahamEssays.jsonl --needles needles.jsonl`")
+    missing = []
+    for length in map(int, theirs.columns):
+        if length not in depths:
+            missing.append(f"length {length} (all depths)")
+        else:
+            missing += [f"length {length} depth {d:g}" for d in theirs.index if d not in depths[length]]
+    diff = {length: {f"{d:g}": round(float(ours.loc[d, matched[length]] - theirs.loc[d, length]), 2) for d in found}
+            for length, found in depths.items()}
+    values = np.array([v for by in diff.values() for v in by.values()])
+    by_length = {length: {"ours": round(float(ours.loc[found, matched[length]].mean()), 2),
+                          "paper": round(float(theirs.loc[found, length].mean()), 2)}
+                 for length, found in depths.items()}
+    mae = float(np.abs(values).mean())
+    worst_length = max(abs(v["ours"] - v["paper"]) for v in by_length.values())
+    document = {"reference": reference.name, "kind": "niah", "protocol": protocol,
+                "matched_lengths": {length: int(matched[length]) for length in depths},
+                "difference": diff, "mean_by_length": by_length, "mean_abs_difference": round(mae, 2),
+                "max_abs_difference": round(float(np.abs(values).max()), 2),
+                "share_within_20": round(float((np.abs(values) <= 20).mean()), 4),
+                "cells_compared": len(values), "cells_in_reference": int(theirs.size),
+                "reproduced": bool(not missing and mae <= 10 and worst_length <= 15),
+                "criterion": "mean |Δ| ≤ 10 points over cells and every length's mean within 15 points"}
+    if missing:
+        document["partial"] = (f"compared on {len(values)} of {theirs.size} cells, no verdict; missing: "
+                               f"{', '.join(missing[:8])}{' …' if len(missing) > 8 else ''}")
+    if protocol != "paper":
+        document["note"] = ("this run used the package's protocol, not the paper's (--protocol paper); the paper's "
+                            "lengths are matched to its prompt's haystack and needle, length − 600")
+    return document
+
+
 @register_protocol
 class NeedleInAHaystack(Protocol):
     """The NIAH grid (module docstring)."""
 
     name = "niah"
-    paper_figure = "figure2"
+    paper_figures = ("figure2", "figure1b")
     help = "needle-in-a-haystack grid of lengths × depths (the paper's Figures 1b/2)"
     description = ("Lengths × depths × needles; prompts measured in the model's own tokens; answers by greedy "
                    "decoding (AR) or the diffusion model's sampler; NeedleBench's 0–100 score.")
@@ -266,6 +332,20 @@ class NeedleInAHaystack(Protocol):
         return {"mean_by_length": {str(k): round(float(v), 2) for k, v in grid.mean(axis=0).items()},
                 "by_length": {str(k): v for k, v in score_by_length(cells).items()},
                 "grid": {str(c): {str(d): round(float(v), 2) for d, v in grid[c].items()} for c in grid.columns}}
+
+    @classmethod
+    def compare(cls, settings: dict, cells: list[dict], reference: Reference, tolerance: float) -> dict:
+        """Per-cell differences from the paper's grid (Figures 1b/2) on the cells both have; see
+        :func:`compare_with_paper`."""
+        return compare_with_paper(cells, reference, tolerance, settings.get("protocol", "package"))
+
+    @classmethod
+    def describe_comparison(cls, document: dict) -> str:
+        return "\n".join([f"{document['reference']}: mean |Δ| {document['mean_abs_difference']} points, max "
+                          f"{document['max_abs_difference']}, {100 * document['share_within_20']:.0f} % of cells "
+                          "within 20"] +
+                         [f"  {format_length(length):>6}: ours {means['ours']:6.1f}   paper {means['paper']:6.1f}"
+                          for length, means in document["mean_by_length"].items()])
 
     @classmethod
     def claims(cls, settings: dict, cells: list[dict]) -> list[dict]:

@@ -27,6 +27,7 @@ import numpy as np
 
 from ...errors import LongLLaDAError
 from ...lengths import format_length
+from ...reference import reference_curve
 from ...values import Length, Whole
 from ..inputs.texts import load_text
 from ..protocol import Protocol, option, register_protocol
@@ -35,6 +36,7 @@ from ..stats import series_se
 
 if TYPE_CHECKING:
     from ...models.loading import LoadedModel
+    from ...reference import Reference
 
 ESTIMATORS = ("paper", "elbo")
 PROTOCOL_VARIANTS = ("paper", "package")  # the --protocol setting: whose protocol runs (not the Protocol class)
@@ -308,7 +310,7 @@ class Perplexity(Protocol):
     """Perplexity of a text in chunks, each given all earlier chunks as a clean prefix (module docstring)."""
 
     name = "ppl"
-    paper_figure = "figure1a"
+    paper_figures = ("figure1a",)
     help = "perplexity against context length (the paper's Figure 1a protocol)"
     description = ("Perplexity of a text in chunks, each given all earlier chunks as a clean prefix: next-token loss "
                    "for AR models, the Monte-Carlo masked-token estimate for diffusion models. Every chunk is "
@@ -376,6 +378,44 @@ class Perplexity(Protocol):
         end, last = list(summary["window_ppl"].items())[-1]
         return (f"running perplexity {summary['final_running_ppl']:.3f} at {format_length(summary['final_position'])}"
                 f"; last window to {format_length(end)}: {last:.3f} (log SE {summary['window_log_se'][end]:.3f})")
+
+    @classmethod
+    def compare(cls, settings: dict, cells: list[dict], reference: Reference, tolerance: float) -> dict:
+        """The running perplexity at Figure 1a's positions (every 64 tokens): relative differences and the correlation
+        of the log curves; reproduced when the median |relative difference| is ≤ 10 % and no position is missing."""
+        curve = perplexity_curve(cells)
+        ends, theirs = reference_curve(reference.model)
+        ours_at = dict(zip(curve["end"].tolist(), curve["running_ppl"].tolist()))
+        common = [i for i, e in enumerate(ends) if int(e) in ours_at]
+        if not common:
+            raise LongLLaDAError("the results share no position with the reference curve; run `longllada ppl` with "
+                                 "chunk 64 on the same document", parameters=("chunk",))
+        missing = [int(e) for e in ends if int(e) not in ours_at]
+        ours = np.array([ours_at[int(ends[i])] for i in common])
+        paper = theirs[common]
+        relative = ours / paper - 1
+        correlation = float(np.corrcoef(np.log(ours), np.log(paper))[0, 1]) if len(common) > 2 else float("nan")
+        median = float(np.median(np.abs(relative)))
+        protocol = settings.get("protocol", "package") if settings.get("kind") == "diffusion" else "next-token"
+        document = {"reference": reference.name, "kind": "ppl", "protocol": protocol, "positions": len(common),
+                    "positions_missing": len(missing), "median_abs_relative_difference": round(median, 4),
+                    "max_abs_relative_difference": round(float(np.abs(relative).max()), 4),
+                    "log_correlation": round(correlation, 4),
+                    "final": {"position": int(ends[common[-1]]), "ours": round(float(ours[-1]), 3),
+                              "paper": round(float(paper[-1]), 3)},
+                    "reproduced": bool(median <= 0.10 and not missing),
+                    "criterion": "median |relative difference| ≤ 10 % at every reference position"}
+        if protocol == "package":
+            document["note"] = ("this run used the package's protocol, not the paper's (--protocol paper); its "
+                                "stratified mask counts estimate the same quantity with a lower variance")
+        return document
+
+    @classmethod
+    def describe_comparison(cls, document: dict) -> str:
+        final = document["final"]
+        return (f"{document['reference']}: {document['positions']} positions, median |Δ| "
+                f"{100 * document['median_abs_relative_difference']:.1f} %, log-correlation "
+                f"{document['log_correlation']}; at {final['position']}: ours {final['ours']}, paper {final['paper']}")
 
     @classmethod
     def claims(cls, settings: dict, cells: list[dict]) -> list[dict]:

@@ -74,6 +74,7 @@ import numpy as np
 
 from ...errors import LongLLaDAError
 from ...lengths import format_length
+from ...reference import TABLE2_GROUPS, Reference, table2_frame
 from ...registry import Registry
 from ...values import Length, Listing, Whole
 from ..inputs.texts import NOISE, load_text
@@ -553,7 +554,7 @@ class Ruler(Protocol):
     """The RULER suite (module docstring): one cell per task × length × sample."""
 
     name = "ruler"
-    paper_figure = "table2"
+    paper_figures = ("table2",)
     help = "RULER's tasks generated offline: NIAH variants, variable tracking, aggregation, QA (the paper's Table 2)"
     description = ("RULER's tasks generated offline (no download) by --protocol ruler (NVIDIA RULER's generation), "
                    "paper (OpenCompass's RULER as LongLLaDA ran it) or package (the package's own variants), at "
@@ -630,6 +631,52 @@ class Ruler(Protocol):
         rules = RULES[settings.get("protocol", "package")]
         return {**ruler_summary(cells), "protocol": rules.protocol, "follows": rules.reference,
                 "differences": list(rules.notes)}
+
+    @classmethod
+    def compare(cls, settings: dict, cells: list[dict], reference: Reference, tolerance: float) -> dict:
+        """Table 2's groups beside the run's at each paper length (matched within ``tolerance``, relative: the paper
+        counts gpt-4 tokens, the run the model's own); the run's scaling factor must be the reference's."""
+        factor = float((settings.get("scaling") or {}).get("scaling_factor") or 1.0)
+        if abs(factor - reference.factor) > 0.5:
+            raise LongLLaDAError(f"the run's scaling factor is {factor:g} but reference {reference.name} used NTK "
+                                 f"factor {reference.factor:g}; run with --rope-scale {reference.factor:g}",
+                                 parameters=("rope_scale",))
+        rules, summary = RULES[settings.get("protocol", "package")], ruler_summary(cells)
+        paper = table2_frame(reference)
+        matched, rows, missing = {}, {}, []
+        for length in map(int, paper.columns):
+            close = [n for n in summary["lengths"] if abs(n - length) <= tolerance * length]
+            if not close:
+                missing.append(f"length {length}")
+                continue
+            matched[length] = min(close, key=lambda n: abs(n - length))
+            for group in TABLE2_GROUPS:
+                ours = summary["groups"].get(group, {}).get(matched[length])
+                if ours is None:
+                    missing.append(f"{group} at {length}")
+                    continue
+                rows.setdefault(group, {})[length] = {"ours": round(ours["mean"], 2), "se": round(ours["se"], 2),
+                                                      "paper": paper.loc[group, length],
+                                                      "difference": round(ours["mean"] - paper.loc[group, length], 2)}
+        if missing:
+            raise LongLLaDAError(f"the results lack {len(missing)} cell(s) of the reference: {', '.join(missing)} "
+                                 f"(run every task at {', '.join(format_length(int(n)) for n in paper.columns)})")
+        differences = np.array([abs(v["difference"]) for by in rows.values() for v in by.values()])
+        return {"reference": reference.name, "kind": "ruler", "matched_lengths": matched, "groups": rows,
+                "mean_abs_difference": round(float(differences.mean()), 2),
+                "max_abs_difference": round(float(differences.max()), 2),
+                "reproduced": bool(differences.mean() <= 10),
+                "criterion": "mean |Δ| ≤ 10 points over the groups NIAH, AGG, QA, Avg at every length",
+                "protocol": rules.protocol,
+                "note": (f"this run used --protocol {rules.protocol} ({rules.reference}), generated offline from the "
+                         f"package's own files; what differs: {'; '.join(rules.notes)}")}
+
+    @classmethod
+    def describe_comparison(cls, document: dict) -> str:
+        return "\n".join([f"{document['reference']}: mean |Δ| {document['mean_abs_difference']} points, max "
+                          f"{document['max_abs_difference']}"] +
+                         [f"  {group:>4} {format_length(length):>6}: ours {v['ours']:6.1f} ± {v['se']:<5.1f} paper "
+                          f"{v['paper']:6.1f}" for group, by in document["groups"].items() for length, v in by.items()])
 
     @classmethod
     def result(cls, summary: dict) -> str:
