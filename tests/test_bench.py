@@ -10,6 +10,7 @@ import sys
 import pytest
 import torch
 
+from longllada_theory.cli import main
 from longllada_theory.errors import LongLLaDAError
 from longllada_theory.measure.bench import bench
 from longllada_theory.measure.bench.bench import Timings, bench_attention, bench_niah, bench_perplexity
@@ -190,7 +191,7 @@ def test_niah_bench_counts_the_forwards_of_each_answer(twins, kind, batch_size):
 
 
 @pytest.mark.slow
-def test_bench_commands_print_json(tmp_path):
+def test_bench_commands_print_json(tmp_path, capsys):
     folder = tiny_twin(tmp_path / "twin", "diffusion")
     expected = {"ppl": {"timing", "memory_measured", "time_ratio_batched_vs_sequential_of_minima"},
                 "niah": {"timing", "cpu_seconds_per_cell"}, "attention": ATTENTION_KEYS | EAGER_KEYS}
@@ -198,14 +199,14 @@ def test_bench_commands_print_json(tmp_path):
                         ("niah", ["--length", "96", "--cells", "2", "--needles", "passkey", "--answer-length", "4"]),
                         ("attention", ["--length", "96", "--queries", "last:8", "--repeats", "1"])):
         for output in (["--json"], []):
-            result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "bench", what, str(folder), *extra,
-                                     "--device", "cpu", *output], capture_output=True, text=True)
-            assert result.returncode == 0, result.stderr
+            status = main(["bench", what, str(folder), *extra, "--device", "cpu", *output])
+            printed = capsys.readouterr()
+            assert status == 0, printed.err
             if output:
-                document = json.loads(result.stdout)
+                document = json.loads(printed.out)
                 assert document["model"] == str(folder) and expected[what] <= set(document)
             else:
-                assert "CPU" in result.stdout and ("min" in result.stdout or what == "niah")
+                assert "CPU" in printed.out and ("min" in printed.out or what == "niah")
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ pytest.importorskip("lm_eval")
 import torch  # noqa: E402
 
 from longllada_theory import LongLLaDAError  # noqa: E402
+from longllada_theory.cli import main  # noqa: E402
 from longllada_theory.harness import LongLLaDALM  # noqa: E402
 
 from helpers import tiny_tasks, tiny_twin  # noqa: E402
@@ -113,12 +114,12 @@ def test_lm_eval_runs_a_local_task_offline(twins, tmp_path, kind):
     ("mc=4", "no_such_task", "lm-eval stopped: Tasks not found: no_such_task"),
 ])
 @pytest.mark.slow
-def test_lm_eval_bad_input_is_one_line(twins, tmp_path, model_args, task, message):
-    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", "lm-eval", "--model_args",
-                             f"pretrained={twins['ar']},{model_args}", "--tasks", task, "--include_path",
-                             str(tiny_tasks(tmp_path)), "--device", "cpu"], capture_output=True, text=True)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(f"longllada: error: {message}")
+def test_lm_eval_bad_input_is_one_line(twins, tmp_path, model_args, task, message, capsys):
+    status = main(["lm-eval", "--model_args", f"pretrained={twins['ar']},{model_args}", "--tasks", task,
+                   "--include_path", str(tiny_tasks(tmp_path)), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"longllada: error: {message}")
 
 
 def test_lm_eval_finds_the_model_by_its_entry_point():

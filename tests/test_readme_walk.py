@@ -2,13 +2,11 @@
 
 Each command of the table is run as written, with its placeholders filled in (MODEL: a preset for the commands that
 read configs, a shipped twin for those that measure; FILE: a built-in text) and its sizes made small enough for a CPU
-test (a few hundred tokens instead of 16k; two training steps instead of the recipe's thousands). A command added to
+test (a few hundred tokens instead of 16k; two training steps instead of the recipe's thousands; one figure of the
+catalog, which tests/test_figures.py regenerates whole). A command added to
 or changed in the table fails the first test until it has its invocation here."""
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +30,7 @@ INVOCATIONS = {
          "--answer-length", "8"],
     "longllada ruler MODEL --lengths 4k,8k,16k [--tasks niah_single_1,vt,cwe,…]":
         ["ruler", "toy:ar", "--lengths", "1k", "--tasks", "niah_single_1,vt", "--samples", "1"],
-    "longllada lm-eval --model_args pretrained=MODEL,target=16k --tasks …": None,  # a subprocess, below
+    "longllada lm-eval --model_args pretrained=MODEL,target=16k --tasks …": None,  # run_lm_eval, below
     "longllada attention MODEL --length 8k --queries last:64":
         ["attention", "toy:ar", "--length", "512", "--queries", "last:64"],
     "longllada attention MODEL --length 4k --queries sample:256 --pair-use":
@@ -46,7 +44,7 @@ INVOCATIONS = {
     "longllada attention MODEL --niah-depth 50 --during-denoising":
         ["attention", "toy:diffusion", "--length", "128", "--niah-depth", "50", "--needles", "passkey",
          "--answer-length", "8", "--during-denoising"],
-    "longllada bench attention --length 4k": ["bench", "attention", "--length", "512", "--repeats", "1"],
+    "longllada bench attention --length 4k": ["bench", "attention", "toy:ar", "--length", "512", "--repeats", "1"],
     "longllada bench ppl": ["bench", "ppl", "--repeats", "3"],
     "longllada bench niah": ["bench", "niah", "--cells", "1"],
     "longllada toy train [--device cuda]": ["toy", "train", "--no-progress"],  # two steps a stage: see below
@@ -57,7 +55,7 @@ INVOCATIONS = {
     "longllada compare … --reference paper:figure2:LLaDA-8B-Base":
         ["compare", "{niah}", "--reference", "paper:figure2:LLaDA-8B-Base", "--any-model"],
     "longllada report results/ --output report/": ["report", "results/", "--output", "report/"],
-    "longllada figures": ["figures"],
+    "longllada figures": ["figures", "--only", "rope_periods"],  # every figure: tests/test_figures.py
 }
 
 
@@ -90,7 +88,7 @@ def test_the_table_walked_top_to_bottom_from_an_empty_folder(tmp_path, monkeypat
     outputs = {}
     for command, argv in INVOCATIONS.items():
         if argv is None:
-            run_lm_eval(tmp_path)
+            run_lm_eval(tmp_path, monkeypatch, capsys)
             continue
         argv = [word.format(**outputs) for word in argv]
         status = main([*argv, "--device", "cpu"] if _takes_device(argv) else argv)
@@ -107,12 +105,12 @@ def _takes_device(argv: list[str]) -> bool:
     return argv[0] in ("ppl", "niah", "ruler", "attention", "bench") or argv[:2] == ["toy", "train"]
 
 
-def run_lm_eval(folder: Path) -> None:
-    """`longllada lm-eval` in a process of its own, as the harness runs, on a task defined in a local file."""
-    tasks = tiny_tasks(folder / "tasks")
-    result = subprocess.run(
-        [sys.executable, "-m", "longllada_theory.cli", "lm-eval", "--model_args", "pretrained=toy:ar,target=16k",
-         "--tasks", "tiny_choice", "--include_path", str(tasks), "--device", "cpu", "--output_path", "lm-eval"],
-        capture_output=True, text=True, cwd=folder, timeout=600,
-        env={**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"})
-    assert result.returncode == 0, result.stderr[-2000:]
+def run_lm_eval(folder: Path, monkeypatch, capsys) -> None:
+    """`longllada lm-eval` on a task defined in a local file, offline (tests/test_harness.py runs it in a process of
+    its own)."""
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    status = main(["lm-eval", "--model_args", "pretrained=toy:ar,target=16k", "--tasks", "tiny_choice",
+                   "--include_path", str(tiny_tasks(folder / "tasks")), "--device", "cpu", "--output_path", "lm-eval"])
+    assert status == 0, capsys.readouterr().err[-2000:]
+    assert next((folder / "lm-eval").rglob("results_*.json"))

@@ -3,6 +3,7 @@ by a script, and one whose header names its checkpoint's fingerprint and its inp
 runner rebuilds the same header and finds every cell done)."""
 
 import fnmatch
+import functools
 import json
 import re
 import shlex
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from longllada_theory.cli.main import main
 
 from conftest import SHARED_DATA
 
@@ -46,19 +49,46 @@ def test_every_stored_run_is_written_by_a_script(name):
     assert any(fnmatch.fnmatch(name, pattern) for pattern, _ in script_commands()), f"no script writes {name}"
 
 
-@pytest.mark.parametrize("name", current_runs())
-def test_a_stored_run_resumes_under_its_scripts_command(name, tmp_path):
+def resume_command(name: str, folder: Path) -> list[str]:
+    """The script's command for stored run ``name``, writing into ``folder`` (where a copy of the run is), as
+    arguments of ``longllada``."""
     literal = [command for pattern, command in script_commands() if pattern == name]
     assert literal, f"{name}: no script gives its command literally"
-    stored = tmp_path / name
-    shutil.copyfile(RUNS / name, stored)
-    command = literal[0].replace('"$RUNS/', f'"{tmp_path}/')
+    shutil.copyfile(RUNS / name, folder / name)
+    command = literal[0].replace('"$RUNS/', f'"{folder}/')
     if "$DATA/" in command:  # the scripts' default, relative to the checkout (the header keeps the path as given)
         shared_data()
         command = command.replace('"$DATA/', '"../shared/data/')
     arguments = shlex.split(command)
     assert arguments[0] == "$L"
-    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", *arguments[1:]], cwd=ROOT,
-                            capture_output=True, text=True)
+    return arguments[1:]
+
+
+@pytest.fixture(scope="module")
+def each_model_loaded_once():
+    """The commands' models, each loaded once for this module: a resume that finds every cell done reads the model
+    (its settings, tokenizer, fingerprint) and never changes it, so a second load of the same options would only
+    repeat the first."""
+    from longllada_theory.models import loading
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loading, "load_model", functools.cache(loading.load_model))
+        yield
+
+
+@pytest.mark.parametrize("name", current_runs())
+def test_a_stored_run_resumes_under_its_scripts_command(name, tmp_path, monkeypatch, capsys, each_model_loaded_once):
+    arguments = resume_command(name, tmp_path)
+    monkeypatch.chdir(ROOT)
+    code = main(arguments)
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / name).read_bytes() == (RUNS / name).read_bytes()  # every cell was done: nothing written
+
+
+def test_a_stored_run_resumes_as_a_user_runs_its_command(tmp_path):
+    """The same, once, as a process of its own started as the scripts start it (a twin's run: the quickest to load)."""
+    name = next(name for name in current_runs() if "_twin_" in name)
+    result = subprocess.run([sys.executable, "-m", "longllada_theory.cli", *resume_command(name, tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert stored.read_bytes() == (RUNS / name).read_bytes()  # every cell was done: nothing written
+    assert (tmp_path / name).read_bytes() == (RUNS / name).read_bytes()
