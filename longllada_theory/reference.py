@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LongLLaDAError
+from .models.spec import load_spec
 
 REFERENCE = Path(__file__).parent / "data" / "reference"
 DATA = REFERENCE / "longllada_figure1_figure2.json"
@@ -29,8 +30,6 @@ PAPER_SCALING_FACTORS = {"GSAI-ML/LLaDA-8B-Base": (4, 14, 31, 55), "meta-llama/M
 def paper_factors_against_the_law(targets: tuple[int, ...] = (4096, 8192, 16384, 24576, 32768)) -> list[dict]:
     """Each factor of :data:`PAPER_SCALING_FACTORS` beside the scaling law: the target the paper names for it (None
     where it names none) and the targets among ``targets`` whose law λ rounds up to it."""
-    from .models.spec import load_spec
-
     stated = {int(k): v for k, v in figure6()["target_of_each_factor"].items()}
     rows = []
     for model, factors in PAPER_SCALING_FACTORS.items():

@@ -124,7 +124,7 @@ def test_the_probes_memory_is_measured_without_the_comparisons_tensors(twins, mo
             events.append(("probe", self.keep_probs))
 
     monkeypatch.setattr(bench, "PeakMemory", Measured)
-    monkeypatch.setattr(probe_module, "AttentionProbe", Probe)
+    monkeypatch.setattr(bench, "AttentionProbe", Probe)
     model = twins["ar"].model
     handle = model.register_forward_pre_hook(
         lambda module, args, kwargs: events.append(("forward", bool(kwargs.get("output_attentions")))),

@@ -31,10 +31,10 @@ def test_rope_scale_and_kind_override(tmp_path):
 
 
 def test_a_stale_rope_is_an_error(tmp_path, monkeypatch):
-    import longllada_theory.models.patching as patching
+    import longllada_theory.models.loading as loading
 
     folder = tiny_twin(tmp_path / "twin", "ar")
-    monkeypatch.setattr(patching, "patch_config", lambda config, *plan: config)  # the change never reaches the model
+    monkeypatch.setattr(loading, "patch_config", lambda config, *plan: config)  # the change never reaches the model
     with pytest.raises(LongLLaDAError, match="does not match the scaling plan"):
         load_model(str(folder), target=256, device="cpu")
 

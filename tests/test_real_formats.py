@@ -73,9 +73,9 @@ def test_scaling_reaches_the_cos_sin_the_forward_uses(checkpoints, case, monkeyp
     cos, _ = rotary(torch.zeros(1), torch.tensor([[1000]]))
     theta = loaded.plan.new_rope_theta ** (-np.arange(0, 8, 2) / 8)
     assert np.allclose(cos[0, 0, :4].double().numpy(), np.cos(1000 * theta), atol=1e-4)
-    import longllada_theory.models.patching as patching
+    import longllada_theory.models.loading as loading
 
-    monkeypatch.setattr(patching, "patch_config", lambda config, *plan: config)  # the change never reaches it
+    monkeypatch.setattr(loading, "patch_config", lambda config, *plan: config)  # the change never reaches it
     with pytest.raises(LongLLaDAError, match="does not match the scaling plan"):
         load_model(checkpoints[case], device="cpu", rope_scale=7.0, progress=False)
 

@@ -19,7 +19,7 @@ from ..measure.protocols.perplexity import window_perplexity
 from ..measure.protocols.ruler import ruler_summary
 from ..measure.results import load_results
 from ..models.spec import load_spec
-from ..reference import reference_curve, reference_grid
+from ..reference import figure6, reference_curve, reference_grid, table2_rows
 from ..registry import Registry
 from .draw import (
     COLORS,
@@ -68,8 +68,6 @@ def paper_figure2_figure():
 def paper_figure6_figure():
     """Figure 6 of the paper from its published numbers: LLaDA-8B-Base's overall NIAH score with each NTK factor
     (and the target the paper gives it), beside the direct scores of the four models of Figure 2."""
-    from ..reference import figure6
-
     plt = style()
     data = figure6()
     fig, ax = plt.subplots(figsize=(8, 3.8))
@@ -96,8 +94,6 @@ def paper_table2_figure():
     4k, 8k and 16k."""
     import pandas as pd
     import seaborn as sns
-
-    from ..reference import table2_rows
 
     plt = style()
     frame = pd.DataFrame(table2_rows())

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..lengths import format_length
+from ..measure.probe.denoising import denoising_distances
 from ..outputs import STAMP, claim
 
 COLORS = {"causal": "#d62728", "bidirectional": "#1f77b4", "ar": "#d62728", "diffusion": "#1f77b4",
@@ -350,8 +351,6 @@ def _signed_position(distance: float, edges: np.ndarray) -> float:
 
 def denoising_panel(settings: dict, cells: list[dict], label: str | None = None) -> dict:
     """One row of :func:`denoising_distance_figure` from a ``--during-denoising`` run's header and cells."""
-    from ..measure.probe.denoising import denoising_distances
-
     label = label or f"{run_label(settings)}, {settings['tokens']} tokens"
     return {"label": f"{label} (score {cells[0]['score']:.0f})",
             "distances": denoising_distances(cells, settings["tokens"]), "train_length": settings.get("train_length"),

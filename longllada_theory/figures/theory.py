@@ -8,7 +8,9 @@ import math
 import numpy as np
 
 from ..lengths import format_length
+from ..models.pairs import critical_pair, pair_comparison
 from ..models.spec import load_spec
+from ..reference import longdllm_factors
 from ..theory.rope import arc_coverage, rotation_periods, unseen_angle_fraction
 from ..theory.scaling import STANDARD_METHODS
 from .draw import COLORS, style
@@ -132,9 +134,6 @@ def pair_factors_figure(model: str = "GSAI-ML/LLaDA-8B-Instruct", methods: tuple
     """LongDLLM's searched per-pair factors for ``model`` beside the plans of ``methods`` for the same target: the
     factor θ_i/θ′_i of each pair, and each pair's period after scaling over the target, with the first pair causal
     and bidirectional training did not see whole marked."""
-    from ..models.pairs import critical_pair, pair_comparison
-    from ..reference import longdllm_factors
-
     plt = style()
     spec, searched = load_spec(model), longdllm_factors(model)
     target = searched["target_length"]

@@ -53,6 +53,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LongLLaDAError
+from ..models.loading import forward_logits
+from ..models.tokenizers import transformers_quiet
 from ..registry import Registry
 from ..values import Real, Whole, YesNo
 from .protocol import option
@@ -126,8 +128,6 @@ def _masked_batch(loaded: LoadedModel, prompts: Sequence[Sequence[int]], gen_len
 def _answer_logits(loaded: LoadedModel, x, gen_length: int):
     """Logits [batch, gen_length, vocab] in the model's dtype (as upstream computes with them) whose row j predicts
     answer position j (shift 1: the logits of the position before it)."""
-    from ..models.loading import forward_logits
-
     shift = loaded.logits_shift
     return forward_logits(loaded.model, x, keep_last=gen_length + shift)[:, :gen_length]
 
@@ -298,8 +298,6 @@ def greedy_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], optio
     """Greedy decoding with the KV cache (transformers ``generate``), prompts of one length in one batch."""
     import torch
 
-    from ..models.tokenizers import transformers_quiet
-
     if len({len(p) for p in prompts}) != 1:
         raise LongLLaDAError("a batch of prompts for greedy decoding must share one length")
     inputs = torch.tensor([list(p) for p in prompts], dtype=torch.long, device=loaded.device)
@@ -326,8 +324,6 @@ def model_generate(loaded: LoadedModel, prompts: Sequence[Sequence[int]], option
     diffusion over canvases), ``gen_length`` new tokens; randomness from torch's global generator seeded with the
     batch's first seed (rows of a batch are not independent)."""
     import torch
-
-    from ..models.tokenizers import transformers_quiet
 
     if len({len(p) for p in prompts}) != 1:
         raise LongLLaDAError("a batch of prompts must share one length")

@@ -28,12 +28,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import LongLLaDAError
+from ..theory.rope_types import rope_angles
 from ..theory.scaling import ScalingPlan
 from .families import FAMILIES, Family, family_of
 from .fingerprint import checkpoint_fingerprint
+from .native import load_native
+from .patching import patch_config, verify_rotary_tables
 from .placement import dispatch, input_device, offload_folder, parse_device_map
 from .sources import ModelSource, resolve_model
-from .spec import RopeSpec, spec_for_source
+from .spec import RopeSpec, hub_config, read_json, spec_for_source
 from .tokenizers import ByteTokenizer, TextTokenizer, Tokenizer, transformers_quiet
 
 
@@ -150,8 +153,6 @@ def check_device(device: str) -> str:
 def expected_rotations(spec: RopeSpec, plan: ScalingPlan | None) -> dict[str | None, tuple[np.ndarray, float]]:
     """What each rotary setting of the loaded model must apply at initialisation: the plan's on the targeted layer
     type (or the model's one setting), the pre-trained ones elsewhere; by layer type (None: the target)."""
-    from ..theory.rope_types import rope_angles
-
     target = (plan.inverse_frequencies(), plan.attention_factor) if plan else spec.inverse_frequencies()
     expected = {None: (_padded(target[0], spec.rope_dim), target[1])}
     if spec.layer_type:
@@ -168,8 +169,6 @@ def _check_rope(model, spec: RopeSpec, plan: ScalingPlan | None) -> list[str]:
     """Compare the RoPE the loaded model really applies with the prediction; raise on a mismatch. Returns what was
     compared: the cos/sin tables of every rotary module that computes them (transformers' classes), else the
     ``rope_theta`` of every module that has one (LLaDA's remote code), else the config's base."""
-    from .patching import verify_rotary_tables
-
     positions = sorted({0, 1, spec.train_length - 1, 4 * spec.train_length, 4 * (plan.target if plan else 0)})
     checked = [f"cos/sin of {label} at positions {positions}"
                for label in verify_rotary_tables(model, expected_rotations(spec, plan), positions)]
@@ -263,8 +262,6 @@ def _check_loadable(source: ModelSource) -> None:
 
 def _raw_config(source: ModelSource) -> dict | None:
     """The checkpoint's own config.json (None for a GGUF file, whose config transformers reads from its metadata)."""
-    from .spec import hub_config, read_json
-
     if source.gguf_file:
         return None
     return read_json(source.location_path / "config.json" if source.is_local else hub_config(source.location))
@@ -358,15 +355,11 @@ def _build(resolved: ModelSource, raw: dict | None, config, family: Family, plan
     transformers' classes (``config`` is None then), otherwise through transformers' Auto classes."""
     import torch
 
-    from .patching import patch_config
-
     def scale(config):
         return patch_config(config, plan, layer_type) if plan is not None else config
 
     dtype = getattr(torch, options["dtype"])
     if config is None:
-        from .native import load_native
-
         _check_local_weights(resolved)
         device_map = options["device_map"]
         try:

@@ -3,7 +3,10 @@ weights (``longllada bench attention --llada-shaped``, the GPU protocol)."""
 
 from __future__ import annotations
 
-from .loading import LoadedModel
+from .loading import LoadedModel, check_device
+from .native import llada_config, make_bidirectional
+from .presets import find_preset
+from .spec import spec_from_config
 
 
 def llada_shaped(device: str = "cuda", layers: int = 32, dtype: str = "bfloat16", seed: int = 0,
@@ -15,11 +18,6 @@ def llada_shaped(device: str = "cuda", layers: int = 32, dtype: str = "bfloat16"
     dry run on the CPU."""
     import torch
     from transformers import AutoConfig, LlamaForCausalLM
-
-    from .loading import check_device
-    from .native import llada_config, make_bidirectional
-    from .presets import find_preset
-    from .spec import spec_from_config
 
     check_device(device)
     raw = {**find_preset("llada").config, "n_layers": layers, **shape}

@@ -33,7 +33,9 @@ from ..errors import LongLLaDAError
 from ..measure.inputs.texts import load_corpus
 from ..measure.protocol import run
 from ..measure.stats import geometric_seed_interval, rate_with_interval, seed_interval
+from ..models.loading import load_model
 from ..outputs import write_json
+from ..theory.scaling import plan_scaling
 from .protocols import LastWindowPerplexity, TwinRetrieval, TwinRetrievalSettings, WindowSettings
 from .train import TWINS
 
@@ -115,8 +117,6 @@ class TwinBench:
         self._models: dict = {}
 
     def model(self, twin: str, method: str | None = None, target: int | None = None, factor: float | None = None):
-        from ..models.loading import load_model
-
         key = (twin, method, target, factor)
         if key not in self._models:
             folder = self.folder / twin
@@ -163,8 +163,6 @@ def predicted_length(loaded: LoadedModel) -> float:
     """The length a scaled (or unscaled) twin should reach, by its method's own reading: the law's causal one, the
     diffusion-aware law's bidirectional one; unscaled, the causal extrapolation bound for an AR twin and the
     bidirectional one for a diffusion twin."""
-    from ..theory.scaling import plan_scaling
-
     spec = loaded.spec
     plan = loaded.plan or plan_scaling(spec.rotary_dim, spec.rope_theta, spec.train_length, spec.train_length)
     reading = READING.get(plan.method, "causal") if loaded.plan else (

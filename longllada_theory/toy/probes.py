@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..measure.inputs.needles import FORMATS, build_prompt, passkey_needle
 from ..measure.inputs.texts import load_corpus
+from ..measure.probe.probe import instrumented_forward
+from ..measure.readings.locality import first_token_share
 
 if TYPE_CHECKING:
     from ..models.loading import LoadedModel
@@ -20,8 +23,6 @@ def passkey_probe(loaded: LoadedModel, length: int, depth: float = 100.0, seed: 
     """A passkey prompt of ``length`` tokens on held-out text for the attention probe: its ids (a diffusion model's
     answer as ``answer_length`` mask tokens at the end), the answer's query positions (an AR model's: its last
     position) and the needle's span."""
-    from ..measure.inputs.needles import FORMATS, build_prompt, passkey_needle
-
     rng = random.Random(seed)
     needle = passkey_needle(rng)
     answer = answer_length if loaded.kind == "diffusion" else 0
@@ -40,9 +41,6 @@ def passkey_attention(loaded: LoadedModel, length: int, seeds: int = 8, train_le
     :func:`passkey_probe`): the share within T (mean over layers, heads and answer queries), the best head's share on
     the needle (max over layers of the mean over queries), the share on the first token — each the mean over the
     prompts — and the first prompt's probe statistics by layer."""
-    from ..measure.probe.probe import instrumented_forward
-    from ..measure.readings.locality import first_token_share
-
     local, needle, sink, first = [], [], [], None
     for seed in range(seeds):
         ids, queries, span = passkey_probe(loaded, length, seed=seed)
@@ -63,8 +61,6 @@ def answer_attention(loaded: LoadedModel, length: int, depth: float, prompts: in
     teacher-forced and the queries are the positions that predict its five digits. ``needle`` — the best head's
     share on the needle (max over layers and heads of the mean over the queries); ``within_T`` — the share within T
     of each query (mean over layers, heads and queries); ``uniform`` — the needle's share under uniform attention."""
-
-    from ..measure.probe.probe import instrumented_forward
 
     needle, local, uniform = [], [], []
     for seed in range(prompts):

@@ -33,6 +33,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..measure.inputs.texts import load_corpus
+from ..measure.protocols.niah import NiahSettings, niah_cells
+from ..models.loading import LoadedModel
+from ..models.spec import spec_from_config
+from ..models.tokenizers import ByteTokenizer
 from .data import MASK_ID, training_batch
 from .model import TwinShape, build_twin
 
@@ -147,11 +151,6 @@ def passkey_hit_rate(model, length: int, samples: int = 30, seed: int = 12345, d
     """Share of ``samples`` held-out passkeys (depths 0–100 %) the model retrieves at ``length``, by the library's
     NIAH cell (greedy for AR, the diffusion sampler otherwise); deterministic."""
     import torch
-
-    from ..measure.protocols.niah import NiahSettings, niah_cells
-    from ..models.loading import LoadedModel
-    from ..models.spec import spec_from_config
-    from ..models.tokenizers import ByteTokenizer
 
     was_training = model.training
     model.eval()

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...errors import LongLLaDAError
+from ..probe.probe import AttentionProbe
+from ..protocols.perplexity import diffusion_chunk_samples
 from .memory import PeakMemory, describe
 
 if TYPE_CHECKING:
@@ -147,8 +149,6 @@ def bench_perplexity(loaded: LoadedModel, ids: list[int], chunk: int = 64, mc: i
     repeats) is the estimator's real standard error; the ratios compare the two. ``memory``: the peak of one batched
     estimate computing only the scored logits (the package's) against projecting every position to the vocabulary
     (what a forward without ``logits_to_keep`` does), each in a run of its own."""
-    from ..protocols.perplexity import diffusion_chunk_samples
-
     if loaded.kind != "diffusion":
         raise LongLLaDAError(f"{loaded.name} is an AR model; the Monte-Carlo estimator benchmark needs a diffusion "
                              "model")
@@ -349,8 +349,6 @@ def bench_attention(loaded: LoadedModel, ids: list[int], queries: str = "last:64
     alone — the probe's keeps no probabilities —, then a run for the probe's own peak. Exactness: after the measured
     runs, a separate pass of the probe keeping its probabilities, compared with the eager run's."""
     import torch
-
-    from ..probe.probe import AttentionProbe
 
     if repeats < 1:
         raise LongLLaDAError(f"repeats {repeats} must be at least 1", parameters=("repeats",))

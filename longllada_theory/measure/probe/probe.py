@@ -34,6 +34,7 @@ import numpy as np
 
 from ...errors import LongLLaDAError
 from ...models.families import FALLBACK, FAMILIES, Family
+from ..bench.memory import PeakMemory
 from .reducers import REDUCERS, Chunk, LayerContext, distance_edges
 
 if TYPE_CHECKING:
@@ -226,7 +227,6 @@ class AttentionProbe:
             if not self.track_memory:
                 self.stats[layer] = self._statistics(layer, name, attention, query, output.detach())
                 return
-            from ..bench.memory import PeakMemory
             with PeakMemory(output.device, release=False) as peak:
                 self.stats[layer] = self._statistics(layer, name, attention, query, output.detach())
             self.peak_bytes = max(self.peak_bytes, peak.bytes)

@@ -27,6 +27,7 @@ import numpy as np
 
 from ...errors import LongLLaDAError
 from ...lengths import format_length
+from ...models.loading import forward_logits
 from ...reference import reference_curve
 from ...values import Length, Whole
 from ..inputs.texts import load_text
@@ -110,8 +111,6 @@ def diffusion_chunk_samples(loaded: LoadedModel, ids: Sequence[int], start: int,
     """
     import torch
     import torch.nn.functional as F
-
-    from ...models.loading import forward_logits
 
     if estimator not in ESTIMATORS:
         raise LongLLaDAError(f"estimator {estimator!r} is unknown; expected one of {', '.join(ESTIMATORS)}")

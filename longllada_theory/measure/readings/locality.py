@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..probe.probe import instrumented_forward
+from ..stats import seed_interval
+
 
 def first_token_share(topk_positions, topk_weights) -> float:
     """Mean over queries of the (head-averaged) attention on position 0, read from the probe's top-k positions:
@@ -46,9 +49,6 @@ def local_bias(loaded, texts, train_length: int, queries: int = 64, confidence: 
     keep (:func:`uniform_local_share`): one value per text (``queries`` positions drawn anew for each, seed = the
     text's index), the mean over texts with its Student-t ``confidence`` interval (:func:`~..stats.seed_interval`
     over texts). Positive: a local bias; negative: far keys draw more than their share."""
-    from ..probe.probe import instrumented_forward
-    from ..stats import seed_interval
-
     by_layer: dict[int, list[float]] = {}
     for index, text in enumerate(texts):
         stats = instrumented_forward(loaded, text, queries=f"sample:{queries}", seed=index,
