@@ -3,6 +3,7 @@ and the report over seeds."""
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -343,3 +344,15 @@ def test_method_rows_over_seeds_keep_the_seeds_that_learned_the_task_and_use_see
     assert law["retrieval"]["at T"]["seeds"] == [0.4, 0.6]
     assert law["ppl_at_target"]["ppl"] == pytest.approx(10.0) and law["ppl_at_target"]["n"] == 3
     assert direct["retrieval"]["at T"]["rate"] == pytest.approx(0.95)
+
+
+def test_the_last_window_summary_pools_each_segments_token_weighted_loss():
+    from longllada_theory.toy.protocols import LastWindowPerplexity
+
+    cells = [{"key": "L64/S0/32", "loss": 1.0, "tokens": 16}, {"key": "L64/S0/48", "loss": 2.0, "tokens": 48},
+             {"key": "L64/S1/32", "loss": 3.0, "tokens": 64}, {"key": "L96/S0/64", "loss": 0.5, "tokens": 32}]
+    summary = LastWindowPerplexity.summarize({}, cells)["by_length"]
+    losses = [(16 * 1.0 + 48 * 2.0) / 64, 3.0]
+    assert summary["64"]["ppl"] == pytest.approx(math.exp(sum(losses) / 2))
+    assert summary["64"]["log_se"] == pytest.approx(abs(losses[0] - losses[1]) / 2)
+    assert summary["64"]["segments"] == 2 and summary["96"]["segments"] == 1

@@ -138,12 +138,8 @@ class TwinBench:
         settings = WindowSettings(length=length, chunk=s.chunk, mc=s.mc, segments=segments or s.segments,
                                   seed=s.seed, corpus=self.corpus.digest)
         cells = run(LastWindowPerplexity(loaded, settings), self._path(loaded, "twin-ppl"), progress=False)
-        losses = []
-        for segment in range(settings.segments):
-            mine = [c for c in cells if c["key"].startswith(f"L{length}/S{segment}/")]
-            losses.append(sum(c["loss"] * c["tokens"] for c in mine) / sum(c["tokens"] for c in mine))
-        losses = np.array(losses)
-        return math.exp(losses.mean()), float(losses.std(ddof=1) / math.sqrt(len(losses)))
+        window = LastWindowPerplexity.summarize(asdict(settings), cells)["by_length"][str(length)]
+        return window["ppl"], window["log_se"]
 
     def retrieval(self, loaded: LoadedModel, length: int, samples: int) -> list[dict]:
         """Passkey cells at ``length`` for every depth (``samples`` each)."""

@@ -3,6 +3,7 @@ a context length (:class:`LastWindowPerplexity`) and passkey retrieval in held-o
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +71,22 @@ class LastWindowPerplexity(Protocol):
                                  seed=s.seed, score_from=self.score_from, key_prefix=prefix,
                                  origin=s.length - self.loaded.spec.train_length)
         return [c for c in cells if c["key"] in set(keys)]
+
+    @classmethod
+    def summarize(cls, settings: dict, cells: list[dict]) -> dict:
+        """By length: the last window's perplexity exp(mean over segments of each segment's token-weighted mean loss)
+        and the standard error of its log across the segments."""
+        segments: dict[str, dict[str, list[dict]]] = {}
+        for cell in cells:
+            length, segment, _ = cell["key"].split("/")
+            segments.setdefault(length[1:], {}).setdefault(segment, []).append(cell)
+        by_length = {}
+        for length, by_segment in segments.items():
+            losses = np.array([sum(c["loss"] * c["tokens"] for c in mine) / sum(c["tokens"] for c in mine)
+                               for mine in by_segment.values()])
+            by_length[length] = {"ppl": math.exp(losses.mean()), "segments": len(losses),
+                                 "log_se": float(losses.std(ddof=1) / math.sqrt(len(losses)))}
+        return {"by_length": by_length}
 
 
 @dataclass(frozen=True)
