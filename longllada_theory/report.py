@@ -21,7 +21,7 @@ from .measure.comparison import compare, verdict
 from .measure.protocol import PROTOCOLS
 from .measure.results import read_header
 from .outputs import claim, write_json, write_markdown
-from .reference import HUB_IDS, reference_names
+from .reference import HUB_IDS, parse_reference, reference_names
 
 
 def results_files(folder: Path) -> list[Path]:
@@ -54,19 +54,13 @@ def run_summary(run) -> dict:
 
 
 def _paper_reference(run) -> str | None:
-    """The paper's reference this run can be compared with: one of the paper's models without scaling (perplexity,
-    NIAH), or with one of Table 2's NTK factors (RULER)."""
-    model = str(run.settings.get("model", "")).rstrip("/").split("/")[-1].lower()
-    factor = round(float((run.settings.get("scaling") or {}).get("scaling_factor") or 1))
-    if factor != 1 and run.protocol != "ruler":
-        return None
+    """The paper's reference this run can be compared with: its protocol's first paper figure for one of the paper's
+    models, at the run's NTK factor rounded (1: no scaling) where the paper published one (Table 2's factors)."""
     figures = PROTOCOLS[run.protocol].paper_figures
-    if not figures:
-        return None
-    figure = figures[0]
-    for name, hub_id in HUB_IDS.items():
-        wanted = f"paper:{figure}:{name}" + (f"@ntk{factor}" if factor != 1 else "")
-        if model in (name.lower(), hub_id.split("/")[-1].lower()) and wanted in reference_names():
+    factor = round(float((run.settings.get("scaling") or {}).get("scaling_factor") or 1))
+    for name in HUB_IDS if figures else ():
+        wanted = f"paper:{figures[0]}:{name}" + (f"@ntk{factor}" if factor != 1 else "")
+        if wanted in reference_names() and parse_reference(wanted).is_of(run.settings.get("model", "")):
             return wanted
     return None
 

@@ -66,3 +66,29 @@ def test_ruler_and_denoising_runs_are_summarised(tmp_path):
     denoising, = [run["summary"] for run in report["runs"] if run["protocol"] == "attention"]
     assert denoising["steps"] and 0 < denoising["needle_share"] < 0.047  # below uniform on the needle
     assert "during denoising at 512" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_a_run_of_one_of_the_papers_models_is_compared_with_the_papers_figure(tmp_path):
+    """Each run is handed to its protocol's first paper figure when the model is one the paper measured, at the NTK
+    factor the paper published (none for a scaled NIAH run); other models get no comparison."""
+    from longllada_theory.measure.results import ResultsFile
+    from longllada_theory.reference import reference_grid
+
+    grid = reference_grid("LLaDA-8B-Base")
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for name, model, scaling in (("paper", "GSAI-ML/LLaDA-8B-Base", None),
+                                 ("scaled", "GSAI-ML/LLaDA-8B-Base", {"method": "manual", "scaling_factor": 4.0}),
+                                 ("other", "someone/LLaDA-8B-Base-finetune", None)):
+        store = ResultsFile.open(folder / f"{name}.jsonl", "niah", {"model": model, "protocol": "paper",
+                                                                    "kind": "diffusion", "train_length": 4096,
+                                                                    "scaling": scaling})
+        for length in grid.columns:
+            for depth in grid.index:
+                store.append(f"L{length}/D{depth:g}/N0", length=int(length), depth=float(depth),
+                             distance=int(length * (1 - depth / 100)), score=float(grid.loc[depth, length]),
+                             hit=bool(grid.loc[depth, length] == 100))
+    report = build_report(folder, tmp_path / "report")
+    assert [(c["reference"], c["model"], c["reproduced"]) for c in report["comparisons"]] == [
+        ("paper:figure2:LLaDA-8B-Base", "GSAI-ML/LLaDA-8B-Base", True)]
+    assert report["comparisons"][0]["results"] == [str(folder / "paper.jsonl")]

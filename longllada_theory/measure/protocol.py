@@ -2,9 +2,9 @@
 
 A protocol (perplexity, NIAH, attention, …) is one module holding one :class:`Protocol` subclass: its name, a frozen
 settings dataclass (which, with the model's settings, is the results file's header), the cells it measures (one key
-each), how they are grouped into batches, how a batch is computed, how finished cells are summarised, which of the paper's
-claims they speak to and how they compare with the paper's published numbers (all from the results file alone, so
-``report`` and ``compare`` handle any registered protocol); its figure is chosen on the figures side
+each), how they are grouped into batches, how a batch is computed, how finished cells are summarised, which of the
+paper's claims they speak to and how they compare with the paper's published numbers (all from the results file
+alone, so ``report`` and ``compare`` handle any registered protocol); its figure is chosen on the figures side
 (:mod:`longllada_theory.figures.protocols`). :func:`run` is the only place that opens a results file, skips finished
 cells, keeps to a shard, shows progress and appends each finished cell at once — so every protocol resumes and
 shards the same way.
